@@ -1,0 +1,35 @@
+# cognito-pretoken. Every target installs what it needs first, so any of them works as the
+# first command on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint format test invoke clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# EVENT=events/v1-authentication.json picks another sample event.
+invoke: $(STAMP)
+	$(PY) -m tests.support.invoke $(if $(EVENT),--event $(EVENT))
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,291 @@
+"""Settings: the environment variable names, the frozen `Settings` and `load_settings`.
+
+The only module that reads configuration. `load_settings` takes a mapping (the handler passes
+`os.environ`, tests pass a dict), checks every value against an explicit accepted set or range,
+and raises one `ConfigError` naming every bad variable, so a bad deploy fails at init, never on a
+user's sign-in. Units are in the names; `0` means off where the README says so.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Final, Literal, TypeVar
+
+import msgspec
+
+from shared.errors import ConfigError
+
+__all__ = (
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_REGION",
+    "CACHE_MAX_ENTRIES",
+    "CACHE_NEGATIVE_TTL_SECONDS",
+    "CACHE_STALE_IF_ERROR_SECONDS",
+    "CACHE_TTL_SECONDS",
+    "CLIENT_KEY",
+    "COGNITO_BUDGET_MS",
+    "CONSISTENT_READ",
+    "DEADLINE_MARGIN_MS",
+    "KEY_ATTRIBUTE",
+    "LOG_LEVEL",
+    "LOOKUP_TIMEOUT_MS",
+    "ON_ERROR",
+    "ON_MISSING",
+    "RESPONSE_FORMAT",
+    "SERVICE_NAME",
+    "STORE_MAX_ATTEMPTS",
+    "TABLE_NAME",
+    "USER_KEY",
+    "LogLevel",
+    "Settings",
+    "load_settings",
+)
+
+TABLE_NAME: Final = "TABLE_NAME"
+KEY_ATTRIBUTE: Final = "KEY_ATTRIBUTE"
+USER_KEY: Final = "USER_KEY"
+CLIENT_KEY: Final = "CLIENT_KEY"
+CONSISTENT_READ: Final = "CONSISTENT_READ"
+RESPONSE_FORMAT: Final = "RESPONSE_FORMAT"
+CACHE_TTL_SECONDS: Final = "CACHE_TTL_SECONDS"
+CACHE_MAX_ENTRIES: Final = "CACHE_MAX_ENTRIES"
+CACHE_NEGATIVE_TTL_SECONDS: Final = "CACHE_NEGATIVE_TTL_SECONDS"
+CACHE_STALE_IF_ERROR_SECONDS: Final = "CACHE_STALE_IF_ERROR_SECONDS"
+LOOKUP_TIMEOUT_MS: Final = "LOOKUP_TIMEOUT_MS"
+DEADLINE_MARGIN_MS: Final = "DEADLINE_MARGIN_MS"
+STORE_MAX_ATTEMPTS: Final = "STORE_MAX_ATTEMPTS"
+ON_MISSING: Final = "ON_MISSING"
+ON_ERROR: Final = "ON_ERROR"
+LOG_LEVEL: Final = "LOG_LEVEL"
+SERVICE_NAME: Final = "SERVICE_NAME"
+AWS_REGION: Final = "AWS_REGION"
+AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
+AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
+AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+
+COGNITO_BUDGET_MS: Final = 5000
+"""Cognito waits at most this long for the trigger, whatever the function's own timeout."""
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+_T = TypeVar("_T")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the trigger is configured with, built once per container.
+
+    Parameters
+    ----------
+    table_name
+        DynamoDB table holding the profile items (`TABLE_NAME`, required).
+    key_attribute
+        Name of the table's partition key attribute (`KEY_ATTRIBUTE`).
+    user_key, client_key
+        Key templates for users and for machine clients (`USER_KEY`, `CLIENT_KEY`).
+    consistent_read
+        Strongly consistent GetItem (`CONSISTENT_READ`), at twice the read cost.
+    response_format
+        `auto` picks V1 or V2/V3 from the event; `v1`/`v2` force one (`RESPONSE_FORMAT`).
+    cache_ttl_seconds
+        In-memory profile cache lifetime; 0 turns the cache off (`CACHE_TTL_SECONDS`).
+    cache_max_entries
+        Cache bound; the least recently used entry is evicted (`CACHE_MAX_ENTRIES`).
+    cache_negative_ttl_seconds
+        How long a missing profile is remembered; 0 never (`CACHE_NEGATIVE_TTL_SECONDS`).
+    cache_stale_if_error_seconds
+        How long past expiry an entry may still be served when the store fails
+        (`CACHE_STALE_IF_ERROR_SECONDS`).
+    lookup_timeout_ms
+        Hard bound on one lookup, retries included (`LOOKUP_TIMEOUT_MS`).
+    deadline_margin_ms
+        Time kept back from the invocation's remaining time for building the answer
+        (`DEADLINE_MARGIN_MS`).
+    store_max_attempts
+        botocore standard-mode attempts per lookup, first try included (`STORE_MAX_ATTEMPTS`).
+    on_missing, on_error
+        Policy when the profile is missing or the store fails (`ON_MISSING`, `ON_ERROR`).
+    log_level, service_name
+        Logging threshold and the `service` key of every log line.
+    region, endpoint_url
+        AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
+    """
+
+    table_name: str
+    key_attribute: str = "id"
+    user_key: str = "USER#{userName}"
+    client_key: str = "CLIENT#{clientId}"
+    consistent_read: bool = False
+    response_format: Literal["auto", "v1", "v2"] = "auto"
+    cache_ttl_seconds: float = 0.0
+    cache_max_entries: int = 10_000
+    cache_negative_ttl_seconds: float = 0.0
+    cache_stale_if_error_seconds: float = 0.0
+    lookup_timeout_ms: int = 1500
+    deadline_margin_ms: int = 300
+    store_max_attempts: int = 2
+    on_missing: Literal["allow", "deny"] = "allow"
+    on_error: Literal["deny", "allow"] = "deny"
+    log_level: LogLevel = "INFO"
+    service_name: str = "cognito-pretoken"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+
+    @property
+    def cache_enabled(self) -> bool:
+        """Whether the in-memory profile cache is on."""
+        return self.cache_ttl_seconds > 0
+
+    @property
+    def attempt_timeout_seconds(self) -> float:
+        """botocore connect and read timeout: every attempt fits inside the lookup bound."""
+        return self.lookup_timeout_ms / 1000 / self.store_max_attempts
+
+
+class _Reader:
+    """Parses variables one by one and collects every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def _parse(self, name: str, default: _T, parse: Callable[[str], _T], expected: str) -> _T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError:
+            self.problems.append(f"`{name}` must be {expected}, got `{raw!r}`")
+            return default
+
+    def text(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        return default if raw is None else raw
+
+    def required(self, name: str, hint: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            self.problems.append(f"`{name}` is required: {hint}")
+            return ""
+        return raw
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        def parse(raw: str) -> int:
+            value = int(raw)
+            if not low <= value <= high:
+                raise ValueError(raw)
+            return value
+
+        return self._parse(name, default, parse, f"an integer in {low}..{high}")
+
+    def seconds(self, name: str, default: float, high: float) -> float:
+        def parse(raw: str) -> float:
+            value = float(raw)
+            if not 0 <= value <= high:  # also rejects nan
+                raise ValueError(raw)
+            return value
+
+        return self._parse(name, default, parse, f"a number of seconds in 0..{high:g}")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            lowered = raw.lower()
+            if lowered in ("true", "1", "yes"):
+                return True
+            if lowered in ("false", "0", "no"):
+                return False
+            raise ValueError(raw)
+
+        return self._parse(name, default, parse, "one of `true`, `false`, `1`, `0`, `yes`, `no`")
+
+    def choice(
+        self, name: str, default: str, accepted: tuple[str, ...], *, upper: bool = False
+    ) -> str:
+        def parse(raw: str) -> str:
+            value = raw.upper() if upper else raw.lower()
+            if value not in accepted:
+                raise ValueError(raw)
+            return value
+
+        listed = ", ".join(f"`{a}`" for a in accepted)
+        return self._parse(name, default, parse, f"one of {listed}")
+
+
+_DAY_SECONDS: Final = 86_400.0
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build `Settings` from environment variables.
+
+    Parameters
+    ----------
+    environ
+        The variables to read; the handler passes `os.environ`.
+
+    Raises
+    ------
+    ConfigError
+        One error naming every invalid or missing variable, its value and what is accepted.
+    """
+    read = _Reader(environ)
+    endpoint = read.text(AWS_ENDPOINT_URL_DYNAMODB, "") or read.text(AWS_ENDPOINT_URL, "")
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        read.problems.append(
+            f"`{AWS_ENDPOINT_URL_DYNAMODB}` must be an http:// or https:// URL, got `{endpoint!r}`"
+        )
+    region = read.text(AWS_REGION, "") or read.text(AWS_DEFAULT_REGION, "")
+    if not region:
+        read.problems.append(
+            f"`{AWS_REGION}` is required (Lambda sets it; set it when run locally)"
+        )
+    values = {
+        "table_name": read.required(TABLE_NAME, "the DynamoDB table holding the profiles"),
+        "key_attribute": read.text(KEY_ATTRIBUTE, "id"),
+        "user_key": read.text(USER_KEY, "USER#{userName}"),
+        "client_key": read.text(CLIENT_KEY, "CLIENT#{clientId}"),
+        "consistent_read": read.boolean(CONSISTENT_READ, False),
+        "response_format": read.choice(RESPONSE_FORMAT, "auto", ("auto", "v1", "v2")),
+        "cache_ttl_seconds": read.seconds(CACHE_TTL_SECONDS, 0.0, _DAY_SECONDS),
+        "cache_max_entries": read.integer(CACHE_MAX_ENTRIES, 10_000, 1, 10_000_000),
+        "cache_negative_ttl_seconds": read.seconds(CACHE_NEGATIVE_TTL_SECONDS, 0.0, _DAY_SECONDS),
+        "cache_stale_if_error_seconds": read.seconds(
+            CACHE_STALE_IF_ERROR_SECONDS, 0.0, _DAY_SECONDS
+        ),
+        "lookup_timeout_ms": read.integer(LOOKUP_TIMEOUT_MS, 1500, 1, 4500),
+        "deadline_margin_ms": read.integer(DEADLINE_MARGIN_MS, 300, 0, 4000),
+        "store_max_attempts": read.integer(STORE_MAX_ATTEMPTS, 2, 1, 5),
+        "on_missing": read.choice(ON_MISSING, "allow", ("allow", "deny")),
+        "on_error": read.choice(ON_ERROR, "deny", ("deny", "allow")),
+        "log_level": read.choice(
+            LOG_LEVEL, "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
+        ),
+        "service_name": read.text(SERVICE_NAME, "cognito-pretoken"),
+        "region": region,
+        "endpoint_url": endpoint or None,
+    }
+    problems = read.problems
+    if values["cache_ttl_seconds"] == 0:
+        for name, field in (
+            (CACHE_NEGATIVE_TTL_SECONDS, "cache_negative_ttl_seconds"),
+            (CACHE_STALE_IF_ERROR_SECONDS, "cache_stale_if_error_seconds"),
+        ):
+            if values[field] != 0:
+                problems.append(f"`{name}` needs the cache on: set `{CACHE_TTL_SECONDS}` above 0")
+    lookup, margin = values["lookup_timeout_ms"], values["deadline_margin_ms"]
+    if isinstance(lookup, int) and isinstance(margin, int) and lookup + margin > COGNITO_BUDGET_MS:
+        problems.append(
+            f"`{LOOKUP_TIMEOUT_MS}` + `{DEADLINE_MARGIN_MS}` must fit in Cognito's "
+            f"{COGNITO_BUDGET_MS} ms budget, got {lookup} + {margin}"
+        )
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    try:
+        return msgspec.convert(values, Settings)
+    except msgspec.ValidationError as exc:  # unreachable unless a parser above is wrong
+        raise ConfigError(f"invalid configuration: {exc}") from exc

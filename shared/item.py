@@ -1,0 +1,107 @@
+"""DynamoDB AttributeValue maps -> plain JSON values, decoded with msgspec.
+
+S is a string; N an int, or a float when it has a fraction or exponent; BOOL a bool; NULL None;
+L a list; M a dict; SS and NS lists (never a `set`: the Lambda runtime cannot marshal one).
+Binary values (B, BS) have no JSON form and are left out. No Decimal, bytes or datetime is ever
+returned. Pure: no I/O, no logging.
+"""
+
+import math
+from typing import Final
+
+import msgspec
+
+from shared.errors import ItemError
+from shared.models import JSONValue
+
+__all__ = ("Item", "decode_item")
+
+Item = dict[str, JSONValue]
+"""A profile item as plain JSON values, keyed by attribute name."""
+
+
+class _AttributeValue(msgspec.Struct):
+    """One DynamoDB AttributeValue as botocore parses it: exactly one field is set."""
+
+    S: str | None = None
+    N: str | None = None
+    BOOL: bool | None = None
+    NULL: bool | None = None
+    M: "dict[str, _AttributeValue] | None" = None
+    L: "list[_AttributeValue] | None" = None
+    SS: list[str] | None = None
+    NS: list[str] | None = None
+    B: bytes | None = None
+    BS: list[bytes] | None = None
+
+
+class _Omit:
+    """Marks a binary value, which has no JSON form."""
+
+
+_OMIT: Final = _Omit()
+_ITEM_TYPE: Final = dict[str, _AttributeValue]
+
+
+def _number(text: str) -> int | float:
+    if "." not in text and "e" not in text and "E" not in text:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)") from None
+    if not math.isfinite(value):
+        raise ItemError("item holds a number `N` outside the float range")
+    return value
+
+
+def _plain(value: _AttributeValue) -> JSONValue | _Omit:
+    if value.S is not None:
+        return value.S
+    if value.N is not None:
+        return _number(value.N)
+    if value.BOOL is not None:
+        return value.BOOL
+    if value.NULL is not None:
+        return None
+    if value.M is not None:
+        return _plain_map(value.M)
+    if value.L is not None:
+        return [p for p in map(_plain, value.L) if p is not _OMIT]
+    if value.SS is not None:
+        return list(value.SS)
+    if value.NS is not None:
+        return [_number(n) for n in value.NS]
+    if value.B is not None or value.BS is not None:
+        return _OMIT
+    raise ItemError("item holds an AttributeValue with no known type")
+
+
+def _plain_map(values: dict[str, _AttributeValue]) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {}
+    for name, value in values.items():
+        plain = _plain(value)
+        if plain is not _OMIT:
+            out[name] = plain
+    return out
+
+
+def decode_item(raw: object) -> Item:
+    """Decode a GetItem `Item` (AttributeValue map) into plain JSON values.
+
+    Raises
+    ------
+    ItemError
+        The map is not AttributeValues (msgspec's path says where) or a number is malformed.
+    """
+    try:
+        values = msgspec.convert(raw, _ITEM_TYPE)
+    except msgspec.ValidationError as exc:
+        raise ItemError(f"malformed item: {exc}") from exc
+    try:
+        return _plain_map(values)
+    except RecursionError:
+        raise ItemError("item nests too deeply") from None

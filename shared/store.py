@@ -1,0 +1,142 @@
+"""The profile store: one long-lived DynamoDB client and the one async GetItem.
+
+The only module that imports botocore, aiobotocore and aiohttp. It creates the client once per
+container on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make invoke`; Lambda
+has no reliable close hook), with connect/read timeouts and a standard-mode retry budget that fit
+inside the lookup deadline. Every lookup is also bounded by `asyncio.timeout`, and every failure
+below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raised `from` it.
+"""
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+from shared.config import Settings
+from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
+from shared.item import Item, decode_item
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+__all__ = ("Store", "open_client")
+
+_THROTTLE_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+    }
+)
+
+
+async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBClient":
+    """Create the DynamoDB client and enter it on `stack`, which closes it.
+
+    Connect and read timeouts are one attempt's share of `lookup_timeout_ms`, and standard-mode
+    retries are capped at `store_max_attempts` (botocore's defaults, 60 s timeouts and 10
+    attempts, could never fit Cognito's 5 s).
+    """
+    per_attempt = settings.attempt_timeout_seconds
+    config = AioConfig(
+        connect_timeout=per_attempt,
+        read_timeout=per_attempt,
+        retries={"mode": "standard", "total_max_attempts": settings.store_max_attempts},
+        tcp_keepalive=True,
+    )
+    session = aioboto3.Session()
+    creator = session.client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=config,
+    )
+    # aioboto3 ships no type information; the stubs describe the client it creates.
+    return cast("DynamoDBClient", await stack.enter_async_context(creator))
+
+
+def _request(settings: Settings, attributes: tuple[str, ...]) -> dict[str, Any]:
+    # The key attribute is always projected, so an item that holds none of the mapped
+    # attributes still comes back and is told apart from a missing one.
+    wanted = tuple(dict.fromkeys((settings.key_attribute, *attributes)))
+    names = {f"#a{i}": name for i, name in enumerate(wanted)}
+    return {
+        "TableName": settings.table_name,
+        "ConsistentRead": settings.consistent_read,
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": names,
+    }
+
+
+def _translate(exc: Exception) -> StoreError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _THROTTLE_CODES:
+            return StoreThrottled(f"DynamoDB throttled GetItem: {code}")
+        return StoreUnavailable(f"DynamoDB rejected GetItem: {code or 'unknown'} (HTTP {status})")
+    if isinstance(exc, TimeoutError | ConnectTimeoutError | ReadTimeoutError):
+        return StoreTimeout(f"GetItem timed out: {type(exc).__name__}")
+    return StoreUnavailable(f"GetItem failed: {type(exc).__name__}: {exc}")
+
+
+class Store:
+    """Reads profile items by key through one shared client."""
+
+    __slots__ = ("_client", "_client_request", "_key_attribute", "_user_request")
+
+    def __init__(
+        self,
+        client: "DynamoDBClient",
+        settings: Settings,
+        *,
+        user_attributes: tuple[str, ...],
+        client_attributes: tuple[str, ...],
+    ) -> None:
+        """Prepare both GetItem requests once: table, consistency and projection."""
+        self._client = client
+        self._key_attribute = settings.key_attribute
+        self._user_request = _request(settings, user_attributes)
+        self._client_request = _request(settings, client_attributes)
+
+    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
+        """Fetch the item at `key`, or None when there is none.
+
+        Parameters
+        ----------
+        key
+            Partition key value.
+        machine
+            Use the machine-client projection instead of the user one.
+        timeout
+            Seconds this lookup may take, retries included.
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        request = self._client_request if machine else self._user_request
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._client.get_item(
+                    **request, Key={self._key_attribute: {"S": key}}
+                )
+        except asyncio.CancelledError:
+            raise
+        except (BotoCoreError, ClientError, aiohttp.ClientError, OSError) as exc:
+            # OSError covers TimeoutError (the deadline) and raw socket errors aiohttp lets by.
+            raise _translate(exc) from exc
+        raw = response.get("Item")
+        return None if raw is None else decode_item(raw)

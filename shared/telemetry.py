@@ -1,0 +1,57 @@
+"""Structured logs: one JSON line per event, written with orjson to standard output.
+
+Keys follow Powertools (`level`, `message`, `timestamp`, `service`, `cold_start`,
+`function_request_id`) so existing CloudWatch Logs Insights queries work. Callers pass only
+low-cardinality facts (outcome, shape, cache result, error class, timings); user attributes,
+claim values and tokens are never logged at INFO or above. Knows nothing of the other modules.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Final
+
+import orjson
+
+__all__ = ("LEVELS", "Logger")
+
+LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def _stdout(line: str) -> None:
+    # Looked up per call: the Lambda runtime and test capture both replace sys.stdout.
+    sys.stdout.write(line)
+
+
+def _timestamp(now: float) -> str:
+    seconds = int(now)
+    millis = int((now - seconds) * 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+
+
+class Logger:
+    """Writes JSON log lines at or above a threshold."""
+
+    __slots__ = ("_service", "_threshold", "_write")
+
+    def __init__(self, service: str, level: str, write: Callable[[str], None] = _stdout) -> None:
+        self._service = service
+        self._threshold = LEVELS[level]
+        self._write = write
+
+    def enabled(self, level: str) -> bool:
+        """Whether a line at `level` would be written; check before building a costly payload."""
+        return LEVELS[level] >= self._threshold
+
+    def log(self, level: str, message: str, **fields: object) -> None:
+        """Write one line: `level`, `message`, `timestamp`, `service`, then `fields`."""
+        if LEVELS[level] < self._threshold:
+            return
+        record = {
+            "level": level,
+            "message": message,
+            "timestamp": _timestamp(time.time()),
+            "service": self._service,
+            **fields,
+        }
+        self._write(orjson.dumps(record, default=str).decode() + "\n")

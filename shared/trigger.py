@@ -1,0 +1,295 @@
+"""The async core: event -> key -> cache/store -> claims -> response, under a deadline and a policy.
+
+Owns the per-container dependencies (`open_deps` / `Deps.aclose`), the lookup deadline (the lookup
+timeout, cut to the invocation's remaining time less a margin), the `ON_MISSING` and `ON_ERROR`
+policies, and the one log line per invocation. `SignInDenied`, with a fixed user-safe message, is
+the only exception it lets reach Cognito.
+"""
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any, Final, Literal
+
+import msgspec
+
+from shared.cache import Clock, TTLCache
+from shared.claims import DEFAULT_MAPPING, EMPTY_CLAIMS, ClaimSet, Mapping, apply_mapping
+from shared.config import Settings
+from shared.errors import (
+    DENIED_NO_PROFILE,
+    DENIED_UNAVAILABLE,
+    EventError,
+    SignInDenied,
+    StoreError,
+    StoreTimeout,
+)
+from shared.item import Item
+from shared.keys import KeyBuilder, KeyTemplate
+from shared.models import Event, JSONValue, decode_event
+from shared.response import build_response, choose_shape
+from shared.store import Store, open_client
+from shared.telemetry import Logger
+
+__all__ = ("Deps", "Invocation", "Outcome", "evaluate", "open_deps", "process")
+
+Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
+Reason = Literal["found", "missing", "no_key", "store_error", "bad_event"]
+CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
+
+_MS: Final = 1000.0
+
+
+class Deps:
+    """Everything an invocation needs, built once per container by `open_deps`."""
+
+    __slots__ = ("_stack", "cache", "invocations", "keys", "logger", "mapping", "settings", "store")
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        keys: KeyBuilder,
+        store: Store,
+        cache: TTLCache[Item] | None,
+        mapping: Mapping,
+        logger: Logger,
+        stack: AsyncExitStack,
+    ) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.store = store
+        self.cache = cache
+        self.mapping = mapping
+        self.logger = logger
+        self.invocations = 0
+        self._stack = stack
+
+    async def aclose(self) -> None:
+        """Close the DynamoDB client. Idempotent; the deps are unusable afterwards."""
+        await self._stack.aclose()
+
+
+async def open_deps(
+    settings: Settings,
+    *,
+    mapping: Mapping = DEFAULT_MAPPING,
+    clock: Clock = time.monotonic,
+    logger: Logger | None = None,
+) -> Deps:
+    """Build the per-container dependencies: key templates, client, store, cache, logger.
+
+    Raises
+    ------
+    ConfigError
+        A key template is invalid.
+    """
+    keys = KeyBuilder(
+        KeyTemplate("USER_KEY", settings.user_key), KeyTemplate("CLIENT_KEY", settings.client_key)
+    )
+    cache: TTLCache[Item] | None = None
+    if settings.cache_enabled:
+        cache = TTLCache(
+            ttl=settings.cache_ttl_seconds,
+            max_entries=settings.cache_max_entries,
+            negative_ttl=settings.cache_negative_ttl_seconds,
+            stale_if_error=settings.cache_stale_if_error_seconds,
+            clock=clock,
+        )
+    stack = AsyncExitStack()
+    client = await open_client(settings, stack)
+    store = Store(
+        client,
+        settings,
+        user_attributes=mapping.user_attributes,
+        client_attributes=mapping.client_attributes,
+    )
+    return Deps(
+        settings=settings,
+        keys=keys,
+        store=store,
+        cache=cache,
+        mapping=mapping,
+        logger=logger or Logger(settings.service_name, settings.log_level),
+        stack=stack,
+    )
+
+
+class Invocation(msgspec.Struct, frozen=True):
+    """What one invocation decided, for the log line, metrics, tests and the bench.
+
+    Parameters
+    ----------
+    response
+        The event with `response` filled in; None when denied.
+    outcome
+        `claims_added`, `allowed_without_claims` or `denied`.
+    reason
+        Why: `found`, `missing`, `no_key`, `store_error`, `bad_event`.
+    cache
+        How the profile was obtained: `off` (no cache), `hit`, `miss`, `shared`, `stale`,
+        `none` (no lookup).
+    shape
+        `v1` or `v2`, or None for an unusable event.
+    error
+        Operator detail of a store or event error (never shown to the user).
+    error_kind
+        Low-cardinality class of that error.
+    dropped
+        Item values not emitted as claims.
+    denied_message
+        The fixed user-safe message when denied.
+    """
+
+    response: dict[str, JSONValue] | None
+    outcome: Outcome
+    reason: Reason
+    cache: CacheResult
+    shape: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    dropped: int = 0
+    denied_message: str | None = None
+
+
+def _deadline_seconds(settings: Settings, remaining_ms: int | None) -> float:
+    budget_ms = float(settings.lookup_timeout_ms)
+    if remaining_ms is not None:
+        budget_ms = min(budget_ms, remaining_ms - settings.deadline_margin_ms)
+    return budget_ms / _MS
+
+
+async def _lookup(
+    deps: Deps, key: str, machine: bool, timeout: float
+) -> tuple[Item | None, CacheResult]:
+    def load() -> Awaitable[Item | None]:
+        return deps.store.get(key, machine=machine, timeout=timeout)
+
+    if timeout <= 0:
+
+        async def expired() -> Item | None:
+            raise StoreTimeout("no time left for the lookup before the invocation deadline")
+
+        load = expired  # a cache hit or a stale entry can still answer
+    if deps.cache is None:
+        return await load(), "off"
+    result = await deps.cache.get(("c:" if machine else "u:") + key, load)
+    return result.value, result.outcome
+
+
+def _answer(
+    event: dict[str, Any],
+    decoded: Event,
+    claims: ClaimSet,
+    shape: Literal["v1", "v2"],
+) -> dict[str, JSONValue]:
+    answer = dict(event)
+    answer["response"] = build_response(decoded, claims, shape)
+    return answer
+
+
+async def evaluate(event: Any, remaining_ms: int | None, deps: Deps) -> Invocation:
+    """Decide the answer for one event. Never raises except `asyncio.CancelledError`.
+
+    Parameters
+    ----------
+    event
+        The raw event as the Lambda runtime decoded it.
+    remaining_ms
+        The invocation's remaining time, or None when unknown (tests, tools).
+    deps
+        The per-container dependencies.
+    """
+    settings = deps.settings
+    try:
+        decoded = decode_event(event)
+    except EventError as exc:
+        if settings.on_error == "allow" and isinstance(event, dict):
+            # Nothing usable to build on: hand the event back untouched.
+            return Invocation(
+                event, "allowed_without_claims", "bad_event", "none", None, str(exc), "bad_event"
+            )
+        return Invocation(
+            None, "denied", "bad_event", "none", None, str(exc), "bad_event",
+            denied_message=DENIED_UNAVAILABLE,
+        )  # fmt: skip
+    shape = choose_shape(decoded, settings.response_format)
+    machine = decoded.is_machine_client
+    key = deps.keys.build(decoded)
+    reason: Reason
+    cache: CacheResult = "none"
+    if key is None:
+        item, reason = None, "no_key"
+    else:
+        cache = "off" if deps.cache is None else "miss"
+        try:
+            item, cache = await _lookup(
+                deps, key, machine, _deadline_seconds(settings, remaining_ms)
+            )
+        except StoreError as exc:
+            if settings.on_error == "allow":
+                return Invocation(
+                    _answer(event, decoded, EMPTY_CLAIMS, shape), "allowed_without_claims",
+                    "store_error", cache, shape, str(exc), exc.kind,
+                )  # fmt: skip
+            return Invocation(
+                None, "denied", "store_error", cache, shape, str(exc), exc.kind,
+                denied_message=DENIED_UNAVAILABLE,
+            )  # fmt: skip
+        reason = "found" if item is not None else "missing"
+    if item is None:
+        if settings.on_missing == "deny":
+            return Invocation(
+                None, "denied", reason, cache, shape, denied_message=DENIED_NO_PROFILE
+            )
+        return Invocation(
+            _answer(event, decoded, EMPTY_CLAIMS, shape), "allowed_without_claims", reason, cache,
+            shape,
+        )  # fmt: skip
+    rules = deps.mapping.client_rules if machine else deps.mapping.user_rules
+    claims = apply_mapping(rules, item)
+    return Invocation(
+        _answer(event, decoded, claims, shape), "claims_added", "found", cache, shape,
+        dropped=claims.dropped,
+    )  # fmt: skip
+
+
+async def process(
+    event: Any,
+    remaining_ms: int | None,
+    deps: Deps,
+    *,
+    request_id: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, JSONValue]:
+    """Answer one event: the event with `response` filled in, and one log line.
+
+    Raises
+    ------
+    SignInDenied
+        The policy denies this sign-in; the message is a fixed user-safe string.
+    """
+    started = clock()
+    cold_start = deps.invocations == 0
+    deps.invocations += 1
+    result = await evaluate(event, remaining_ms, deps)
+    logger = deps.logger
+    level = "INFO" if result.error is None else "WARNING"
+    if logger.enabled(level):
+        logger.log(
+            level,
+            "pretoken",
+            cold_start=cold_start,
+            function_request_id=request_id,
+            outcome=result.outcome,
+            reason=result.reason,
+            cache=result.cache,
+            shape=result.shape,
+            error_kind=result.error_kind,
+            error=result.error,
+            dropped=result.dropped,
+            latency_ms=round((clock() - started) * _MS, 3),
+        )
+    if result.response is None:
+        raise SignInDenied(result.denied_message or DENIED_UNAVAILABLE)
+    return result.response

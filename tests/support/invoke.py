@@ -1,0 +1,121 @@
+"""`make invoke`: run the handler on a sample event and show what the tokens would hold.
+
+With no AWS configuration it starts an embedded DynamoDB (moto's server on 127.0.0.1, free
+port), creates the table and seeds `events/profiles.json`. With `AWS_ENDPOINT_URL_DYNAMODB`, or
+real AWS credentials plus `TABLE_NAME`, it uses that table and seeds nothing. It imports the real
+entry point (`handler.app`), so settings come from the environment exactly as in Lambda.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from shared.errors import SignInDenied
+from tests.support.local_dynamodb import (
+    FAKE_CREDENTIALS,
+    create_table,
+    load_items,
+    moto_server,
+    put_items,
+)
+from tests.support.token_preview import preview_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+DEFAULT_EVENT = EVENTS / "v2-authentication.json"
+WARM_RUNS = 50
+
+
+class LocalContext:
+    """The slice of the Lambda context the handler reads, with Cognito's 5 s budget."""
+
+    def __init__(self, budget_ms: int = 5000) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + budget_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _print_json(title: str, value: Any) -> None:
+    print(f"\n== {title}")
+    print(json.dumps(value, indent=2, sort_keys=False))
+
+
+@contextmanager
+def _table() -> Iterator[str]:
+    """Point the environment at a table; yield a line saying which."""
+    if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.setdefault("TABLE_NAME", "profiles")
+        yield f"table {os.environ['TABLE_NAME']} at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (not seeded)"
+        return
+    if os.environ.get("TABLE_NAME") and boto3.Session().get_credentials() is not None:
+        yield f"table {os.environ['TABLE_NAME']} in your AWS account (not seeded)"
+        return
+    with moto_server() as endpoint:
+        table = os.environ.setdefault("TABLE_NAME", "profiles")
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+        os.environ.setdefault("AWS_REGION", "us-east-1")
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["aws_access_key_id"])
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
+        create_table(endpoint, table, key_attribute=os.environ.get("KEY_ATTRIBUTE", "id"))
+        count = put_items(endpoint, table, load_items(EVENTS / "profiles.json"))
+        yield f"embedded DynamoDB (moto server) at {endpoint}, table {table}, {count} profiles seeded"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--event", type=Path, default=DEFAULT_EVENT, help="event JSON file")
+    args = parser.parse_args(argv)
+    event = json.loads(args.event.read_text(encoding="utf-8-sig"))
+    # One JSON log line per invocation would bury the output below; LOG_LEVEL=INFO shows them.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    with _table() as where:
+        print(f"== store: {where}")
+        print(f"== event: {args.event}")
+        started = time.perf_counter()
+        app = importlib.import_module("handler.app")
+        init_ms = (time.perf_counter() - started) * 1000
+        try:
+            started = time.perf_counter()
+            try:
+                answer = app.handler(event, LocalContext())
+            except SignInDenied as denied:
+                print(f"\nCognito would fail the sign-in: PreTokenGeneration failed with error {denied}.")
+                return 1
+            first_ms = (time.perf_counter() - started) * 1000
+            _print_json("response", answer["response"])
+            tokens = preview_tokens(event, answer["response"])
+            if tokens["id_token"] is not None:
+                _print_json("ID token claims (as Cognito would issue them)", tokens["id_token"])
+            _print_json("access token claims (as Cognito would issue them)", tokens["access_token"])
+            warm = []
+            for _ in range(WARM_RUNS):
+                started = time.perf_counter()
+                app.handler(event, LocalContext())
+                warm.append((time.perf_counter() - started) * 1000)
+            print(
+                f"\n== timing: import+init {init_ms:.0f} ms, first invocation {first_ms:.1f} ms, "
+                f"warm invocation median {statistics.median(warm):.2f} ms over {WARM_RUNS} "
+                f"(cache {'on' if app.SETTINGS.cache_enabled else 'off'})",
+                file=sys.stderr,
+            )
+        finally:
+            app.LOOP.run_until_complete(app.DEPS.aclose())
+            app.LOOP.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
