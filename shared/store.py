@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import aioboto3
 import aiohttp
+import orjson
 from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -40,6 +41,23 @@ _THROTTLE_CODES: Final = frozenset(
 )
 
 
+class _MalformedResponse(Exception):
+    """A 2xx GetItem response whose body is not a JSON object."""
+
+
+def _require_json_object(response_dict: dict[str, Any], **_: Any) -> None:
+    # botocore's JSON parser turns an unparsable body into an empty result, which would read
+    # as "no such item"; a corrupted answer must be an error, never a missing profile.
+    if response_dict.get("status_code", 0) >= 300:
+        return
+    try:
+        body = orjson.loads(response_dict.get("body", b""))
+    except orjson.JSONDecodeError:
+        raise _MalformedResponse("GetItem response body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _MalformedResponse("GetItem response body is not a JSON object")
+
+
 async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBClient":
     """Create the DynamoDB client and enter it on `stack`, which closes it.
 
@@ -62,7 +80,9 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBCli
         config=config,
     )
     # aioboto3 ships no type information; the stubs describe the client it creates.
-    return cast("DynamoDBClient", await stack.enter_async_context(creator))
+    client = cast("DynamoDBClient", await stack.enter_async_context(creator))
+    client.meta.events.register("before-parse.dynamodb.GetItem", _require_json_object)
+    return client
 
 
 def _request(settings: Settings, attributes: tuple[str, ...]) -> dict[str, Any]:
@@ -86,6 +106,8 @@ def _translate(exc: Exception) -> StoreError:
         if code in _THROTTLE_CODES:
             return StoreThrottled(f"DynamoDB throttled GetItem: {code}")
         return StoreUnavailable(f"DynamoDB rejected GetItem: {code or 'unknown'} (HTTP {status})")
+    if isinstance(exc, _MalformedResponse):
+        return StoreUnavailable(str(exc))
     if isinstance(exc, TimeoutError | ConnectTimeoutError | ReadTimeoutError):
         return StoreTimeout(f"GetItem timed out: {type(exc).__name__}")
     return StoreUnavailable(f"GetItem failed: {type(exc).__name__}: {exc}")
@@ -135,7 +157,13 @@ class Store:
                 )
         except asyncio.CancelledError:
             raise
-        except (BotoCoreError, ClientError, aiohttp.ClientError, OSError) as exc:
+        except (
+            BotoCoreError,
+            ClientError,
+            aiohttp.ClientError,
+            OSError,
+            _MalformedResponse,
+        ) as exc:
             # OSError covers TimeoutError (the deadline) and raw socket errors aiohttp lets by.
             raise _translate(exc) from exc
         raw = response.get("Item")

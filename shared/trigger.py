@@ -9,7 +9,7 @@ the only exception it lets reach Cognito.
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -31,13 +31,30 @@ from shared.response import build_response, choose_shape
 from shared.store import Store, open_client
 from shared.telemetry import Logger
 
-__all__ = ("Deps", "Invocation", "Outcome", "evaluate", "open_deps", "process")
+__all__ = (
+    "Deps",
+    "Invocation",
+    "Outcome",
+    "ProfileSource",
+    "build_deps",
+    "evaluate",
+    "open_deps",
+    "process",
+)
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
 Reason = Literal["found", "missing", "no_key", "store_error", "bad_event"]
 CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
 
 _MS: Final = 1000.0
+
+
+class ProfileSource(Protocol):
+    """Where profile items come from: `shared.store.Store` in production, fakes in unit tests."""
+
+    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
+        """Return the item at `key` or None; raise `StoreError` within `timeout` seconds."""
+        ...
 
 
 class Deps:
@@ -50,11 +67,11 @@ class Deps:
         *,
         settings: Settings,
         keys: KeyBuilder,
-        store: Store,
+        store: ProfileSource,
         cache: TTLCache[Item] | None,
         mapping: Mapping,
         logger: Logger,
-        stack: AsyncExitStack,
+        stack: AsyncExitStack | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -63,21 +80,23 @@ class Deps:
         self.mapping = mapping
         self.logger = logger
         self.invocations = 0
-        self._stack = stack
+        self._stack = stack or AsyncExitStack()
 
     async def aclose(self) -> None:
         """Close the DynamoDB client. Idempotent; the deps are unusable afterwards."""
         await self._stack.aclose()
 
 
-async def open_deps(
+def build_deps(
     settings: Settings,
+    store: ProfileSource,
     *,
     mapping: Mapping = DEFAULT_MAPPING,
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
+    stack: AsyncExitStack | None = None,
 ) -> Deps:
-    """Build the per-container dependencies: key templates, client, store, cache, logger.
+    """Assemble the dependencies around a profile source (tests pass a fake one).
 
     Raises
     ------
@@ -96,14 +115,6 @@ async def open_deps(
             stale_if_error=settings.cache_stale_if_error_seconds,
             clock=clock,
         )
-    stack = AsyncExitStack()
-    client = await open_client(settings, stack)
-    store = Store(
-        client,
-        settings,
-        user_attributes=mapping.user_attributes,
-        client_attributes=mapping.client_attributes,
-    )
     return Deps(
         settings=settings,
         keys=keys,
@@ -113,6 +124,35 @@ async def open_deps(
         logger=logger or Logger(settings.service_name, settings.log_level),
         stack=stack,
     )
+
+
+async def open_deps(
+    settings: Settings,
+    *,
+    mapping: Mapping = DEFAULT_MAPPING,
+    clock: Clock = time.monotonic,
+    logger: Logger | None = None,
+) -> Deps:
+    """Build the per-container dependencies around one DynamoDB client, entered once.
+
+    Raises
+    ------
+    ConfigError
+        A key template is invalid.
+    """
+    stack = AsyncExitStack()
+    try:
+        client = await open_client(settings, stack)
+        store = Store(
+            client,
+            settings,
+            user_attributes=mapping.user_attributes,
+            client_attributes=mapping.client_attributes,
+        )
+        return build_deps(settings, store, mapping=mapping, clock=clock, logger=logger, stack=stack)
+    except BaseException:
+        await stack.aclose()
+        raise
 
 
 class Invocation(msgspec.Struct, frozen=True):

@@ -58,7 +58,8 @@ def _table() -> Iterator[str]:
     """Point the environment at a table; yield a line saying which."""
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.setdefault("TABLE_NAME", "profiles")
-        yield f"table {os.environ['TABLE_NAME']} at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (not seeded)"
+        endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+        yield f"table {os.environ['TABLE_NAME']} at {endpoint} (not seeded)"
         return
     if os.environ.get("TABLE_NAME") and boto3.Session().get_credentials() is not None:
         yield f"table {os.environ['TABLE_NAME']} in your AWS account (not seeded)"
@@ -71,7 +72,7 @@ def _table() -> Iterator[str]:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
         create_table(endpoint, table, key_attribute=os.environ.get("KEY_ATTRIBUTE", "id"))
         count = put_items(endpoint, table, load_items(EVENTS / "profiles.json"))
-        yield f"embedded DynamoDB (moto server) at {endpoint}, table {table}, {count} profiles seeded"
+        yield f"embedded DynamoDB (moto server) at {endpoint}, table {table}, {count} profiles"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 answer = app.handler(event, LocalContext())
             except SignInDenied as denied:
-                print(f"\nCognito would fail the sign-in: PreTokenGeneration failed with error {denied}.")
+                print(
+                    f"\nCognito fails the sign-in: PreTokenGeneration failed with error {denied}."
+                )
                 return 1
             first_ms = (time.perf_counter() - started) * 1000
             _print_json("response", answer["response"])

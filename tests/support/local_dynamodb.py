@@ -5,14 +5,13 @@ Also creates the profile table and seeds it with items written in DynamoDB JSON 
 """
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
-import logging
-
 from moto.server import ThreadedMotoServer
 
 __all__ = ("FAKE_CREDENTIALS", "create_table", "load_items", "moto_server", "put_items")
@@ -38,7 +37,9 @@ def _client(endpoint: str, region: str) -> Any:
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, **FAKE_CREDENTIALS)
 
 
-def create_table(endpoint: str, table: str, *, key_attribute: str = "id", region: str = "us-east-1") -> None:
+def create_table(
+    endpoint: str, table: str, *, key_attribute: str = "id", region: str = "us-east-1"
+) -> None:
     """Create an on-demand table with a string partition key, as the SAM template does."""
     client = _client(endpoint, region)
     client.create_table(
@@ -50,7 +51,9 @@ def create_table(endpoint: str, table: str, *, key_attribute: str = "id", region
     client.get_waiter("table_exists").wait(TableName=table)
 
 
-def put_items(endpoint: str, table: str, items: Iterable[dict[str, Any]], *, region: str = "us-east-1") -> int:
+def put_items(
+    endpoint: str, table: str, items: Iterable[dict[str, Any]], *, region: str = "us-east-1"
+) -> int:
     """Write items given in DynamoDB JSON; return how many."""
     client = _client(endpoint, region)
     count = 0

@@ -1,0 +1,156 @@
+"""A loopback TCP proxy in front of a DynamoDB endpoint that injects faults on demand.
+
+Modes: `pass` (forward both ways), `refuse` (accept, then close at once: a reset or an empty
+reply), `stall` (accept and never answer), `respond` (read one HTTP request, answer with canned
+bytes, close). Switching mode closes every open connection, so pooled keep-alive connections
+meet the new mode too. Listens on 127.0.0.1, on a free port; `close` stops it.
+"""
+
+import contextlib
+import socket
+import struct
+import threading
+from typing import Literal
+
+__all__ = ("FaultProxy", "Mode", "http_response")
+
+Mode = Literal["pass", "refuse", "stall", "respond"]
+
+
+def http_response(status: int, body: bytes, reason: str = "Error") -> bytes:
+    """A complete HTTP/1.1 response with a JSON body that closes the connection."""
+    return (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Content-Type: application/x-amz-json-1.0\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
+
+
+def _read_request(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:<port> to `upstream`, or injects the current fault."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self._upstream = (upstream_host, upstream_port)
+        self._mode: Mode = "pass"
+        self._canned = b""
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def set_mode(self, mode: Mode, canned: bytes = b"") -> None:
+        """Switch the fault; open connections are closed so the next request sees it."""
+        with self._lock:
+            self._mode = mode
+            self._canned = canned
+            sockets = list(self._open)
+            self._open.clear()
+        for sock in sockets:
+            _close(sock)
+
+    def close(self) -> None:
+        """Stop listening and close every connection."""
+        self._closed.set()
+        _close(self._listener)
+        self.set_mode("refuse")
+        self._thread.join(timeout=5)
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.add(sock)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with self._lock:
+                mode, canned = self._mode, self._canned
+            if mode == "refuse":
+                # SO_LINGER 0: close with a reset, the harshest way a peer can go away.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                _close(conn)
+                continue
+            self._track(conn)
+            if mode == "respond":
+                thread = threading.Thread(target=_answer, args=(conn, canned), daemon=True)
+            else:
+                serve = self._pipe if mode == "pass" else _hold
+                thread = threading.Thread(target=serve, args=(conn,), daemon=True)
+            thread.start()
+
+    def _pipe(self, conn: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self._upstream, timeout=5)
+        except OSError:
+            _close(conn)
+            return
+        upstream.settimeout(None)
+        self._track(upstream)
+        threading.Thread(target=_copy, args=(upstream, conn), daemon=True).start()
+        _copy(conn, upstream)
+
+
+def _copy(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _hold(conn: socket.socket) -> None:
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        _close(conn)
+
+
+def _answer(conn: socket.socket, canned: bytes) -> None:
+    try:
+        _read_request(conn)
+        conn.sendall(canned)
+    except OSError:
+        pass
+    finally:
+        _close(conn)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -1,0 +1,136 @@
+"""Settings parsing: defaults, accepted values, and one error naming every bad variable."""
+
+import pytest
+
+from shared.config import load_settings
+from shared.errors import ConfigError
+from tests.conftest import BASE_ENV, make_settings
+
+
+def test_config_defaults_match_readme() -> None:
+    settings = make_settings()
+    assert settings.table_name == "profiles"
+    assert settings.key_attribute == "id"
+    assert settings.user_key == "USER#{userName}"
+    assert settings.client_key == "CLIENT#{clientId}"
+    assert settings.consistent_read is False
+    assert settings.response_format == "auto"
+    assert settings.cache_ttl_seconds == 0
+    assert settings.cache_enabled is False
+    assert settings.cache_max_entries == 10_000
+    assert settings.lookup_timeout_ms == 1500
+    assert settings.store_max_attempts == 2
+    assert settings.on_missing == "allow"
+    assert settings.on_error == "deny"
+    assert settings.log_level == "INFO"
+    assert settings.endpoint_url is None
+
+
+def test_config_parses_every_variable() -> None:
+    settings = make_settings(
+        KEY_ATTRIBUTE="pk",
+        USER_KEY="U#{sub}",
+        CLIENT_KEY="C#{userPoolId}#{clientId}",
+        CONSISTENT_READ="Yes",
+        RESPONSE_FORMAT="V1",
+        CACHE_TTL_SECONDS="30",
+        CACHE_MAX_ENTRIES="5",
+        CACHE_NEGATIVE_TTL_SECONDS="2.5",
+        CACHE_STALE_IF_ERROR_SECONDS="300",
+        LOOKUP_TIMEOUT_MS="800",
+        DEADLINE_MARGIN_MS="100",
+        STORE_MAX_ATTEMPTS="4",
+        ON_MISSING="deny",
+        ON_ERROR="allow",
+        LOG_LEVEL="debug",
+        SERVICE_NAME="svc",
+        AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:8000",
+    )
+    assert settings.key_attribute == "pk"
+    assert settings.consistent_read is True
+    assert settings.response_format == "v1"
+    assert settings.cache_enabled is True
+    assert settings.cache_negative_ttl_seconds == 2.5
+    assert settings.cache_stale_if_error_seconds == 300
+    assert settings.attempt_timeout_seconds == pytest.approx(0.2)
+    assert settings.on_missing == "deny"
+    assert settings.on_error == "allow"
+    assert settings.log_level == "DEBUG"
+    assert settings.endpoint_url == "http://127.0.0.1:8000"
+
+
+def test_config_generic_endpoint_variable_is_a_fallback() -> None:
+    settings = make_settings(AWS_ENDPOINT_URL="http://127.0.0.1:1")
+    assert settings.endpoint_url == "http://127.0.0.1:1"
+    settings = make_settings(
+        AWS_ENDPOINT_URL="http://127.0.0.1:1", AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:2"
+    )
+    assert settings.endpoint_url == "http://127.0.0.1:2"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("LOOKUP_TIMEOUT_MS", "2s", "an integer in 1..4500"),
+        ("LOOKUP_TIMEOUT_MS", "0", "an integer in 1..4500"),
+        ("LOOKUP_TIMEOUT_MS", "4501", "an integer in 1..4500"),
+        ("CONSISTENT_READ", "maybe", "one of `true`"),
+        ("ON_MISSING", "ignore", "one of `allow`, `deny`"),
+        ("ON_ERROR", "open", "one of `deny`, `allow`"),
+        ("RESPONSE_FORMAT", "v3", "one of `auto`, `v1`, `v2`"),
+        ("CACHE_TTL_SECONDS", "-1", "a number of seconds"),
+        ("CACHE_TTL_SECONDS", "nan", "a number of seconds"),
+        ("CACHE_MAX_ENTRIES", "0", "an integer in 1..10000000"),
+        ("STORE_MAX_ATTEMPTS", "11", "an integer in 1..5"),
+        ("LOG_LEVEL", "TRACE", "one of `DEBUG`"),
+    ],
+)
+def test_config_rejects_bad_value_naming_variable(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(**{name: value})
+    message = str(caught.value)
+    assert f"`{name}`" in message
+    assert expected in message
+    assert repr(value) in message
+
+
+def test_config_collects_every_problem_in_one_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"LOOKUP_TIMEOUT_MS": "x", "ON_ERROR": "maybe"})
+    message = str(caught.value)
+    for name in ("TABLE_NAME", "AWS_REGION", "LOOKUP_TIMEOUT_MS", "ON_ERROR"):
+        assert f"`{name}`" in message
+
+
+def test_config_region_falls_back_to_default_region() -> None:
+    settings = load_settings({"TABLE_NAME": "t", "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert settings.region == "eu-west-1"
+
+
+def test_config_blank_value_means_unset() -> None:
+    settings = make_settings(LOOKUP_TIMEOUT_MS="  ")
+    assert settings.lookup_timeout_ms == 1500
+
+
+@pytest.mark.parametrize("name", ["CACHE_NEGATIVE_TTL_SECONDS", "CACHE_STALE_IF_ERROR_SECONDS"])
+def test_config_cache_options_need_the_cache_on(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"`{name}` needs the cache on"):
+        make_settings(**{name: "10"})
+
+
+def test_config_lookup_and_margin_must_fit_cognito_budget() -> None:
+    with pytest.raises(ConfigError, match="5000 ms budget"):
+        make_settings(LOOKUP_TIMEOUT_MS="4500", DEADLINE_MARGIN_MS="600")
+
+
+def test_config_endpoint_must_be_http_url() -> None:
+    with pytest.raises(ConfigError, match="AWS_ENDPOINT_URL_DYNAMODB"):
+        make_settings(AWS_ENDPOINT_URL_DYNAMODB="localhost:8000")
+
+
+def test_config_reads_only_the_mapping_given() -> None:
+    # GIVEN a mapping with no TABLE_NAME, whatever the process environment holds
+    env = dict(BASE_ENV)
+    del env["TABLE_NAME"]
+    with pytest.raises(ConfigError, match="`TABLE_NAME` is required"):
+        load_settings(env)

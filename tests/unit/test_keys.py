@@ -1,0 +1,73 @@
+"""Key templates: parsed once, filled from the event, validated at init."""
+
+import pytest
+
+from shared.errors import ConfigError
+from shared.keys import KeyBuilder, KeyTemplate
+from shared.models import decode_event
+from tests.conftest import load_event
+
+
+def _builder(user: str = "USER#{userName}", client: str = "CLIENT#{clientId}") -> KeyBuilder:
+    return KeyBuilder(KeyTemplate("USER_KEY", user), KeyTemplate("CLIENT_KEY", client))
+
+
+def test_keys_default_user_and_client_templates() -> None:
+    builder = _builder()
+    assert builder.build(decode_event(load_event("v2-authentication.json"))) == "USER#jane.doe"
+    machine = decode_event(load_event("v3-client-credentials.json"))
+    assert builder.build(machine) == "CLIENT#7machine0client0id"
+
+
+def test_keys_every_placeholder() -> None:
+    builder = _builder(user="{userPoolId}|{clientId}|{sub}|{userName}")
+    event = decode_event(load_event("aws-docs-v2-test-event.json"))
+    assert (
+        builder.build(event)
+        == "us-east-1_EXAMPLE|1example23456789|a1b2c3d4-5678-90ab-cdef-EXAMPLE11111|JaneDoe"
+    )
+
+
+@pytest.mark.parametrize("missing", ["userName", "sub"])
+def test_keys_missing_value_gives_no_key(missing: str) -> None:
+    raw = load_event("v2-authentication.json")
+    if missing == "userName":
+        del raw["userName"]
+    else:
+        raw["request"]["userAttributes"] = {}
+    builder = _builder(user="USER#{" + missing + "}")
+    assert builder.build(decode_event(raw)) is None
+
+
+def test_keys_empty_value_gives_no_key() -> None:
+    raw = load_event("v2-authentication.json")
+    raw["userName"] = ""
+    assert _builder().build(decode_event(raw)) is None
+
+
+def test_keys_oversized_key_gives_no_key() -> None:
+    raw = load_event("v2-authentication.json")
+    raw["userName"] = "x" * 3000
+    assert _builder().build(decode_event(raw)) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("USER#{username}", "may only use the placeholders"),
+        ("USER#{userName!r}", "may only use the placeholders"),
+        ("USER#{userName:>10}", "may only use the placeholders"),
+        ("USER#{userName", "not a valid key template"),
+        ("USER#static", "must contain a placeholder"),
+    ],
+)
+def test_keys_invalid_template_names_variable(template: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        KeyTemplate("USER_KEY", template)
+    assert "`USER_KEY`" in str(caught.value)
+    assert reason in str(caught.value)
+
+
+def test_keys_literal_braces_are_kept() -> None:
+    template = KeyTemplate("USER_KEY", "{{x}}#{userName}")
+    assert template.render(decode_event({"userName": "a"})) == "{x}#a"

@@ -1,0 +1,128 @@
+"""Response building: shape choice, V1 strings, group preservation, machine clients."""
+
+from typing import Any
+
+import pytest
+import simplejson
+
+from shared.claims import EMPTY_CLAIMS, ClaimSet
+from shared.models import decode_event
+from shared.response import build_response, choose_shape
+from tests.conftest import load_event
+
+CLAIMS = ClaimSet(
+    {"first_name": "Jane", "age": 42, "vip": True, "tags": ["a", 1], "meta": {"k": "v"}},
+    {"interesting_value": {"tier": "gold"}},
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("v1-authentication.json", "v1"),
+        ("v2-authentication.json", "v2"),
+        ("v3-client-credentials.json", "v2"),
+        ("aws-docs-v2-test-event.json", "v2"),
+        # Published V2 events say "version": "1"; request.scopes gives them away.
+        ("rust-pretokengen-v2-incoming.json", "v2"),
+        ("powertools-python-pretokengen-v2.json", "v2"),
+        ("powertools-python-pretokengen-v1.json", "v1"),
+        ("go-pretokengen-v1.json", "v1"),
+        ("dotnet-pretokengen-v2.json", "v2"),
+    ],
+)
+def test_choose_shape_auto(name: str, shape: str) -> None:
+    assert choose_shape(decode_event(load_event(name)), "auto") == shape
+
+
+def test_choose_shape_emulator_version_zero_is_v1() -> None:
+    assert choose_shape(decode_event({"version": "0", "userName": "u"}), "auto") == "v1"
+
+
+@pytest.mark.parametrize("forced", ["v1", "v2"])
+def test_choose_shape_forced(forced: Any) -> None:
+    assert choose_shape(decode_event(load_event("v2-authentication.json")), forced) == forced
+    assert choose_shape(decode_event(load_event("v1-authentication.json")), forced) == forced
+
+
+def test_build_response_v2_both_tokens_and_groups_kept() -> None:
+    event = decode_event(load_event("v2-authentication.json"))
+    response = build_response(event, CLAIMS, "v2")
+    details = response["claimsAndScopeOverrideDetails"]
+    assert details["idTokenGeneration"]["claimsToAddOrOverride"] == CLAIMS.id_claims
+    assert details["accessTokenGeneration"]["claimsToAddOrOverride"] == CLAIMS.access_claims
+    assert details["groupOverrideDetails"] == {
+        "groupsToOverride": ["readers", "editors"],
+        "iamRolesToOverride": ["arn:aws:iam::123456789012:role/readers"],
+        "preferredRole": "arn:aws:iam::123456789012:role/readers",
+    }
+    assert "claimsOverrideDetails" not in response
+
+
+def test_build_response_v1_strings_only_id_token_only() -> None:
+    event = decode_event(load_event("v1-authentication.json"))
+    response = build_response(event, CLAIMS, "v1")
+    details = response["claimsOverrideDetails"]
+    assert details["claimsToAddOrOverride"] == {
+        "first_name": "Jane",
+        "age": "42",
+        "vip": "true",
+        "tags": '["a",1]',
+        "meta": '{"k":"v"}',
+    }
+    assert "interesting_value" not in simplejson.dumps(response)
+    assert details["groupOverrideDetails"]["groupsToOverride"] == ["readers", "editors"]
+    assert "claimsAndScopeOverrideDetails" not in response
+
+
+def test_build_response_no_claims_still_keeps_groups() -> None:
+    event = decode_event(load_event("v2-missing-user.json"))
+    details = build_response(event, EMPTY_CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    assert details == {
+        "groupOverrideDetails": {
+            "groupsToOverride": ["readers"],
+            "iamRolesToOverride": [],
+            "preferredRole": None,
+        }
+    }
+
+
+def test_build_response_preferred_role_list_becomes_string() -> None:
+    event = decode_event(load_event("aws-docs-v2-test-event.json"))
+    details = build_response(event, EMPTY_CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    assert details["groupOverrideDetails"]["preferredRole"] == (
+        "arn:aws:iam::123456789012:role/sns_caller"
+    )
+
+
+def test_build_response_preferred_role_ambiguous_list_is_dropped() -> None:
+    raw = load_event("aws-docs-v2-test-event.json")
+    raw["request"]["groupConfiguration"]["preferredRole"] = ["a", "b"]
+    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2")
+    assert details["claimsAndScopeOverrideDetails"]["groupOverrideDetails"]["preferredRole"] is None
+
+
+def test_build_response_empty_group_configuration_copies_empty_lists() -> None:
+    raw = load_event("v2-authentication.json")
+    raw["request"]["groupConfiguration"] = {}
+    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2")
+    assert details["claimsAndScopeOverrideDetails"]["groupOverrideDetails"] == {
+        "groupsToOverride": [],
+        "iamRolesToOverride": [],
+        "preferredRole": None,
+    }
+
+
+def test_build_response_machine_client_access_only_no_groups() -> None:
+    event = decode_event(load_event("v3-client-credentials.json"))
+    details = build_response(event, CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    assert details == {
+        "accessTokenGeneration": {"claimsToAddOrOverride": {"interesting_value": {"tier": "gold"}}}
+    }
+
+
+def test_build_response_does_not_alias_claim_dicts() -> None:
+    event = decode_event(load_event("v2-authentication.json"))
+    response = build_response(event, CLAIMS, "v2")
+    response["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]["x"] = 1
+    assert "x" not in CLAIMS.id_claims
