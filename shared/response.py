@@ -8,6 +8,7 @@ when that field is empty or null; it is left out only when the request has no gr
 (machine clients). Pure: no I/O, no logging.
 """
 
+import json
 from typing import Final, Literal
 
 import orjson
@@ -50,7 +51,11 @@ def _groups(configuration: GroupConfiguration) -> dict[str, JSONValue]:
 def _as_string(value: JSONValue) -> str:
     if isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # orjson stops at 64-bit integers; DynamoDB numbers carry up to 38 digits.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def build_response(event: Event, claims: ClaimSet, shape: Shape) -> dict[str, JSONValue]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from shared.config import Settings, load_settings
 
@@ -17,6 +18,12 @@ PUBLISHED = EVENTS / "published"
 # botocore signs every request, so it needs credentials even against a local server.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+# `make test` explores the same examples every run, so CI cannot flake on a lucky draw;
+# HYPOTHESIS_PROFILE=explore draws fresh ones.
+hypothesis_settings.register_profile("default", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 BASE_ENV = {"TABLE_NAME": "profiles", "AWS_REGION": "us-east-1"}
 

@@ -126,3 +126,15 @@ def test_build_response_does_not_alias_claim_dicts() -> None:
     response = build_response(event, CLAIMS, "v2")
     response["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]["x"] = 1
     assert "x" not in CLAIMS.id_claims
+
+
+def test_build_response_v1_big_numbers_become_text() -> None:
+    # DynamoDB numbers reach 38 digits, past orjson's 64-bit integers.
+    big = 12345678901234567890123456789012345678
+    claims = ClaimSet({"n": big, "l": [big, {"k": -big}]}, {})
+    event = decode_event(load_event("v1-authentication.json"))
+    details = build_response(event, claims, "v1")["claimsOverrideDetails"]
+    assert details["claimsToAddOrOverride"] == {
+        "n": str(big),
+        "l": f'[{big},{{"k":-{big}}}]',
+    }
