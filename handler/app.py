@@ -2,8 +2,9 @@
 
 At import, once per container: settings from the environment (a bad value fails the init, never
 a sign-in), one event loop kept for the container's life, and the dependencies (one DynamoDB
-client, entered once). Per invocation, `handler` runs the async core on that same loop: never
-`asyncio.run`, which would close the loop under the cached client.
+client, entered once). Per invocation, `handler` answers a fresh cache hit synchronously and
+runs a lookup on that same loop: never `asyncio.run`, which would close the loop under the
+cached client.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ from typing import Any
 
 from shared.config import load_settings
 from shared.errors import SignInDenied
-from shared.trigger import open_deps, process
+from shared.trigger import answer, open_deps
 
 __all__ = ("DEPS", "LOOP", "SETTINGS", "handler")
 
@@ -30,10 +31,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         The sign-in must fail; Cognito shows `PreTokenGeneration failed with error <msg>.`
         with one of the fixed messages in `shared.errors`.
     """
-    remaining = context.get_remaining_time_in_millis() if context is not None else None
     request_id = getattr(context, "aws_request_id", None)
+    remaining = context.get_remaining_time_in_millis() if context is not None else None
     try:
-        return LOOP.run_until_complete(process(event, remaining, DEPS, request_id=request_id))
+        return answer(event, remaining, DEPS, LOOP, request_id=request_id)
     except SignInDenied:
         raise
     except Exception as exc:

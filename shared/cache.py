@@ -76,6 +76,16 @@ class TTLCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def peek(self, key: str) -> Result[V] | None:
+        """The fresh entry for `key` as a hit (marked recently used), or None. Never loads."""
+        entry = self._entries.get(key)
+        if entry is None or self._clock() >= entry.expires_at:
+            return None
+        # Re-insert to mark it most recently used: dict order is the LRU order.
+        del self._entries[key]
+        self._entries[key] = entry
+        return Result(entry.value, "hit")
+
     async def get(self, key: str, load: Callable[[], Awaitable[V | None]]) -> Result[V]:
         """Return the value for `key`, calling `load` on a miss.
 
@@ -92,13 +102,9 @@ class TTLCache(Generic[V]):
         Exception
             Whatever `load` raised, when no entry is recent enough to serve stale.
         """
-        entry = self._entries.get(key)
-        now = self._clock()
-        if entry is not None and now < entry.expires_at:
-            # Re-insert to mark it most recently used: dict order is the LRU order.
-            del self._entries[key]
-            self._entries[key] = entry
-            return Result(entry.value, "hit")
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
         flight = self._flights.get(key)
         outcome: Outcome = "shared"
         if flight is None:

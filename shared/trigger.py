@@ -6,8 +6,9 @@ policies, and the one log line per invocation. `SignInDenied`, with a fixed user
 the only exception it lets reach Cognito.
 """
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from typing import Any, Final, Literal, Protocol
 
@@ -199,47 +200,61 @@ def _deadline_seconds(settings: Settings, remaining_ms: int | None) -> float:
     return budget_ms / _MS
 
 
-async def _lookup(
-    deps: Deps, key: str, machine: bool, timeout: float
-) -> tuple[Item | None, CacheResult]:
-    def load() -> Awaitable[Item | None]:
-        return deps.store.get(key, machine=machine, timeout=timeout)
+class Plan(msgspec.Struct, frozen=True):
+    """A usable event, ready for its lookup.
 
-    if timeout <= 0:
+    Parameters
+    ----------
+    event
+        The raw event, returned with `response` replaced.
+    decoded
+        What the trigger reads from it.
+    shape
+        Response shape.
+    key
+        Lookup key.
+    cache_key
+        Key in the cache: user and machine items are projected differently, so they never share.
+    """
 
-        async def expired() -> Item | None:
-            raise StoreTimeout("no time left for the lookup before the invocation deadline")
+    event: dict[str, Any]
+    decoded: Event
+    shape: Literal["v1", "v2"]
+    key: str
+    cache_key: str
 
-        load = expired  # a cache hit or a stale entry can still answer
-    if deps.cache is None:
-        return await load(), "off"
-    result = await deps.cache.get(("c:" if machine else "u:") + key, load)
-    return result.value, result.outcome
+    @property
+    def machine(self) -> bool:
+        """Whether this is a V3 machine-client request."""
+        return self.decoded.is_machine_client
 
 
 def _answer(
-    event: dict[str, Any],
-    decoded: Event,
-    claims: ClaimSet,
-    shape: Literal["v1", "v2"],
+    event: dict[str, Any], decoded: Event, claims: ClaimSet, shape: Literal["v1", "v2"]
 ) -> dict[str, JSONValue]:
     answer = dict(event)
     answer["response"] = build_response(decoded, claims, shape)
     return answer
 
 
-async def evaluate(event: Any, remaining_ms: int | None, deps: Deps) -> Invocation:
-    """Decide the answer for one event. Never raises except `asyncio.CancelledError`.
+def _without_profile(
+    event: dict[str, Any],
+    decoded: Event,
+    shape: Literal["v1", "v2"],
+    reason: Reason,
+    cache: CacheResult,
+    *,
+    settings: Settings,
+) -> Invocation:
+    if settings.on_missing == "deny":
+        return Invocation(None, "denied", reason, cache, shape, denied_message=DENIED_NO_PROFILE)
+    return Invocation(
+        _answer(event, decoded, EMPTY_CLAIMS, shape), "allowed_without_claims", reason, cache, shape
+    )
 
-    Parameters
-    ----------
-    event
-        The raw event as the Lambda runtime decoded it.
-    remaining_ms
-        The invocation's remaining time, or None when unknown (tests, tools).
-    deps
-        The per-container dependencies.
-    """
+
+def plan(event: Any, deps: Deps) -> Plan | Invocation:
+    """Decode the event and build its key; an `Invocation` when no lookup is needed."""
     settings = deps.settings
     try:
         decoded = decode_event(event)
@@ -254,65 +269,116 @@ async def evaluate(event: Any, remaining_ms: int | None, deps: Deps) -> Invocati
             denied_message=DENIED_UNAVAILABLE,
         )  # fmt: skip
     shape = choose_shape(decoded, settings.response_format)
-    machine = decoded.is_machine_client
     key = deps.keys.build(decoded)
-    reason: Reason
-    cache: CacheResult = "none"
     if key is None:
-        item, reason = None, "no_key"
-    else:
-        cache = "off" if deps.cache is None else "miss"
-        try:
-            item, cache = await _lookup(
-                deps, key, machine, _deadline_seconds(settings, remaining_ms)
-            )
-        except StoreError as exc:
-            if settings.on_error == "allow":
-                return Invocation(
-                    _answer(event, decoded, EMPTY_CLAIMS, shape), "allowed_without_claims",
-                    "store_error", cache, shape, str(exc), exc.kind,
-                )  # fmt: skip
-            return Invocation(
-                None, "denied", "store_error", cache, shape, str(exc), exc.kind,
-                denied_message=DENIED_UNAVAILABLE,
-            )  # fmt: skip
-        reason = "found" if item is not None else "missing"
+        return _without_profile(event, decoded, shape, "no_key", "none", settings=settings)
+    cache_key = ("c:" if decoded.is_machine_client else "u:") + key
+    return Plan(event, decoded, shape, key, cache_key)
+
+
+def conclude(plan: Plan, item: Item | None, cache: CacheResult, deps: Deps) -> Invocation:
+    """Turn the looked-up item (None: no profile) into the answer, under `ON_MISSING`."""
     if item is None:
-        if settings.on_missing == "deny":
-            return Invocation(
-                None, "denied", reason, cache, shape, denied_message=DENIED_NO_PROFILE
-            )
-        return Invocation(
-            _answer(event, decoded, EMPTY_CLAIMS, shape), "allowed_without_claims", reason, cache,
-            shape,
-        )  # fmt: skip
-    rules = deps.mapping.client_rules if machine else deps.mapping.user_rules
-    claims = apply_mapping(rules, item)
+        return _without_profile(
+            plan.event, plan.decoded, plan.shape, "missing", cache, settings=deps.settings
+        )
+    mapping = deps.mapping
+    claims = apply_mapping(mapping.client_rules if plan.machine else mapping.user_rules, item)
     return Invocation(
-        _answer(event, decoded, claims, shape), "claims_added", "found", cache, shape,
-        dropped=claims.dropped,
+        _answer(plan.event, plan.decoded, claims, plan.shape), "claims_added", "found", cache,
+        plan.shape, dropped=claims.dropped,
     )  # fmt: skip
 
 
-async def process(
-    event: Any,
-    remaining_ms: int | None,
-    deps: Deps,
-    *,
-    request_id: str | None = None,
-    clock: Callable[[], float] = time.perf_counter,
+def from_cache(plan: Plan, deps: Deps) -> Invocation | None:
+    """Answer from a fresh cache entry without touching the event loop; None on a miss."""
+    if deps.cache is None:
+        return None
+    hit = deps.cache.peek(plan.cache_key)
+    if hit is None:
+        return None
+    return conclude(plan, hit.value, "hit", deps)
+
+
+async def look_up(plan: Plan, remaining_ms: int | None, deps: Deps) -> Invocation:
+    """Fetch the profile under the deadline (through the cache when on) and conclude.
+
+    Store errors are settled here by `ON_ERROR`; only `asyncio.CancelledError` escapes.
+    """
+    settings = deps.settings
+    timeout = _deadline_seconds(settings, remaining_ms)
+    machine = plan.machine
+
+    def load() -> Awaitable[Item | None]:
+        return deps.store.get(plan.key, machine=machine, timeout=timeout)
+
+    if timeout <= 0:
+
+        async def expired() -> Item | None:
+            raise StoreTimeout("no time left for the lookup before the invocation deadline")
+
+        load = expired  # a fresh or a stale cache entry can still answer
+    cache: CacheResult = "off" if deps.cache is None else "miss"
+    try:
+        if deps.cache is None:
+            item = await load()
+        else:
+            result = await deps.cache.get(plan.cache_key, load)
+            item, cache = result.value, result.outcome
+    except StoreError as exc:
+        if settings.on_error == "allow":
+            return Invocation(
+                _answer(plan.event, plan.decoded, EMPTY_CLAIMS, plan.shape),
+                "allowed_without_claims", "store_error", cache, plan.shape, str(exc), exc.kind,
+            )  # fmt: skip
+        return Invocation(
+            None, "denied", "store_error", cache, plan.shape, str(exc), exc.kind,
+            denied_message=DENIED_UNAVAILABLE,
+        )  # fmt: skip
+    return conclude(plan, item, cache, deps)
+
+
+async def evaluate(event: Any, remaining_ms: int | None, deps: Deps) -> Invocation:
+    """Decide the answer for one event. Never raises except `asyncio.CancelledError`.
+
+    Parameters
+    ----------
+    event
+        The raw event as the Lambda runtime decoded it.
+    remaining_ms
+        The invocation's remaining time, or None when unknown (tests, tools).
+    deps
+        The per-container dependencies.
+    """
+    planned = plan(event, deps)
+    if isinstance(planned, Invocation):
+        return planned
+    return from_cache(planned, deps) or await look_up(planned, remaining_ms, deps)
+
+
+def report(
+    result: Invocation, deps: Deps, started: float, request_id: str | None
 ) -> dict[str, JSONValue]:
-    """Answer one event: the event with `response` filled in, and one log line.
+    """Write the invocation's log line and return its answer.
+
+    Parameters
+    ----------
+    result
+        What `evaluate` decided.
+    deps
+        The per-container dependencies.
+    started
+        `time.perf_counter()` when the invocation began.
+    request_id
+        The Lambda request id, for the log line.
 
     Raises
     ------
     SignInDenied
         The policy denies this sign-in; the message is a fixed user-safe string.
     """
-    started = clock()
     cold_start = deps.invocations == 0
     deps.invocations += 1
-    result = await evaluate(event, remaining_ms, deps)
     logger = deps.logger
     level = "INFO" if result.error is None else "WARNING"
     if logger.enabled(level):
@@ -328,8 +394,50 @@ async def process(
             error_kind=result.error_kind,
             error=result.error,
             dropped=result.dropped,
-            latency_ms=round((clock() - started) * _MS, 3),
+            latency_ms=round((time.perf_counter() - started) * _MS, 3),
         )
     if result.response is None:
         raise SignInDenied(result.denied_message or DENIED_UNAVAILABLE)
     return result.response
+
+
+def answer(
+    event: Any,
+    remaining_ms: int | None,
+    deps: Deps,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    request_id: str | None = None,
+) -> dict[str, JSONValue]:
+    """Answer one event from synchronous code, as the Lambda handler does.
+
+    A fresh cache hit is answered without touching `loop`; only a lookup runs on it. `loop`
+    must be the one `deps` was opened on, and not running.
+
+    Raises
+    ------
+    SignInDenied
+        The policy denies this sign-in; the message is a fixed user-safe string.
+    """
+    started = time.perf_counter()
+    result = plan(event, deps)
+    if not isinstance(result, Invocation):
+        planned = result
+        result = from_cache(planned, deps) or loop.run_until_complete(
+            look_up(planned, remaining_ms, deps)
+        )
+    return report(result, deps, started, request_id)
+
+
+async def process(
+    event: Any, remaining_ms: int | None, deps: Deps, *, request_id: str | None = None
+) -> dict[str, JSONValue]:
+    """Answer one event on a running loop: `evaluate`, then `report`.
+
+    Raises
+    ------
+    SignInDenied
+        The policy denies this sign-in; the message is a fixed user-safe string.
+    """
+    started = time.perf_counter()
+    return report(await evaluate(event, remaining_ms, deps), deps, started, request_id)

@@ -19,7 +19,7 @@ from shared.errors import (
 )
 from shared.item import Item
 from shared.telemetry import Logger
-from shared.trigger import Deps, build_deps, evaluate, process
+from shared.trigger import Deps, answer, build_deps, evaluate, process
 from tests.conftest import FakeClock, load_event, make_settings
 
 JANE = {"id": "USER#jane.doe", "first_name": "Jane", "last_name": "Doe", "interesting_value": 7}
@@ -297,3 +297,31 @@ async def test_trigger_log_level_warning_silences_info() -> None:
     deps = _deps(FakeSource(), lines, LOG_LEVEL="WARNING")
     await process(load_event("v2-authentication.json"), 5000, deps)
     assert lines.lines == []
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """An event loop that counts how often it is asked to run something."""
+
+    runs = 0
+
+    def run_until_complete(self, future: Any) -> Any:
+        self.runs += 1
+        return super().run_until_complete(future)
+
+
+def test_trigger_answer_serves_cache_hits_without_the_loop() -> None:
+    source = FakeSource()
+    deps = _deps(source, CACHE_TTL_SECONDS="60")
+    loop = CountingLoop()
+    try:
+        event = load_event("v2-authentication.json")
+        first = answer(event, 5000, deps, loop)
+        assert loop.runs == 1
+        # A fresh hit is answered synchronously: same answer, no store call, no loop run.
+        assert answer(event, 5000, deps, loop) == first
+        assert (len(source.calls), loop.runs) == (1, 1)
+        # A miss does run on the loop.
+        answer(load_event("v2-missing-user.json"), 5000, deps, loop)
+        assert loop.runs == 2
+    finally:
+        loop.close()
