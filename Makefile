@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install lint format test invoke clean
+.PHONY: install lint format test invoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +32,14 @@ test: $(STAMP)
 invoke: $(STAMP)
 	$(PY) -m tests.support.invoke $(if $(EVENT),--event $(EVENT))
 
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Cold start, warm latency, faults and heavy load against the 5 s budget; BENCH_QUICK=1 for a
+# small run (what CI runs). Results land in bench/results/.
+bench: $(BENCH_STAMP)
+	$(PY) -m bench
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bench/results/bench-*.json

@@ -50,7 +50,10 @@ class _Flight(Generic[V]):
 
 
 class TTLCache(Generic[V]):
-    """Bounded TTL cache with negative entries, stale-if-error and coalesced misses."""
+    """Bounded TTL cache with negative entries, stale-if-error and coalesced misses.
+
+    `hits`, `loads` and `stale_served` count fresh hits, loads started and stale answers.
+    """
 
     def __init__(
         self,
@@ -72,6 +75,9 @@ class TTLCache(Generic[V]):
         self._clock = clock
         self._entries: dict[str, _Entry[V]] = {}
         self._flights: dict[str, _Flight[V]] = {}
+        self.hits = 0
+        self.loads = 0
+        self.stale_served = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,6 +87,7 @@ class TTLCache(Generic[V]):
         entry = self._entries.get(key)
         if entry is None or self._clock() >= entry.expires_at:
             return None
+        self.hits += 1
         # Re-insert to mark it most recently used: dict order is the LRU order.
         del self._entries[key]
         self._entries[key] = entry
@@ -108,6 +115,7 @@ class TTLCache(Generic[V]):
         flight = self._flights.get(key)
         outcome: Outcome = "shared"
         if flight is None:
+            self.loads += 1
             task = asyncio.ensure_future(self._load(key, load))
             flight = _Flight(task)
             self._flights[key] = flight
@@ -121,6 +129,7 @@ class TTLCache(Generic[V]):
             stale = self._stale(key)
             if stale is None:
                 raise
+            self.stale_served += 1
             return Result(stale.value, "stale")
         return Result(value, outcome)
 

@@ -8,6 +8,7 @@ below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raise
 """
 
 import asyncio
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,9 +20,10 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectTimeoutError,
+    DataNotFoundError,
     ReadTimeoutError,
 )
-from botocore.loaders import JSONFileLoader
+from botocore.loaders import JSONFileLoader, Loader
 
 from shared.config import Settings
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
@@ -75,10 +77,60 @@ class _OrjsonFileLoader(JSONFileLoader):
             return None
 
 
+class _ServiceNames(Sequence[str]):
+    """The services botocore knows, answering `name in ...` by looking in one folder only.
+
+    botocore checks the service name against a listing of every service folder (over 400 of
+    them, about 20 ms of client creation) before loading one model. Membership is all that
+    check needs; the full listing is built only if something iterates.
+    """
+
+    def __init__(self, loader: "_Loader", type_name: str) -> None:
+        self._loader = loader
+        self._type_name = type_name
+        self._all: list[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            return bool(self._loader.list_api_versions(name, self._type_name))
+        except DataNotFoundError:
+            return False
+
+    def _listing(self) -> list[str]:
+        if self._all is None:
+            self._all = Loader.list_available_services(self._loader, self._type_name)
+        return self._all
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._listing()[index]
+
+    def __len__(self) -> int:
+        return len(self._listing())
+
+
+class _Loader(Loader):
+    """botocore's loader, with the service-name check answered without listing every service."""
+
+    def list_available_services(self, type_name: str) -> Any:
+        return _ServiceNames(self, type_name)
+
+
 def create_session() -> AioSession:
-    """An aiobotocore session whose model loader parses with orjson."""
+    """An aiobotocore session whose model loader parses with orjson and looks up lazily.
+
+    Same search paths (`AWS_DATA_PATH` included) and same data as botocore's own loader; tests
+    check the models and the resolved endpoints are identical.
+    """
     session = AioSession()
-    session.get_component("data_loader").file_loader = _OrjsonFileLoader()
+    stock = session.get_component("data_loader")
+    loader = _Loader(
+        extra_search_paths=list(stock.search_paths),
+        file_loader=_OrjsonFileLoader(),
+        include_default_search_paths=False,
+    )
+    session.register_component("data_loader", loader)
     return session
 
 
@@ -98,10 +150,14 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBCli
         retries={"mode": "standard", "total_max_attempts": settings.store_max_attempts},
         tcp_keepalive=True,
     )
+    plain_http = (settings.endpoint_url or "").startswith("http://")
     creator = create_session().create_client(
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.endpoint_url,
+        # A plain-HTTP endpoint (DynamoDB Local, moto) has no TLS to verify: not loading the CA
+        # bundle saves its parse (about 35 ms) on the first request. HTTPS always verifies.
+        verify=False if plain_http else None,
         config=config,
     )
     client = await stack.enter_async_context(creator)

@@ -23,21 +23,26 @@ def _stdout(line: str) -> None:
     sys.stdout.write(line)
 
 
-def _timestamp(now: float) -> str:
-    seconds = int(now)
-    millis = int((now - seconds) * 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
-
-
 class Logger:
     """Writes JSON log lines at or above a threshold."""
 
-    __slots__ = ("_service", "_threshold", "_write")
+    __slots__ = ("_second", "_second_text", "_service", "_threshold", "_write")
 
     def __init__(self, service: str, level: str, write: Callable[[str], None] = _stdout) -> None:
         self._service = service
         self._threshold = LEVELS[level]
         self._write = write
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            # strftime costs more than the rest of a log line: once per second is enough.
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""
@@ -47,11 +52,11 @@ class Logger:
         """Write one line: `level`, `message`, `timestamp`, `service`, then `fields`."""
         if LEVELS[level] < self._threshold:
             return
-        record = {
+        record: dict[str, object] = {
             "level": level,
             "message": message,
-            "timestamp": _timestamp(time.time()),
+            "timestamp": self._timestamp(),
             "service": self._service,
-            **fields,
         }
+        record.update(fields)
         self._write(orjson.dumps(record, default=str).decode() + "\n")

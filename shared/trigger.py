@@ -401,6 +401,19 @@ def report(
     return result.response
 
 
+def decide(
+    event: Any, remaining_ms: int | None, deps: Deps, loop: asyncio.AbstractEventLoop
+) -> Invocation:
+    """`evaluate` from synchronous code: a fresh cache hit never touches `loop`.
+
+    `loop` must be the one `deps` was opened on, and not running.
+    """
+    result = plan(event, deps)
+    if isinstance(result, Invocation):
+        return result
+    return from_cache(result, deps) or loop.run_until_complete(look_up(result, remaining_ms, deps))
+
+
 def answer(
     event: Any,
     remaining_ms: int | None,
@@ -409,10 +422,7 @@ def answer(
     *,
     request_id: str | None = None,
 ) -> dict[str, JSONValue]:
-    """Answer one event from synchronous code, as the Lambda handler does.
-
-    A fresh cache hit is answered without touching `loop`; only a lookup runs on it. `loop`
-    must be the one `deps` was opened on, and not running.
+    """Answer one event from synchronous code, as the Lambda handler does: `decide`, `report`.
 
     Raises
     ------
@@ -420,13 +430,7 @@ def answer(
         The policy denies this sign-in; the message is a fixed user-safe string.
     """
     started = time.perf_counter()
-    result = plan(event, deps)
-    if not isinstance(result, Invocation):
-        planned = result
-        result = from_cache(planned, deps) or loop.run_until_complete(
-            look_up(planned, remaining_ms, deps)
-        )
-    return report(result, deps, started, request_id)
+    return report(decide(event, remaining_ms, deps, loop), deps, started, request_id)
 
 
 async def process(

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from aiobotocore.session import AioSession
+from botocore.exceptions import UnknownServiceError
 
 from shared.store import create_session
 
@@ -50,3 +51,17 @@ def test_loader_resolves_the_same_endpoints(region: str) -> None:
         assert fast.startswith("https://dynamodb.")
     finally:
         loop.close()
+
+
+def test_loader_still_rejects_unknown_services() -> None:
+    loader = create_session().get_component("data_loader")
+    with pytest.raises(UnknownServiceError):
+        loader.load_service_model("no-such-service", "service-2")
+
+
+def test_loader_lists_the_same_services() -> None:
+    stock = AioSession().get_available_services()
+    fast = create_session().get_available_services()
+    assert list(fast) == list(stock)
+    assert "dynamodb" in fast
+    assert "no-such-service" not in fast

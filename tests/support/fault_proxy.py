@@ -17,13 +17,13 @@ __all__ = ("FaultProxy", "Mode", "http_response")
 Mode = Literal["pass", "refuse", "stall", "respond"]
 
 
-def http_response(status: int, body: bytes, reason: str = "Error") -> bytes:
-    """A complete HTTP/1.1 response with a JSON body that closes the connection."""
+def http_response(status: int, body: bytes, reason: str = "Error", *, close: bool = True) -> bytes:
+    """A complete HTTP/1.1 response with a JSON body; by default it closes the connection."""
     return (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Content-Type: application/x-amz-json-1.0\r\n"
         f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
+        f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
     ).encode() + body
 
 

@@ -53,6 +53,7 @@ async def test_cache_hit_until_ttl_then_reload(clock: FakeClock) -> None:
     load.value = "v2"
     again = await cache.get("k", load())
     assert (again.value, again.outcome, load.calls) == ("v2", "miss", 2)
+    assert (cache.hits, cache.loads, cache.stale_served) == (1, 2, 0)
 
 
 async def test_cache_evicts_least_recently_used(clock: FakeClock) -> None:
@@ -100,6 +101,7 @@ async def test_cache_stale_if_error_inside_window(clock: FakeClock) -> None:
     load.error = RuntimeError("store down")
     stale = await cache.get("k", load())
     assert (stale.value, stale.outcome) == ("v1", "stale")
+    assert cache.stale_served == 1
 
 
 async def test_cache_stale_if_error_outside_window_raises(clock: FakeClock) -> None:

@@ -1,0 +1,146 @@
+"""Warm latency in one process: ours (cache off, cache on, cache hits), the floor, every peer.
+
+Each round calls every contender once on the same event, in a rotating order, so drift in the
+machine's speed and any position effect fall on all of them alike. Standard output goes to
+/dev/null while measuring, so every contender's log line costs the same.
+"""
+
+import asyncio
+import contextlib
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from bench.population import Population
+from bench.report import Progress
+from bench.stats import summarize
+from shared.config import load_settings
+from shared.store import open_client
+from shared.trigger import Deps, answer, open_deps
+
+__all__ = ("run",)
+
+Call = Callable[[dict[str, Any]], object]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    saved = sys.stdout
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sink
+        try:
+            yield
+        finally:
+            sys.stdout = saved
+
+
+def _timed(call: Call, event: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    call(event)
+    return time.perf_counter() - started
+
+
+def run(
+    env: dict[str, str],
+    population: Population,
+    rounds: int,
+    naive_rounds: int,
+    hit_rounds: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Measure every contender over `rounds` Zipf-drawn sign-ins after a warm-up."""
+    os.environ.update(env)  # the peers read their configuration at import, as in Lambda
+    peers = {
+        "boto3": importlib.import_module("bench.peers.boto3_plain").handler,
+        "powertools": importlib.import_module("bench.peers.powertools_plain").handler,
+    }
+    naive = importlib.import_module("bench.peers.aioboto3_naive").handler
+    loop = asyncio.new_event_loop()
+    off = load_settings(env)
+    on = load_settings({**env, "CACHE_TTL_SECONDS": "300"})
+    deps_off: Deps = loop.run_until_complete(open_deps(off))
+    deps_on: Deps = loop.run_until_complete(open_deps(on))
+    stack = contextlib.AsyncExitStack()
+    floor_client = loop.run_until_complete(open_client(off, stack))
+    table = off.table_name
+
+    def floor(event: dict[str, Any]) -> object:
+        # The same GetItem our store sends (projection included), with none of our work around it.
+        return loop.run_until_complete(
+            floor_client.get_item(
+                TableName=table,
+                Key={"id": {"S": "USER#" + event["userName"]}},
+                ProjectionExpression="#a0, #a1, #a2, #a3",
+                ExpressionAttributeNames={
+                    "#a0": "id", "#a1": "first_name", "#a2": "last_name", "#a3": "interesting_value"
+                },
+            )
+        )  # fmt: skip
+
+    contenders: dict[str, Call] = {
+        "ours (cache off)": lambda e: answer(e, 5000, deps_off, loop),
+        "ours (cache on)": lambda e: answer(e, 5000, deps_on, loop),
+        "floor (bare GetItem)": floor,
+        "plain boto3": lambda e: peers["boto3"](e, None),
+        "Powertools + boto3": lambda e: peers["powertools"](e, None),
+    }
+    names = list(contenders)
+    warmup = max(200, rounds // 10)
+    draws = population.sample(warmup + rounds, seed=7)
+    events = [population.event(name) for name in draws]
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    hits_before = 0
+    cache = deps_on.cache
+    assert cache is not None
+    with _quiet():
+        for event in events[:warmup]:
+            for name in names:
+                contenders[name](event)
+        progress.step("warm: warm-up done")
+        hits_before, loads_before = cache.hits, cache.loads
+        step = max(1, rounds // 10)
+        for index, event in enumerate(events[warmup:]):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                latencies[name].append(_timed(contenders[name], event))
+            if (index + 1) % step == 0:
+                progress.step(f"warm: {index + 1}/{rounds} rounds")
+        hits, loads = cache.hits - hits_before, cache.loads - loads_before
+        # Only fresh hits: users already cached, answered without the event loop.
+        hot = [population.event(name) for name in population.names[:50]]
+        for event in hot:
+            answer(event, 5000, deps_on, loop)
+        hit_latencies = []
+        hit_started = time.perf_counter()
+        for index in range(hit_rounds):
+            hit_latencies.append(_timed(contenders["ours (cache on)"], hot[index % len(hot)]))
+        hit_elapsed = time.perf_counter() - hit_started
+        progress.step("warm: cache hits")
+        naive_latencies = [
+            _timed(lambda e: naive(e, None), event) for event in events[:naive_rounds]
+        ]
+        progress.step("warm: aioboto3 asyncio.run per call")
+    latencies["ours (cache hit only)"] = hit_latencies
+    latencies["aioboto3, asyncio.run per call"] = naive_latencies
+    loop.run_until_complete(deps_off.aclose())
+    loop.run_until_complete(deps_on.aclose())
+    loop.run_until_complete(stack.aclose())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    summaries = {name: summarize(values) for name, values in latencies.items()}
+    floor_p99 = summaries["floor (bare GetItem)"]["p99_ms"]
+    return {
+        "rounds": rounds,
+        "naive_rounds": naive_rounds,
+        "population": population.size,
+        "summaries": summaries,
+        "cache_on_hit_ratio": hits / max(1, hits + loads),
+        "ours_off_over_floor_p99": summaries["ours (cache off)"]["p99_ms"] / floor_p99,
+        "ours_off_over_floor_p50": summaries["ours (cache off)"]["p50_ms"]
+        / summaries["floor (bare GetItem)"]["p50_ms"],
+        "cache_hit_per_second_one_core": hit_rounds / hit_elapsed,
+        "latencies": latencies,
+    }
