@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.stats import percentile
+
 __all__ = ("Progress", "plot_cdf", "table", "write_json")
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -83,9 +85,7 @@ def plot_cdf(series: dict[str, Sequence[float]], path: Path, title: str) -> Path
         if not ms:
             continue
         fractions = [(i + 1) / len(ms) for i in range(len(ms))]
-        axes.plot(
-            ms, fractions, label=f"{name} (p99 {ms[min(len(ms) - 1, int(0.99 * len(ms)))]:.2f} ms)"
-        )
+        axes.plot(ms, fractions, label=f"{name} (p99 {percentile(ms, 0.99):.2f} ms)")
     axes.set_xscale("log")
     axes.set_xlabel("latency per invocation (ms, log scale)")
     axes.set_ylabel("fraction of invocations")
