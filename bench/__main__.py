@@ -100,13 +100,13 @@ def _print_cold(cold: dict[str, Any]) -> None:
 def _print_warm(w: dict[str, Any]) -> None:
     rows = [
         [name, s["count"], s["p50_ms"], s["p90_ms"], s["p99_ms"], s["p99_9_ms"], s["max_ms"],
-         s["p99_budget"]]
+         s["p99_budget"], s.get("cpu_mean_us", float("nan"))]
         for name, s in w["summaries"].items()
     ]  # fmt: skip
     print(table(
         f"Warm latency, one process (ms; budget = p99 / {BUDGET_MS:.0f} ms); "
         f"cache on hit ratio {w['cache_on_hit_ratio']:.1%} over {w['population']} Zipf users",
-        ["handler", "n", "p50", "p90", "p99", "p99.9", "max", "p99/budget"], rows,
+        ["handler", "n", "p50", "p90", "p99", "p99.9", "max", "p99/budget", "CPU us/call"], rows,
     ))  # fmt: skip
     print(
         f"ours/floor: p50 {w['ours_off_over_floor_p50']:.3f}x, "

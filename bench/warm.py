@@ -7,6 +7,7 @@ machine's speed and any position effect fall on all of them alike. Standard outp
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import os
 import sys
@@ -37,9 +38,11 @@ def _quiet() -> Iterator[None]:
             sys.stdout = saved
 
 
-def _timed(call: Call, event: dict[str, Any]) -> float:
-    started = time.perf_counter()
+def _timed(call: Call, event: dict[str, Any], cpu: list[float] | None = None) -> float:
+    started, used = time.perf_counter(), time.thread_time()
     call(event)
+    if cpu is not None:
+        cpu.append(time.thread_time() - used)
     return time.perf_counter() - started
 
 
@@ -92,6 +95,7 @@ def run(
     draws = population.sample(warmup + rounds, seed=7)
     events = [population.event(name) for name in draws]
     latencies: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     hits_before = 0
     cache = deps_on.cache
     assert cache is not None
@@ -99,13 +103,15 @@ def run(
         for event in events[:warmup]:
             for name in names:
                 contenders[name](event)
+        # As handler.app does after init: long-lived objects out of the collector's way.
+        gc.freeze()
         progress.step("warm: warm-up done")
         hits_before, loads_before = cache.hits, cache.loads
         step = max(1, rounds // 10)
         for index, event in enumerate(events[warmup:]):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
-                latencies[name].append(_timed(contenders[name], event))
+                latencies[name].append(_timed(contenders[name], event, cpu[name]))
             if (index + 1) % step == 0:
                 progress.step(f"warm: {index + 1}/{rounds} rounds")
         hits, loads = cache.hits - hits_before, cache.loads - loads_before
@@ -131,6 +137,11 @@ def run(
     loop.run_until_complete(asyncio.sleep(0.01))
     loop.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
+    for name, used in cpu.items():
+        # CPU this thread spent per invocation: the client side is CPU-bound (botocore builds,
+        # signs and parses every request), so this is where our own work shows.
+        summaries[name]["cpu_mean_us"] = 1e6 * sum(used) / max(1, len(used))
+    gc.unfreeze()
     floor_p99 = summaries["floor (bare GetItem)"]["p99_ms"]
     return {
         "rounds": rounds,

@@ -59,4 +59,4 @@ class Logger:
             "service": self._service,
         }
         record.update(fields)
-        self._write(orjson.dumps(record, default=str).decode() + "\n")
+        self._write(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())

@@ -382,20 +382,20 @@ def report(
     logger = deps.logger
     level = "INFO" if result.error is None else "WARNING"
     if logger.enabled(level):
-        logger.log(
-            level,
-            "pretoken",
-            cold_start=cold_start,
-            function_request_id=request_id,
-            outcome=result.outcome,
-            reason=result.reason,
-            cache=result.cache,
-            shape=result.shape,
-            error_kind=result.error_kind,
-            error=result.error,
-            dropped=result.dropped,
-            latency_ms=round((time.perf_counter() - started) * _MS, 3),
-        )
+        if result.error is None:
+            logger.log(
+                level, "pretoken", cold_start=cold_start, function_request_id=request_id,
+                outcome=result.outcome, reason=result.reason, cache=result.cache,
+                shape=result.shape, dropped=result.dropped,
+                latency_ms=round((time.perf_counter() - started) * _MS, 3),
+            )  # fmt: skip
+        else:
+            logger.log(
+                level, "pretoken", cold_start=cold_start, function_request_id=request_id,
+                outcome=result.outcome, reason=result.reason, cache=result.cache,
+                shape=result.shape, error_kind=result.error_kind, error=result.error,
+                latency_ms=round((time.perf_counter() - started) * _MS, 3),
+            )  # fmt: skip
     if result.response is None:
         raise SignInDenied(result.denied_message or DENIED_UNAVAILABLE)
     return result.response
