@@ -43,10 +43,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         raise
     except Exception as exc:
         # Last resort: a bug must fail closed with a safe message, never leak its text.
-        DEPS.logger.log(
-            "ERROR",
-            "unhandled error",
-            function_request_id=request_id,
-            error_kind=type(exc).__name__,
-        )
+        fields = {"function_request_id": request_id, "error_kind": type(exc).__name__}
+        DEPS.logger.log("ERROR", "unhandled error", fields)
         raise SignInDenied from exc

@@ -1,32 +1,41 @@
-"""The claim mapping as data, the reserved-claim guard, and applying a mapping to an item.
+"""The compiled claim mapping and its pure application to a profile item.
 
-A `Mapping` is a tuple of `ClaimRule`s for users and one for machine clients, checked once at
-init; `apply_mapping` walks them over a decoded item and returns the claims per token plus how
-many were dropped. The built-in mapping is the reference one: `first_name` and `last_name` into
-the ID token, `interesting_value` into the access token. Nothing else from the item is emitted.
-Pure: no I/O, no logging (counts are returned, `trigger` records them).
+A `Mapping` holds one `Section` for users and one for machine clients: typed attribute rules,
+static claims, suppressions, scopes and group overrides, all checked once at init
+(`shared.mapping` builds them from a file). `apply_mapping` walks a section over a decoded item
+and returns a `ClaimSet`: what to add, suppress and override per token, plus what was dropped
+and why. The Cognito guard lives here too, used at load time and again on every value the data
+could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `trigger` logs).
 """
 
 from typing import Final, Literal
 
 import msgspec
 
-from shared.errors import ConfigError
 from shared.item import Item
 from shared.models import JSONValue
 
 __all__ = (
     "DEFAULT_MAPPING",
+    "EMPTY_CLAIMS",
+    "NO_OBJECT_ID_CLAIMS",
     "RESERVED_CLAIMS",
     "ClaimRule",
     "ClaimSet",
+    "ClaimType",
+    "GroupOverride",
     "Mapping",
+    "Section",
     "Token",
     "apply_mapping",
+    "fits_type",
     "reserved_reason",
+    "scope_reason",
+    "suppress_reason",
 )
 
 Token = Literal["id", "access"]
+ClaimType = Literal["string", "number", "integer", "boolean", "string_list", "json", "any"]
 
 RESERVED_CLAIMS: Final = frozenset(
     {
@@ -35,129 +44,334 @@ RESERVED_CLAIMS: Final = frozenset(
         "iss", "jti", "nbf", "nonce", "origin_jti", "token_use", "scope",
     }
 )  # fmt: skip
-"""Claims Cognito never lets a trigger set (`scope` changes only through scopesToAdd/Suppress)."""
+"""Claims Cognito never lets a trigger set (`scope` changes only through scopesToAdd/Suppress;
+`aud` only in the access token, and only equal to the app client id)."""
 
-_RESERVED_PREFIXES: Final = ("cognito:", "dev:")
-"""`cognito:` claims change only via groupOverrideDetails; `dev:` ones may only be suppressed."""
+NO_OBJECT_ID_CLAIMS: Final = frozenset(
+    {"phone_number_verified", "email_verified", "updated_at", "address"}
+)
+"""ID-token claims Cognito does not let take an object or array value."""
 
 
-def reserved_reason(claim: str) -> str | None:
-    """Say why `claim` may not be added or overridden, or None when it may."""
-    if claim in RESERVED_CLAIMS:
-        return f"`{claim}` is reserved by Cognito"
-    for prefix in _RESERVED_PREFIXES:
-        if claim.startswith(prefix):
-            return f"`{prefix}` claims cannot be added or overridden"
+def reserved_reason(claim: str, token: Token = "id") -> str | None:
+    """Say why `claim` may not be added or overridden in `token`, or None when it may.
+
+    `aud` passes in the access token; its value must then equal the client id (checked when
+    the claim is applied).
+    """
     if not claim or claim != claim.strip():
         return "claim names must be non-empty and have no surrounding whitespace"
+    if claim == "aud" and token == "access":
+        return None
+    if claim in RESERVED_CLAIMS:
+        return f"`{claim}` is reserved by Cognito"
+    if claim.startswith("cognito:"):
+        return "`cognito:` claims change only through the group override"
+    if claim.startswith("dev:"):
+        return "`dev:` claims may only be suppressed"
     return None
 
 
+def suppress_reason(claim: str) -> str | None:
+    """Say why `claim` may not be suppressed, or None when it may (`dev:` claims may)."""
+    if claim.startswith("dev:") and claim != "dev:":
+        return None
+    if claim == "aud":
+        return "`aud` is reserved by Cognito"
+    return reserved_reason(claim)
+
+
+def scope_reason(scope: str) -> str | None:
+    """Say why `scope` is not a valid scope value, or None when it is."""
+    if not scope or any(ch.isspace() for ch in scope):
+        return "scopes must be non-empty and contain no whitespace"
+    return None
+
+
+def fits_type(value: JSONValue, claim_type: ClaimType) -> bool:
+    """Whether a plain JSON `value` is of `claim_type` (null never is)."""
+    if value is None:
+        return False
+    if claim_type == "any":
+        return True
+    if claim_type == "string":
+        return isinstance(value, str)
+    if claim_type == "boolean":
+        return isinstance(value, bool)
+    if claim_type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if claim_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if claim_type == "string_list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, dict | list)  # json: an object or an array
+
+
 class ClaimRule(msgspec.Struct, frozen=True):
-    """Copy one item attribute into a claim of one or both tokens.
+    """Copy one item attribute into a claim.
 
     Parameters
     ----------
-    attribute
-        Top-level attribute of the profile item.
+    path
+        Attribute path: the top-level attribute, then keys into nested maps.
     claim
-        Claim name in the token.
+        Claim name in the token(s).
     tokens
-        Which tokens get the claim: `id`, `access` or both.
+        `id`, `access` or both.
+    type
+        The value type the claim must have; any other value is dropped and counted.
+    default
+        Value used when the attribute is absent or null (None: no default).
+    required
+        A profile without this attribute is handled as a missing profile (`ON_MISSING`).
     """
 
-    attribute: str
+    path: tuple[str, ...]
     claim: str
     tokens: tuple[Token, ...]
+    type: ClaimType = "any"
+    default: JSONValue = None
+    required: bool = False
+
+
+class Section(msgspec.Struct, frozen=True):
+    """Everything applied to one kind of item (users, or machine clients).
+
+    Parameters
+    ----------
+    rules
+        Attribute rules.
+    static_id, static_access
+        Constant claims per token.
+    suppress_id, suppress_access
+        Claims to suppress per token; `*_from` name list attributes holding more.
+    scopes_add, scopes_suppress
+        Access-token scopes to add and suppress; `*_from` name list attributes holding more.
+    groups_from, iam_roles_from, preferred_role_from
+        Attributes overriding the user's groups, IAM roles and preferred role.
+    """
+
+    rules: tuple[ClaimRule, ...] = ()
+    static_id: tuple[tuple[str, JSONValue], ...] = ()
+    static_access: tuple[tuple[str, JSONValue], ...] = ()
+    suppress_id: tuple[str, ...] = ()
+    suppress_access: tuple[str, ...] = ()
+    suppress_id_from: str | None = None
+    suppress_access_from: str | None = None
+    scopes_add: tuple[str, ...] = ()
+    scopes_add_from: str | None = None
+    scopes_suppress: tuple[str, ...] = ()
+    scopes_suppress_from: str | None = None
+    groups_from: str | None = None
+    iam_roles_from: str | None = None
+    preferred_role_from: str | None = None
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Top-level attributes this section reads, in first-use order: the GetItem projection."""
+        names = [rule.path[0] for rule in self.rules]
+        names += [
+            name
+            for name in (
+                self.suppress_id_from, self.suppress_access_from, self.scopes_add_from,
+                self.scopes_suppress_from, self.groups_from, self.iam_roles_from,
+                self.preferred_role_from,
+            )
+            if name is not None
+        ]  # fmt: skip
+        return tuple(dict.fromkeys(names))
 
 
 class Mapping(msgspec.Struct, frozen=True):
-    """How item attributes become claims, for users and for machine clients.
+    """The claim mapping: one section for users, one for machine clients (access token only)."""
 
-    Parameters
-    ----------
-    user_rules
-        Rules for `USER#...` items.
-    client_rules
-        Rules for `CLIENT#...` items (V3 client credentials); access token only.
-    """
-
-    user_rules: tuple[ClaimRule, ...]
-    client_rules: tuple[ClaimRule, ...] = ()
-
-    def __post_init__(self) -> None:
-        problems = []
-        for section, rules in (("user", self.user_rules), ("client", self.client_rules)):
-            for rule in rules:
-                reason = reserved_reason(rule.claim)
-                if reason:
-                    problems.append(f"{section} rule for `{rule.attribute}`: {reason}")
-                if not rule.attribute:
-                    problems.append(f"{section} rule for claim `{rule.claim}`: empty attribute")
-                if not rule.tokens:
-                    problems.append(f"{section} rule for `{rule.attribute}`: no target token")
-                if section == "client" and "id" in rule.tokens:
-                    problems.append(
-                        f"client rule for `{rule.attribute}`: machine clients get no ID token"
-                    )
-        if problems:
-            raise ConfigError("invalid claim mapping: " + "; ".join(problems))
-
-    @property
-    def user_attributes(self) -> tuple[str, ...]:
-        """Attributes the user rules read, in first-use order: the GetItem projection."""
-        return tuple(dict.fromkeys(rule.attribute for rule in self.user_rules))
-
-    @property
-    def client_attributes(self) -> tuple[str, ...]:
-        """Attributes the machine-client rules read: their GetItem projection."""
-        return tuple(dict.fromkeys(rule.attribute for rule in self.client_rules))
+    user: Section
+    client: Section = Section()
 
 
 DEFAULT_MAPPING: Final = Mapping(
-    user_rules=(
-        ClaimRule("first_name", "first_name", ("id",)),
-        ClaimRule("last_name", "last_name", ("id",)),
-        ClaimRule("interesting_value", "interesting_value", ("access",)),
+    user=Section(
+        rules=(
+            ClaimRule(("first_name",), "first_name", ("id",)),
+            ClaimRule(("last_name",), "last_name", ("id",)),
+            ClaimRule(("interesting_value",), "interesting_value", ("access",)),
+        )
     ),
-    client_rules=(ClaimRule("interesting_value", "interesting_value", ("access",)),),
+    client=Section(rules=(ClaimRule(("interesting_value",), "interesting_value", ("access",)),)),
 )
+"""The reference mapping: `first_name`, `last_name` to the ID token, `interesting_value` to the
+access token (machine clients: `interesting_value` to the access token)."""
+
+
+class GroupOverride(msgspec.Struct, frozen=True):
+    """Group fields taken from the item; None fields keep the request's value."""
+
+    groups: list[str] | None = None
+    iam_roles: list[str] | None = None
+    preferred_role: str | None = None
 
 
 class ClaimSet(msgspec.Struct, frozen=True):
-    """Claims to add or override, per token, and how many item values were dropped.
+    """What to change in the tokens, and what was dropped.
 
     Parameters
     ----------
     id_claims, access_claims
-        Claim name -> plain JSON value.
+        Claims to add or override: name -> plain JSON value.
+    id_suppress, access_suppress
+        Claims to suppress (Cognito applies suppression after additions: suppress wins).
+    scopes_add, scopes_suppress
+        Access-token scopes.
+    groups
+        Group override from the item, or None to keep the request's groups.
+    missing_required
+        The first required claim the item lacked, or None.
     dropped
-        Values not emitted (null, or unsafe at run time).
+        Claim (or scope) names not emitted, with the reason: `null`, `wrong_type`, `reserved`,
+        `object_not_allowed`, `invalid_scope`, `not_a_list`.
     """
 
     id_claims: dict[str, JSONValue]
     access_claims: dict[str, JSONValue]
-    dropped: int = 0
+    id_suppress: tuple[str, ...] = ()
+    access_suppress: tuple[str, ...] = ()
+    scopes_add: tuple[str, ...] = ()
+    scopes_suppress: tuple[str, ...] = ()
+    groups: GroupOverride | None = None
+    missing_required: str | None = None
+    dropped: tuple[tuple[str, str], ...] = ()
 
 
 EMPTY_CLAIMS: Final = ClaimSet({}, {})
 
+_ABSENT: Final = object()
 
-def apply_mapping(rules: tuple[ClaimRule, ...], item: Item) -> ClaimSet:
-    """Walk `rules` over `item` and collect the claims for each token.
 
-    An attribute the item does not hold emits nothing; a null value is dropped and counted.
+def _lookup(item: Item, path: tuple[str, ...]) -> object:
+    value: object = item
+    for key in path:
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(key, _ABSENT)
+        if value is _ABSENT:
+            return _ABSENT
+    return value
+
+
+def _attribute(item: Item, attribute: str | None) -> object:
+    if attribute is None:
+        return _ABSENT
+    return item.get(attribute, _ABSENT)
+
+
+def _strings(
+    item: Item, attribute: str | None, label: str, dropped: list[tuple[str, str]]
+) -> list[str]:
+    """A list-of-strings attribute; anything else is dropped and counted."""
+    value = _attribute(item, attribute)
+    if value is _ABSENT or value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        dropped.append((label, "not_a_list"))
+        return []
+    return value
+
+
+def _place(
+    claims: dict[str, JSONValue],
+    token: Token,
+    name: str,
+    value: JSONValue,
+    *,
+    client_id: str | None,
+    dropped: list[tuple[str, str]],
+) -> None:
+    if name == "aud" and token == "access" and value != client_id:
+        dropped.append((name, "reserved"))
+        return
+    if token == "id" and name in NO_OBJECT_ID_CLAIMS and isinstance(value, dict | list):
+        dropped.append((name, "object_not_allowed"))
+        return
+    claims[name] = value
+
+
+def apply_mapping(section: Section, item: Item, client_id: str | None = None) -> ClaimSet:
+    """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
+
+    A value of the wrong type, or one the Cognito guard refuses, is dropped and reported in
+    `dropped`; it is never sent.
     """
+    dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
     access_claims: dict[str, JSONValue] = {}
-    dropped = 0
-    for rule in rules:
-        if rule.attribute not in item:
-            continue
-        value = item[rule.attribute]
-        if value is None:
-            dropped += 1
+    for name, value in section.static_id:
+        _place(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
+    for name, value in section.static_access:
+        _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
+    missing_required = None
+    for rule in section.rules:
+        value = _lookup(item, rule.path)
+        if value is _ABSENT or value is None:
+            if rule.default is not None:
+                value = rule.default
+            elif rule.required:
+                missing_required = missing_required or rule.claim
+                continue
+            else:
+                if value is None:
+                    dropped.append((rule.claim, "null"))
+                continue
+        if not fits_type(value, rule.type):
+            dropped.append((rule.claim, "wrong_type"))
             continue
         for token in rule.tokens:
-            (id_claims if token == "id" else access_claims)[rule.claim] = value
-    return ClaimSet(id_claims, access_claims, dropped)
+            into = id_claims if token == "id" else access_claims
+            _place(into, token, rule.claim, value, client_id=client_id, dropped=dropped)
+    id_suppress = list(section.suppress_id)
+    access_suppress = list(section.suppress_access)
+    for source, target in (
+        (section.suppress_id_from, id_suppress),
+        (section.suppress_access_from, access_suppress),
+    ):
+        for name in _strings(item, source, source or "", dropped):
+            if suppress_reason(name) is None:
+                target.append(name)
+            else:
+                dropped.append((name, "reserved"))
+    scopes: list[list[str]] = [list(section.scopes_add), list(section.scopes_suppress)]
+    for source, target in (
+        (section.scopes_add_from, scopes[0]),
+        (section.scopes_suppress_from, scopes[1]),
+    ):
+        for scope in _strings(item, source, source or "", dropped):
+            if scope_reason(scope) is None:
+                target.append(scope)
+            else:
+                dropped.append((source or "", "invalid_scope"))
+    groups = None
+    if section.groups_from or section.iam_roles_from or section.preferred_role_from:
+        group_names = _strings(item, section.groups_from, section.groups_from or "", dropped)
+        roles = _strings(item, section.iam_roles_from, section.iam_roles_from or "", dropped)
+        preferred = _attribute(item, section.preferred_role_from)
+        has_groups = section.groups_from is not None and section.groups_from in item
+        has_roles = section.iam_roles_from is not None and section.iam_roles_from in item
+        if preferred is not _ABSENT and not isinstance(preferred, str):
+            dropped.append((section.preferred_role_from or "", "wrong_type"))
+            preferred = _ABSENT
+        if has_groups or has_roles or preferred is not _ABSENT:
+            groups = GroupOverride(
+                group_names if has_groups else None,
+                roles if has_roles else None,
+                preferred if isinstance(preferred, str) else None,
+            )
+    return ClaimSet(
+        id_claims,
+        access_claims,
+        tuple(id_suppress),
+        tuple(access_suppress),
+        tuple(scopes[0]),
+        tuple(scopes[1]),
+        groups,
+        missing_required,
+        tuple(dropped),
+    )

@@ -22,6 +22,7 @@ __all__ = (
     "CACHE_NEGATIVE_TTL_SECONDS",
     "CACHE_STALE_IF_ERROR_SECONDS",
     "CACHE_TTL_SECONDS",
+    "CLAIMS_CONFIG",
     "CLIENT_KEY",
     "COGNITO_BUDGET_MS",
     "CONSISTENT_READ",
@@ -58,6 +59,7 @@ ON_MISSING: Final = "ON_MISSING"
 ON_ERROR: Final = "ON_ERROR"
 LOG_LEVEL: Final = "LOG_LEVEL"
 SERVICE_NAME: Final = "SERVICE_NAME"
+CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
 AWS_REGION: Final = "AWS_REGION"
 AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
@@ -107,6 +109,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Logging threshold and the `service` key of every log line.
     region, endpoint_url
         AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
+    claims_config
+        Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
     """
 
     table_name: str
@@ -128,6 +132,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     service_name: str = "cognito-pretoken"
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    claims_config: str | None = None
 
     @property
     def cache_enabled(self) -> bool:
@@ -268,6 +273,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "service_name": read.text(SERVICE_NAME, "cognito-pretoken"),
         "region": region,
         "endpoint_url": endpoint or None,
+        "claims_config": read.text(CLAIMS_CONFIG, "") or None,
     }
     problems = read.problems
     if values["cache_ttl_seconds"] == 0:

@@ -1,7 +1,8 @@
 """DynamoDB AttributeValue maps -> plain JSON values, decoded with msgspec.
 
 S is a string; N an int, or a float when it has a fraction or exponent; BOOL a bool; NULL None;
-L a list; M a dict; SS and NS lists (never a `set`: the Lambda runtime cannot marshal one).
+L a list; M a dict; SS and NS sorted lists (never a `set`: the Lambda runtime cannot marshal
+one).
 Binary values (B, BS) have no JSON form and are left out. No Decimal, bytes or datetime is ever
 returned. Pure: no I/O, no logging.
 """
@@ -71,10 +72,11 @@ def _plain(value: _AttributeValue) -> JSONValue | _Omit:
         return _plain_map(value.M)
     if value.L is not None:
         return [p for p in map(_plain, value.L) if p is not _OMIT]
+    # Sets have no order; sorted, the same item always gives the same answer (Cognito retries).
     if value.SS is not None:
-        return list(value.SS)
+        return sorted(value.SS)
     if value.NS is not None:
-        return [_number(n) for n in value.NS]
+        return sorted(_number(n) for n in value.NS)
     if value.B is not None or value.BS is not None:
         return _OMIT
     raise ItemError("item holds an AttributeValue with no known type")

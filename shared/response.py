@@ -1,11 +1,12 @@
 """Claim set + event -> the `response` object Cognito reads, in the V1 or the V2/V3 shape.
 
 V1 (`claimsOverrideDetails`) reaches the ID token only and takes string values only: numbers and
-booleans become their JSON text, arrays and objects compact JSON. V2/V3
-(`claimsAndScopeOverrideDetails`) reaches both tokens with plain JSON values. Either way the
-request's groups are copied into `groupOverrideDetails`, because Cognito removes a user's groups
-when that field is empty or null; it is left out only when the request has no group configuration
-(machine clients). Pure: no I/O, no logging.
+booleans become their JSON text, arrays and objects compact JSON; access-token claims and scopes
+are not sent. V2/V3 (`claimsAndScopeOverrideDetails`) reaches both tokens with plain JSON values,
+suppressions and scopes. Either way `groupOverrideDetails` is the request's groups, overridden
+field by field by what the item holds, because Cognito removes a user's groups when that field is
+empty or null; it is left out only when the request has no group configuration (machine
+clients). Pure: no I/O, no logging.
 """
 
 import json
@@ -13,7 +14,7 @@ from typing import Final, Literal
 
 import orjson
 
-from shared.claims import ClaimSet
+from shared.claims import ClaimSet, GroupOverride
 from shared.models import Event, GroupConfiguration, JSONValue
 
 __all__ = ("Shape", "build_response", "choose_shape")
@@ -36,16 +37,20 @@ def choose_shape(event: Event, forced: Literal["auto", "v1", "v2"]) -> Shape:
     return "v1"
 
 
-def _groups(configuration: GroupConfiguration) -> dict[str, JSONValue]:
+def _groups(
+    configuration: GroupConfiguration, override: GroupOverride | None
+) -> dict[str, JSONValue]:
     preferred = configuration.preferred_role
     if isinstance(preferred, list):
         # The AWS docs' test event sends a list; the response field is a single ARN.
         preferred = preferred[0] if len(preferred) == 1 else None
-    return {
-        "groupsToOverride": list(configuration.groups_to_override or ()),
-        "iamRolesToOverride": list(configuration.iam_roles_to_override or ()),
-        "preferredRole": preferred,
-    }
+    groups = list(configuration.groups_to_override or ())
+    roles = list(configuration.iam_roles_to_override or ())
+    if override is not None:
+        groups = list(override.groups) if override.groups is not None else groups
+        roles = list(override.iam_roles) if override.iam_roles is not None else roles
+        preferred = override.preferred_role if override.preferred_role is not None else preferred
+    return {"groupsToOverride": groups, "iamRolesToOverride": roles, "preferredRole": preferred}
 
 
 def _as_string(value: JSONValue) -> str:
@@ -58,31 +63,54 @@ def _as_string(value: JSONValue) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _generation(claims: dict[str, JSONValue], suppress: tuple[str, ...]) -> dict[str, JSONValue]:
+    generation: dict[str, JSONValue] = {}
+    if claims:
+        generation["claimsToAddOrOverride"] = dict(claims)
+    if suppress:
+        generation["claimsToSuppress"] = list(suppress)
+    return generation
+
+
 def build_response(event: Event, claims: ClaimSet, shape: Shape) -> dict[str, JSONValue]:
     """Build the `response` object for `event`.
 
     Parameters
     ----------
     event
-        The decoded event; its group configuration is preserved.
+        The decoded event; its group configuration is preserved unless `claims` overrides it.
     claims
-        Claims for each token; machine clients never get ID-token claims.
+        What to add, suppress and override; machine clients never get ID-token changes.
     shape
-        `v1` or `v2` (also used for V3 events).
+        `v1` (ID token only, string values, no scopes) or `v2` (also used for V3 events).
     """
     configuration = event.request.group_configuration if event.request else None
+    machine = event.is_machine_client
     details: dict[str, JSONValue] = {}
-    id_claims = {} if event.is_machine_client else claims.id_claims
+    id_claims = {} if machine else claims.id_claims
+    id_suppress = () if machine else claims.id_suppress
+    groups = None
+    if configuration is not None and not machine:
+        groups = _groups(configuration, claims.groups)
+    elif configuration is not None:
+        groups = _groups(configuration, None)
     if shape == "v1":
         if id_claims:
             details["claimsToAddOrOverride"] = {k: _as_string(v) for k, v in id_claims.items()}
-        if configuration is not None:
-            details["groupOverrideDetails"] = _groups(configuration)
+        if id_suppress:
+            details["claimsToSuppress"] = list(id_suppress)
+        if groups is not None:
+            details["groupOverrideDetails"] = groups
         return {"claimsOverrideDetails": details}
-    if id_claims:
-        details["idTokenGeneration"] = {"claimsToAddOrOverride": dict(id_claims)}
-    if claims.access_claims:
-        details["accessTokenGeneration"] = {"claimsToAddOrOverride": dict(claims.access_claims)}
-    if configuration is not None:
-        details["groupOverrideDetails"] = _groups(configuration)
+    if id_generation := _generation(id_claims, id_suppress):
+        details["idTokenGeneration"] = id_generation
+    access = _generation(claims.access_claims, claims.access_suppress)
+    if claims.scopes_add:
+        access["scopesToAdd"] = list(claims.scopes_add)
+    if claims.scopes_suppress:
+        access["scopesToSuppress"] = list(claims.scopes_suppress)
+    if access:
+        details["accessTokenGeneration"] = access
+    if groups is not None:
+        details["groupOverrideDetails"] = groups
     return {"claimsAndScopeOverrideDetails": details}

@@ -8,7 +8,7 @@ claim values and tokens are never logged at INFO or above. Knows nothing of the 
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import orjson
@@ -48,7 +48,7 @@ class Logger:
         """Whether a line at `level` would be written; check before building a costly payload."""
         return LEVELS[level] >= self._threshold
 
-    def log(self, level: str, message: str, **fields: object) -> None:
+    def log(self, level: str, message: str, fields: Mapping[str, object] | None = None) -> None:
         """Write one line: `level`, `message`, `timestamp`, `service`, then `fields`."""
         if LEVELS[level] < self._threshold:
             return
@@ -58,5 +58,6 @@ class Logger:
             "timestamp": self._timestamp(),
             "service": self._service,
         }
-        record.update(fields)
+        if fields:
+            record.update(fields)
         self._write(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())

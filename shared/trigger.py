@@ -27,6 +27,7 @@ from shared.errors import (
 )
 from shared.item import Item
 from shared.keys import KeyBuilder, KeyTemplate
+from shared.mapping import load_mapping
 from shared.models import Event, JSONValue, decode_event
 from shared.response import build_response, choose_shape
 from shared.store import Store, open_client
@@ -44,7 +45,7 @@ __all__ = (
 )
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
-Reason = Literal["found", "missing", "no_key", "store_error", "bad_event"]
+Reason = Literal["found", "missing", "missing_required", "no_key", "store_error", "bad_event"]
 CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
 
 _MS: Final = 1000.0
@@ -88,22 +89,38 @@ class Deps:
         await self._stack.aclose()
 
 
+def mapping_for(settings: Settings) -> Mapping:
+    """The claim mapping `settings` names (`CLAIMS_CONFIG`), or the built-in reference one.
+
+    Raises
+    ------
+    ConfigError
+        The mapping file is missing or invalid.
+    """
+    if settings.claims_config is None:
+        return DEFAULT_MAPPING
+    return load_mapping(settings.claims_config)
+
+
 def build_deps(
     settings: Settings,
     store: ProfileSource,
     *,
-    mapping: Mapping = DEFAULT_MAPPING,
+    mapping: Mapping | None = None,
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
     stack: AsyncExitStack | None = None,
 ) -> Deps:
     """Assemble the dependencies around a profile source (tests pass a fake one).
 
+    `mapping` defaults to the one `settings` names (`CLAIMS_CONFIG`), else the built-in one.
+
     Raises
     ------
     ConfigError
-        A key template is invalid.
+        A key template or the claim mapping is invalid.
     """
+    mapping = mapping or mapping_for(settings)
     keys = KeyBuilder(
         KeyTemplate("USER_KEY", settings.user_key), KeyTemplate("CLIENT_KEY", settings.client_key)
     )
@@ -130,7 +147,7 @@ def build_deps(
 async def open_deps(
     settings: Settings,
     *,
-    mapping: Mapping = DEFAULT_MAPPING,
+    mapping: Mapping | None = None,
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
 ) -> Deps:
@@ -139,16 +156,17 @@ async def open_deps(
     Raises
     ------
     ConfigError
-        A key template is invalid.
+        A key template or the claim mapping is invalid.
     """
+    mapping = mapping or mapping_for(settings)
     stack = AsyncExitStack()
     try:
         client = await open_client(settings, stack)
         store = Store(
             client,
             settings,
-            user_attributes=mapping.user_attributes,
-            client_attributes=mapping.client_attributes,
+            user_attributes=mapping.user.attributes,
+            client_attributes=mapping.client.attributes,
         )
         return build_deps(settings, store, mapping=mapping, clock=clock, logger=logger, stack=stack)
     except BaseException:
@@ -177,7 +195,7 @@ class Invocation(msgspec.Struct, frozen=True):
     error_kind
         Low-cardinality class of that error.
     dropped
-        Item values not emitted as claims.
+        Claim or scope names not emitted, with the reason (names only, never values).
     denied_message
         The fixed user-safe message when denied.
     """
@@ -189,7 +207,7 @@ class Invocation(msgspec.Struct, frozen=True):
     shape: str | None = None
     error: str | None = None
     error_kind: str | None = None
-    dropped: int = 0
+    dropped: tuple[tuple[str, str], ...] = ()
     denied_message: str | None = None
 
 
@@ -283,7 +301,14 @@ def conclude(plan: Plan, item: Item | None, cache: CacheResult, deps: Deps) -> I
             plan.event, plan.decoded, plan.shape, "missing", cache, settings=deps.settings
         )
     mapping = deps.mapping
-    claims = apply_mapping(mapping.client_rules if plan.machine else mapping.user_rules, item)
+    section = mapping.client if plan.machine else mapping.user
+    claims = apply_mapping(section, item, plan.decoded.client_id)
+    if claims.missing_required is not None:
+        # A profile without a required attribute is no usable profile: ON_MISSING decides.
+        return _without_profile(
+            plan.event, plan.decoded, plan.shape, "missing_required", cache,
+            settings=deps.settings,
+        )  # fmt: skip
     return Invocation(
         _answer(plan.event, plan.decoded, claims, plan.shape), "claims_added", "found", cache,
         plan.shape, dropped=claims.dropped,
@@ -382,20 +407,22 @@ def report(
     logger = deps.logger
     level = "INFO" if result.error is None else "WARNING"
     if logger.enabled(level):
-        if result.error is None:
-            logger.log(
-                level, "pretoken", cold_start=cold_start, function_request_id=request_id,
-                outcome=result.outcome, reason=result.reason, cache=result.cache,
-                shape=result.shape, dropped=result.dropped,
-                latency_ms=round((time.perf_counter() - started) * _MS, 3),
-            )  # fmt: skip
-        else:
-            logger.log(
-                level, "pretoken", cold_start=cold_start, function_request_id=request_id,
-                outcome=result.outcome, reason=result.reason, cache=result.cache,
-                shape=result.shape, error_kind=result.error_kind, error=result.error,
-                latency_ms=round((time.perf_counter() - started) * _MS, 3),
-            )  # fmt: skip
+        fields: dict[str, object] = {
+            "cold_start": cold_start,
+            "function_request_id": request_id,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "cache": result.cache,
+            "shape": result.shape,
+            "latency_ms": round((time.perf_counter() - started) * _MS, 3),
+        }
+        if result.error is not None:
+            fields["error_kind"] = result.error_kind
+            fields["error"] = result.error
+        if result.dropped:
+            # Claim names and reasons only: a dropped value is never logged.
+            fields["dropped_claims"] = [list(pair) for pair in result.dropped]
+        logger.log(level, "pretoken", fields)
     if result.response is None:
         raise SignInDenied(result.denied_message or DENIED_UNAVAILABLE)
     return result.response

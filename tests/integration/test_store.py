@@ -17,7 +17,7 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from tests.conftest import load_event
+from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
 from tests.support.fault_proxy import FaultProxy, http_response
 from tests.support.local_dynamodb import put_items
@@ -218,3 +218,35 @@ def test_handler_core_stale_if_error_through_real_store(proxy: FaultProxy, harne
 def test_handler_core_every_sample_marshals(harness: Build, name: str) -> None:
     answer = harness().invoke(load_event(name))
     simplejson.loads(simplejson.dumps(answer))
+
+
+def test_example_mapping_end_to_end_through_moto(harness: Build) -> None:
+    h = harness(CLAIMS_CONFIG=str(EVENTS / "claims.example.toml"))
+    # GetItem fetched only what the mapping reads: `notes` never left the table.
+    item = _get(h, "USER#jane.doe")
+    assert "notes" not in item
+    assert item["profile"] == {"plan": "gold", "seats": 25}
+    answer = h.invoke(load_event("v2-authentication.json"))
+    details = answer["response"]["claimsAndScopeOverrideDetails"]
+    access = details["accessTokenGeneration"]
+    assert access["claimsToAddOrOverride"]["seats"] == 25
+    assert access["claimsToAddOrOverride"]["roles"] == ["editor", "reviewer"]
+    assert access["scopesToAdd"] == ["orders/read", "orders/write"]
+    assert access["claimsToSuppress"] == ["dev:trace"]  # `sub` from the item was refused
+    assert details["idTokenGeneration"]["claimsToSuppress"] == ["phone_number", "email_verified"]
+    assert details["groupOverrideDetails"]["groupsToOverride"] == [
+        "readers",
+        "editors",
+        "tenant-acme",
+    ]
+    machine = h.invoke(load_event("v3-client-credentials.json"))
+    machine_access = machine["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+    assert machine_access["claimsToAddOrOverride"] == {
+        "client_kind": "machine",
+        "tenant": "acme",
+        "quota": 1000,
+    }
+    # A V1 event: ID token only, strings only.
+    v1 = h.invoke(load_event("v1-authentication.json"))["response"]["claimsOverrideDetails"]
+    assert all(isinstance(v, str) for v in v1["claimsToAddOrOverride"].values())
+    simplejson.dumps(answer)

@@ -30,7 +30,7 @@ def test_decode_item_every_type() -> None:
         "list": {"L": [{"S": "a"}, {"N": "1"}, {"BOOL": False}, {"NULL": True}]},
         "map": {"M": {"inner": {"M": {"deep": {"S": "x"}}}, "n": {"N": "0.25"}}},
         "ss": {"SS": ["b", "a"]},
-        "ns": {"NS": ["1", "2.5"]},
+        "ns": {"NS": ["2.5", "1"]},
         "bin": {"B": b"\x00\x01"},
         "bs": {"BS": [b"\x00"]},
         "listbin": {"L": [{"B": b"\x00"}, {"S": "kept"}]},
@@ -47,7 +47,7 @@ def test_decode_item_every_type() -> None:
         "null": None,
         "list": ["a", 1, False, None],
         "map": {"inner": {"deep": "x"}, "n": 0.25},
-        "ss": ["b", "a"],
+        "ss": ["a", "b"],
         "ns": [1, 2.5],
         "listbin": ["kept"],
     }

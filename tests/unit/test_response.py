@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 import simplejson
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet
+from shared.claims import EMPTY_CLAIMS, ClaimSet, GroupOverride
 from shared.models import decode_event
 from shared.response import build_response, choose_shape
 from tests.conftest import load_event
@@ -138,3 +138,52 @@ def test_build_response_v1_big_numbers_become_text() -> None:
         "n": str(big),
         "l": f'[{big},{{"k":-{big}}}]',
     }
+
+
+FULL = ClaimSet(
+    {"plan": "gold", "seats": 25},
+    {"plan": "gold", "roles": ["a"]},
+    id_suppress=("phone_number",),
+    access_suppress=("dev:trace",),
+    scopes_add=("orders/read",),
+    scopes_suppress=("email",),
+    groups=GroupOverride(["admins"], None, None),
+)
+
+
+def test_build_response_v2_suppressions_scopes_and_group_override() -> None:
+    event = decode_event(load_event("v2-authentication.json"))
+    details = build_response(event, FULL, "v2")["claimsAndScopeOverrideDetails"]
+    assert details["idTokenGeneration"] == {
+        "claimsToAddOrOverride": {"plan": "gold", "seats": 25},
+        "claimsToSuppress": ["phone_number"],
+    }
+    assert details["accessTokenGeneration"] == {
+        "claimsToAddOrOverride": {"plan": "gold", "roles": ["a"]},
+        "claimsToSuppress": ["dev:trace"],
+        "scopesToAdd": ["orders/read"],
+        "scopesToSuppress": ["email"],
+    }
+    # Groups from the item; roles and preferred role kept from the request.
+    assert details["groupOverrideDetails"] == {
+        "groupsToOverride": ["admins"],
+        "iamRolesToOverride": ["arn:aws:iam::123456789012:role/readers"],
+        "preferredRole": "arn:aws:iam::123456789012:role/readers",
+    }
+
+
+def test_build_response_v1_drops_access_and_scopes_keeps_id_suppression() -> None:
+    event = decode_event(load_event("v1-authentication.json"))
+    details = build_response(event, FULL, "v1")["claimsOverrideDetails"]
+    assert details["claimsToAddOrOverride"] == {"plan": "gold", "seats": "25"}
+    assert details["claimsToSuppress"] == ["phone_number"]
+    assert details["groupOverrideDetails"]["groupsToOverride"] == ["admins"]
+    text = simplejson.dumps(details)
+    for absent in ("orders/read", "dev:trace", "roles"):
+        assert absent not in text
+
+
+def test_build_response_machine_client_ignores_id_changes_and_groups() -> None:
+    event = decode_event(load_event("v3-client-credentials.json"))
+    details = build_response(event, FULL, "v2")["claimsAndScopeOverrideDetails"]
+    assert set(details) == {"accessTokenGeneration"}

@@ -9,8 +9,8 @@ from shared.telemetry import Logger
 def test_logger_writes_one_json_line_with_standard_keys() -> None:
     lines: list[str] = []
     logger = Logger("svc", "INFO", lines.append)
-    logger.log("INFO", "pretoken", outcome="claims_added", latency_ms=1.5)
-    logger.log("WARNING", "pretoken", error_kind="timeout")
+    logger.log("INFO", "pretoken", {"outcome": "claims_added", "latency_ms": 1.5})
+    logger.log("WARNING", "pretoken", {"error_kind": "timeout"})
     assert all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
     first = json.loads(lines[0])
     assert list(first)[:4] == ["level", "message", "timestamp", "service"]

@@ -18,6 +18,7 @@ from shared.errors import (
     StoreUnavailable,
 )
 from shared.item import Item
+from shared.mapping import parse_mapping
 from shared.telemetry import Logger
 from shared.trigger import Deps, answer, build_deps, evaluate, process
 from tests.conftest import FakeClock, load_event, make_settings
@@ -325,3 +326,35 @@ def test_trigger_answer_serves_cache_hits_without_the_loop() -> None:
         assert loop.runs == 2
     finally:
         loop.close()
+
+
+async def test_trigger_missing_required_attribute_follows_on_missing() -> None:
+    mapping = parse_mapping(
+        b'[[user.claims]]\nattribute = "tenant"\ntokens = ["access"]\nrequired = true\n',
+        source="m.toml",
+        toml=True,
+    )
+    source = FakeSource()
+    settings = make_settings()
+    allow = build_deps(settings, source, mapping=mapping, logger=Logger("t", "INFO", Lines()))
+    result = await evaluate(load_event("v2-authentication.json"), 5000, allow)
+    assert (result.outcome, result.reason) == ("allowed_without_claims", "missing_required")
+    deny = build_deps(make_settings(ON_MISSING="deny"), source, mapping=mapping)
+    denied = await evaluate(load_event("v2-authentication.json"), 5000, deny)
+    assert (denied.outcome, denied.denied_message) == ("denied", DENIED_NO_PROFILE)
+
+
+async def test_trigger_logs_dropped_claim_names_never_values() -> None:
+    lines = Lines()
+    source = FakeSource({"USER#jane.doe": {"first_name": {"secret": "v4lue"}, "last_name": None}})
+    mapping = parse_mapping(
+        b'[[user.claims]]\nattribute = "first_name"\ntokens = ["id"]\ntype = "string"\n'
+        b'[[user.claims]]\nattribute = "last_name"\ntokens = ["id"]\n',
+        source="m.toml",
+        toml=True,
+    )
+    deps = build_deps(make_settings(), source, mapping=mapping, logger=Logger("t", "INFO", lines))
+    await process(load_event("v2-authentication.json"), 5000, deps)
+    (line,) = lines.lines
+    assert line["dropped_claims"] == [["first_name", "wrong_type"], ["last_name", "null"]]
+    assert "v4lue" not in json.dumps(line)

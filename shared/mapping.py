@@ -1,0 +1,274 @@
+"""The claim mapping file (`CLAIMS_CONFIG`): its format, its validation, its compilation.
+
+A TOML file (JSON accepted too) decoded with msgspec into Structs that forbid unknown fields, so
+a typo fails instead of being ignored. Every Cognito rule is checked here, once, at init: any
+problem raises one `ConfigError` naming the file, the rule and what is wrong, and the container
+does not start. The result is a `shared.claims.Mapping`, which `apply_mapping` walks per event.
+
+The format, section by section (`[user]` for `USER#...` items, `[client]` for machine clients,
+access token only)::
+
+    [[user.claims]]            attribute rules
+    attribute = "profile.tier" # dotted path into maps
+    claim = "tier"             # defaults to the attribute
+    tokens = ["id", "access"]
+    type = "string"            # string number integer boolean string_list json any
+    default = "free"           # optional
+    required = false           # optional; a missing required attribute -> ON_MISSING
+
+    [user.static.id]           constant claims, per token (also [user.static.access])
+    [user.suppress]            id / access: claim lists; id_from / access_from: list attributes
+    [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
+    [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes
+"""
+
+import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from shared.claims import (
+    NO_OBJECT_ID_CLAIMS,
+    ClaimRule,
+    ClaimType,
+    Mapping,
+    Section,
+    Token,
+    fits_type,
+    reserved_reason,
+    scope_reason,
+    suppress_reason,
+)
+from shared.errors import ConfigError
+
+__all__ = ("load_mapping", "parse_mapping")
+
+SectionName = Literal["user", "client"]
+
+
+class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    attribute: str
+    claim: str | None = None
+    tokens: list[Token]
+    type: ClaimType = "any"
+    default: Any = msgspec.UNSET
+    required: bool = False
+
+
+class _Static(msgspec.Struct, forbid_unknown_fields=True):
+    id: dict[str, Any] = {}
+    access: dict[str, Any] = {}
+
+
+class _Suppress(msgspec.Struct, forbid_unknown_fields=True):
+    id: list[str] = []
+    access: list[str] = []
+    id_from: str | None = None
+    access_from: str | None = None
+
+
+class _Scopes(msgspec.Struct, forbid_unknown_fields=True):
+    add: list[str] = []
+    add_from: str | None = None
+    suppress: list[str] = []
+    suppress_from: str | None = None
+
+
+class _Groups(msgspec.Struct, forbid_unknown_fields=True):
+    groups_from: str | None = None
+    iam_roles_from: str | None = None
+    preferred_role_from: str | None = None
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    claims: list[_Rule] = []
+    static: _Static = msgspec.field(default_factory=_Static)
+    suppress: _Suppress = msgspec.field(default_factory=_Suppress)
+    scopes: _Scopes = msgspec.field(default_factory=_Scopes)
+    groups: _Groups = msgspec.field(default_factory=_Groups)
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True):
+    user: _Section = msgspec.field(default_factory=_Section)
+    client: _Section = msgspec.field(default_factory=_Section)
+
+
+def _plain_problem(value: Any) -> str | None:
+    """Why `value` cannot be a claim value (a TOML date, a float that is not finite), or None."""
+    if isinstance(value, datetime.date | datetime.time):
+        return "dates and times are not JSON values: write them as strings"
+    if isinstance(value, float) and value != value:  # noqa: PLR0124 (NaN)
+        return "NaN is not a JSON value"
+    if isinstance(value, dict):
+        return next((p for v in value.values() if (p := _plain_problem(v))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _plain_problem(v))), None)
+    return None
+
+
+class _Checker:
+    """Collects every problem in a file, each naming where it is."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def claim(self, where: str, name: str, token: Token, value: Any = msgspec.UNSET) -> None:
+        reason = reserved_reason(name, token)
+        if reason:
+            self.problems.append(f"{where}: claim `{name}` in the {token} token: {reason}")
+        if token == "id" and name in NO_OBJECT_ID_CLAIMS and isinstance(value, dict | list):
+            self.problems.append(f"{where}: `{name}` may not hold an object or array")
+        if value is not msgspec.UNSET and (problem := _plain_problem(value)):
+            self.problems.append(f"{where}: `{name}`: {problem}")
+
+    def attribute(self, where: str, name: str | None) -> None:
+        if name is not None and (not name or name != name.strip()):
+            self.problems.append(f"{where}: attribute names must be non-empty, got `{name!r}`")
+
+
+def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName) -> ClaimRule:
+    claim = rule.claim if rule.claim is not None else rule.attribute
+    where = f"{where} (`{rule.attribute}`)"
+    path = tuple(rule.attribute.split("."))
+    if not all(path):
+        check.problems.append(f"{where}: `attribute` must be a name or a dotted path of names")
+    if not rule.tokens:
+        check.problems.append(f"{where}: `tokens` must name `id`, `access` or both")
+    if section == "client" and "id" in rule.tokens:
+        check.problems.append(f"{where}: machine clients get no ID token; use `access`")
+    for token in dict.fromkeys(rule.tokens):
+        check.claim(where, claim, token)
+        if token == "id" and claim in NO_OBJECT_ID_CLAIMS and rule.type in ("json", "string_list"):
+            check.problems.append(f"{where}: `{claim}` may not hold an object or array")
+    default = None
+    if rule.default is not msgspec.UNSET:
+        if rule.required:
+            check.problems.append(f"{where}: `required` and `default` contradict each other")
+        elif problem := _plain_problem(rule.default):
+            check.problems.append(f"{where}: `default`: {problem}")
+        elif not fits_type(rule.default, rule.type):
+            check.problems.append(f"{where}: `default` is not of type `{rule.type}`")
+        else:
+            default = rule.default
+    return ClaimRule(
+        path, claim, tuple(dict.fromkeys(rule.tokens)), rule.type, default, rule.required
+    )
+
+
+def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Section:
+    rules = tuple(
+        _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
+    )
+    seen: dict[tuple[Token, str], str] = {}
+    statics: tuple[tuple[Token, dict[str, Any]], ...] = (
+        ("id", raw.static.id),
+        ("access", raw.static.access),
+    )
+    for token, static in statics:
+        for claim, value in static.items():
+            check.claim(f"{name}.static.{token}", claim, token, value)
+            seen[(token, claim)] = f"{name}.static.{token}"
+    for i, rule in enumerate(rules):
+        for token in rule.tokens:
+            if (token, rule.claim) in seen:
+                check.problems.append(
+                    f"{name}.claims[{i}]: claim `{rule.claim}` is also set by "
+                    f"{seen[(token, rule.claim)]}"
+                )
+            seen[(token, rule.claim)] = f"{name}.claims[{i}]"
+    for token, names in (("id", raw.suppress.id), ("access", raw.suppress.access)):
+        for claim in names:
+            if reason := suppress_reason(claim):
+                check.problems.append(f"{name}.suppress.{token}: `{claim}`: {reason}")
+    for kind, scopes in (("add", raw.scopes.add), ("suppress", raw.scopes.suppress)):
+        for scope in scopes:
+            if reason := scope_reason(scope):
+                check.problems.append(f"{name}.scopes.{kind}: `{scope!r}`: {reason}")
+    for where, attribute in (
+        ("suppress.id_from", raw.suppress.id_from),
+        ("suppress.access_from", raw.suppress.access_from),
+        ("scopes.add_from", raw.scopes.add_from),
+        ("scopes.suppress_from", raw.scopes.suppress_from),
+        ("groups.groups_from", raw.groups.groups_from),
+        ("groups.iam_roles_from", raw.groups.iam_roles_from),
+        ("groups.preferred_role_from", raw.groups.preferred_role_from),
+    ):
+        check.attribute(f"{name}.{where}", attribute)
+    if name == "client":
+        if raw.static.id or raw.suppress.id or raw.suppress.id_from:
+            check.problems.append(
+                "client: machine clients get no ID token (static.id, suppress.id)"
+            )
+        groups = raw.groups
+        if groups.groups_from or groups.iam_roles_from or groups.preferred_role_from:
+            check.problems.append("client.groups: machine clients have no groups")
+    return Section(
+        rules=rules,
+        static_id=tuple(raw.static.id.items()),
+        static_access=tuple(raw.static.access.items()),
+        suppress_id=tuple(raw.suppress.id),
+        suppress_access=tuple(raw.suppress.access),
+        suppress_id_from=raw.suppress.id_from,
+        suppress_access_from=raw.suppress.access_from,
+        scopes_add=tuple(raw.scopes.add),
+        scopes_add_from=raw.scopes.add_from,
+        scopes_suppress=tuple(raw.scopes.suppress),
+        scopes_suppress_from=raw.scopes.suppress_from,
+        groups_from=raw.groups.groups_from,
+        iam_roles_from=raw.groups.iam_roles_from,
+        preferred_role_from=raw.groups.preferred_role_from,
+    )
+
+
+def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
+    """Decode, check and compile a mapping document.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    source
+        Its name, for messages.
+    toml
+        TOML when true, JSON otherwise.
+
+    Raises
+    ------
+    ConfigError
+        Naming `source`, the rule and every problem found.
+    """
+    try:
+        if toml:
+            raw = msgspec.toml.decode(data, type=_File)
+        else:
+            raw = msgspec.json.decode(data, type=_File)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"claim mapping `{source}`: {exc}") from exc
+    check = _Checker()
+    mapping = Mapping(
+        user=_compile_section(check, "user", raw.user),
+        client=_compile_section(check, "client", raw.client),
+    )
+    if check.problems:
+        raise ConfigError(f"claim mapping `{source}`: " + "; ".join(check.problems))
+    return mapping
+
+
+def load_mapping(path: str) -> Mapping:
+    """Read the mapping file at `path` (`.toml` or `.json`).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, of another kind, or invalid.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise ConfigError(f"`CLAIMS_CONFIG` must name a .toml or .json file, got `{path}`")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"`CLAIMS_CONFIG`: cannot read `{path}`: {exc.strerror}") from exc
+    return parse_mapping(data, source=path, toml=suffix == ".toml")
