@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install lint format test invoke bench clean
+.PHONY: install lint format test fuzz soak invoke bench package deploy clean
+NODE_STAMP := tests/e2e/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,29 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/cfn-lint template.yaml
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: $(STAMP)
+# cognito-local (npm) for the sign-in end-to-end test; skipped where Node is absent.
+$(NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the sign-in end-to-end test will be skipped"; fi
+
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fuzzing with 10,000 examples per property (make test runs a few hundred, deterministically).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=10000 HYPOTHESIS_PROFILE=explore $(PY) -m pytest tests/unit/test_fuzz.py \
+		-p no:cacheprovider --hypothesis-show-statistics -q
+
+# 100,000 invocations in one process, cache on, more users than it holds: memory stays flat.
+soak: $(STAMP)
+	$(PY) -m tests.support.soak --invocations 100000 --users 20000 --max-entries 10000
 
 # EVENT=events/v1-authentication.json picks another sample event.
 invoke: $(STAMP)
@@ -41,5 +58,15 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
+# Deployment zips for arm64 and x86_64 (Python 3.13, bytecode compiled), in dist/.
+package: $(STAMP)
+	$(PY) -m tests.support.package --python 3.13
+
+# Needs the AWS SAM CLI and credentials; never run in CI. See README "Deploy".
+deploy: package
+	sam build --template-file template.yaml
+	sam deploy --guided
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bench/results/bench-*.json
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bench/results/bench-*.json \
+		dist .aws-sam tests/e2e/node_modules

@@ -2,7 +2,8 @@
 
 At import, once per container: settings from the environment (a bad value fails the init, never
 a sign-in), one event loop kept for the container's life, and the dependencies (one DynamoDB
-client, entered once). Per invocation, `handler` answers a fresh cache hit synchronously and
+client, entered once). With SnapStart, `before_snapshot` primes and `after_restore` renews
+(`shared.lifecycle`). Per invocation, `handler` answers a fresh cache hit synchronously and
 runs a lookup on that same loop: never `asyncio.run`, which would close the loop under the
 cached client.
 """
@@ -14,9 +15,10 @@ from typing import Any
 
 from shared.config import load_settings
 from shared.errors import SignInDenied
+from shared.lifecycle import prime, renew
 from shared.trigger import answer, open_deps
 
-__all__ = ("DEPS", "LOOP", "SETTINGS", "handler")
+__all__ = ("DEPS", "LOOP", "SETTINGS", "after_restore", "before_snapshot", "handler")
 
 SETTINGS = load_settings(os.environ)
 LOOP = asyncio.new_event_loop()
@@ -24,6 +26,27 @@ DEPS = LOOP.run_until_complete(open_deps(SETTINGS))
 # Init leaves about 100,000 long-lived objects (botocore's parsed models above all); freezing
 # them keeps every later full collection from walking them again, a tail-latency cost.
 gc.freeze()
+
+
+def before_snapshot() -> None:
+    """SnapStart: prime everything the first invocation would pay for, then freeze it too."""
+    prime(DEPS, LOOP)
+    gc.freeze()
+
+
+def after_restore() -> None:
+    """SnapStart: new client and connections, empty cache, fresh random state."""
+    global DEPS  # noqa: PLW0603 (the per-container dependencies, replaced once per restore)
+    DEPS = renew(DEPS, SETTINGS, LOOP)
+
+
+try:  # in the managed Python runtime (3.12+) and on PyPI; absent elsewhere: no SnapStart
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+except ImportError:  # pragma: no cover - depends on the runtime
+    pass
+else:
+    register_before_snapshot(before_snapshot)
+    register_after_restore(after_restore)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

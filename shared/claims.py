@@ -295,6 +295,10 @@ def _place(
     claims[name] = value
 
 
+_GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
+"""Claim names whose value `_place` must check; every other name is placed directly."""
+
+
 def apply_mapping(section: Section, item: Item, client_id: str | None = None) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
@@ -310,7 +314,8 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
     for rule in section.rules:
-        value = _lookup(item, rule.path)
+        path = rule.path
+        value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
         if value is _ABSENT or value is None:
             if rule.default is not None:
                 value = rule.default
@@ -321,12 +326,45 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
                 if value is None:
                     dropped.append((rule.claim, "null"))
                 continue
-        if not fits_type(value, rule.type):
+        if rule.type != "any" and not fits_type(value, rule.type):
             dropped.append((rule.claim, "wrong_type"))
             continue
+        claim = rule.claim
         for token in rule.tokens:
             into = id_claims if token == "id" else access_claims
-            _place(into, token, rule.claim, value, client_id=client_id, dropped=dropped)
+            if claim in _GUARDED:
+                _place(into, token, claim, value, client_id=client_id, dropped=dropped)
+            else:
+                into[claim] = value
+    if not (
+        section.suppress_id or section.suppress_access or section.suppress_id_from
+        or section.suppress_access_from or section.scopes_add or section.scopes_add_from
+        or section.scopes_suppress or section.scopes_suppress_from or section.groups_from
+        or section.iam_roles_from or section.preferred_role_from
+    ):  # fmt: skip
+        # The common case (the reference mapping): claims only, nothing else to walk.
+        return ClaimSet(
+            id_claims, access_claims, missing_required=missing_required, dropped=tuple(dropped)
+        )
+    return _with_extras(
+        section,
+        item,
+        id_claims=id_claims,
+        access_claims=access_claims,
+        missing_required=missing_required,
+        dropped=dropped,
+    )
+
+
+def _with_extras(
+    section: Section,
+    item: Item,
+    *,
+    id_claims: dict[str, JSONValue],
+    access_claims: dict[str, JSONValue],
+    missing_required: str | None,
+    dropped: list[tuple[str, str]],
+) -> ClaimSet:
     id_suppress = list(section.suppress_id)
     access_suppress = list(section.suppress_access)
     for source, target in (

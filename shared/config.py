@@ -30,6 +30,8 @@ __all__ = (
     "KEY_ATTRIBUTE",
     "LOG_LEVEL",
     "LOOKUP_TIMEOUT_MS",
+    "METRICS",
+    "METRICS_NAMESPACE",
     "ON_ERROR",
     "ON_MISSING",
     "RESPONSE_FORMAT",
@@ -60,6 +62,8 @@ ON_ERROR: Final = "ON_ERROR"
 LOG_LEVEL: Final = "LOG_LEVEL"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
+METRICS: Final = "METRICS"
+METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
 AWS_REGION: Final = "AWS_REGION"
 AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
@@ -111,6 +115,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
+    metrics, metrics_namespace
+        CloudWatch EMF metrics on each invocation's line, and their namespace.
     """
 
     table_name: str
@@ -133,6 +139,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     claims_config: str | None = None
+    metrics: bool = True
+    metrics_namespace: str = "CognitoPretoken"
 
     @property
     def cache_enabled(self) -> bool:
@@ -274,6 +282,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "region": region,
         "endpoint_url": endpoint or None,
         "claims_config": read.text(CLAIMS_CONFIG, "") or None,
+        "metrics": read.boolean(METRICS, True),
+        "metrics_namespace": read.text(METRICS_NAMESPACE, "CognitoPretoken"),
     }
     problems = read.problems
     if values["cache_ttl_seconds"] == 0:

@@ -1,21 +1,30 @@
-"""Structured logs: one JSON line per event, written with orjson to standard output.
+"""Structured logs and CloudWatch metrics: one JSON line per event, written with orjson.
 
 Keys follow Powertools (`level`, `message`, `timestamp`, `service`, `cold_start`,
 `function_request_id`) so existing CloudWatch Logs Insights queries work. Callers pass only
 low-cardinality facts (outcome, shape, cache result, error class, timings); user attributes,
-claim values and tokens are never logged at INFO or above. Knows nothing of the other modules.
+claim values and tokens are never logged at INFO or above.
+
+Metrics use CloudWatch Embedded Metric Format, in the same line as the invocation's log record
+(EMF ignores the other keys), so an invocation writes one line: `_aws` names the namespace, the
+one dimension (`Service`, never user data) and the metrics, whose values sit at the top level.
+The directive for a set of metric names is built once and reused. Knows nothing of the other
+modules.
 """
 
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
-__all__ = ("LEVELS", "Logger")
+__all__ = ("LEVELS", "MILLISECONDS_METRICS", "Logger")
 
 LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+MILLISECONDS_METRICS: Final = frozenset({"Latency"})
+"""Metrics measured in milliseconds; every other metric is a `Count`."""
+_MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 
 
 def _stdout(line: str) -> None:
@@ -24,19 +33,41 @@ def _stdout(line: str) -> None:
 
 
 class Logger:
-    """Writes JSON log lines at or above a threshold."""
+    """Writes JSON log lines at or above a threshold, with EMF metrics when a namespace is set."""
 
-    __slots__ = ("_second", "_second_text", "_service", "_threshold", "_write")
+    __slots__ = (
+        "_directives",
+        "_namespace",
+        "_second",
+        "_second_text",
+        "_service",
+        "_threshold",
+        "_write",
+    )
 
-    def __init__(self, service: str, level: str, write: Callable[[str], None] = _stdout) -> None:
+    def __init__(
+        self,
+        service: str,
+        level: str,
+        write: Callable[[str], object] = _stdout,
+        *,
+        metrics_namespace: str | None = None,
+    ) -> None:
+        """`metrics_namespace` None turns metrics off."""
         self._service = service
         self._threshold = LEVELS[level]
         self._write = write
+        self._namespace = metrics_namespace
         self._second = -1
         self._second_text = ""
+        self._directives: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
-    def _timestamp(self) -> str:
-        now = time.time()
+    @property
+    def metrics_on(self) -> bool:
+        """Whether metrics are written."""
+        return self._namespace is not None
+
+    def _timestamp(self, now: float) -> str:
         second = int(now)
         if second != self._second:
             # strftime costs more than the rest of a log line: once per second is enough.
@@ -44,20 +75,59 @@ class Logger:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
 
+    def _directive(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        directive = self._directives.get(names)
+        if directive is None:
+            directive = [
+                {
+                    "Namespace": self._namespace,
+                    "Dimensions": [["Service"]],
+                    "Metrics": [
+                        {
+                            "Name": name,
+                            "Unit": "Milliseconds" if name in MILLISECONDS_METRICS else "Count",
+                        }
+                        for name in names[:_MAX_METRICS]
+                    ],
+                }
+            ]
+            self._directives[names] = directive
+        return directive
+
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""
         return LEVELS[level] >= self._threshold
 
-    def log(self, level: str, message: str, fields: Mapping[str, object] | None = None) -> None:
-        """Write one line: `level`, `message`, `timestamp`, `service`, then `fields`."""
-        if LEVELS[level] < self._threshold:
+    def log(
+        self,
+        level: str,
+        message: str,
+        fields: Mapping[str, object] | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Write one line: `level`, `message`, `timestamp`, `service`, `fields`, and `metrics`.
+
+        Below the threshold the log keys are left out, but `metrics` (when on) are still
+        written: metrics never depend on the log level.
+        """
+        logged = LEVELS[level] >= self._threshold
+        measured = metrics is not None and self._namespace is not None
+        if not logged and not measured:
             return
-        record: dict[str, object] = {
-            "level": level,
-            "message": message,
-            "timestamp": self._timestamp(),
-            "service": self._service,
-        }
-        if fields:
-            record.update(fields)
+        now = time.time()
+        record: dict[str, object] = {}
+        if logged:
+            record["level"] = level
+            record["message"] = message
+            record["timestamp"] = self._timestamp(now)
+            record["service"] = self._service
+            if fields:
+                record.update(fields)
+        if measured and metrics is not None:
+            record["_aws"] = {
+                "Timestamp": int(now * 1000),
+                "CloudWatchMetrics": self._directive(tuple(metrics)),
+            }
+            record["Service"] = self._service
+            record.update(metrics)
         self._write(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())

@@ -89,6 +89,15 @@ class Deps:
         await self._stack.aclose()
 
 
+def logger_for(settings: Settings) -> Logger:
+    """The logger `settings` describe: level, service name, and EMF metrics when on."""
+    return Logger(
+        settings.service_name,
+        settings.log_level,
+        metrics_namespace=settings.metrics_namespace if settings.metrics else None,
+    )
+
+
 def mapping_for(settings: Settings) -> Mapping:
     """The claim mapping `settings` names (`CLAIMS_CONFIG`), or the built-in reference one.
 
@@ -139,7 +148,7 @@ def build_deps(
         store=store,
         cache=cache,
         mapping=mapping,
-        logger=logger or Logger(settings.service_name, settings.log_level),
+        logger=logger or logger_for(settings),
         stack=stack,
     )
 
@@ -381,6 +390,33 @@ async def evaluate(event: Any, remaining_ms: int | None, deps: Deps) -> Invocati
     return from_cache(planned, deps) or await look_up(planned, remaining_ms, deps)
 
 
+_MISSING_REASONS: Final = frozenset({"missing", "missing_required", "no_key"})
+
+
+def _metrics(
+    result: Invocation, latency_ms: float, cold_start: bool, deps: Deps
+) -> dict[str, float]:
+    metrics: dict[str, float] = {
+        "Latency": latency_ms,
+        "ColdStart": int(cold_start),
+        "ClaimsAdded": int(result.outcome == "claims_added"),
+        "Denied": int(result.outcome == "denied"),
+        "ProfileMissing": int(result.reason in _MISSING_REASONS),
+        "StoreError": int(result.reason == "store_error"),
+        "ClaimsDropped": len(result.dropped),
+    }
+    if deps.cache is not None:
+        metrics["CacheHit"] = int(result.cache == "hit")
+        metrics["CacheMiss"] = int(result.cache in ("miss", "shared"))
+        metrics["CacheStale"] = int(result.cache == "stale")
+    if result.error_kind is not None:
+        metrics["Error_" + result.error_kind] = 1
+    for _, reason in result.dropped:
+        name = "Dropped_" + reason
+        metrics[name] = metrics.get(name, 0) + 1
+    return metrics
+
+
 def report(
     result: Invocation, deps: Deps, started: float, request_id: str | None
 ) -> dict[str, JSONValue]:
@@ -406,15 +442,17 @@ def report(
     deps.invocations += 1
     logger = deps.logger
     level = "INFO" if result.error is None else "WARNING"
+    latency_ms = round((time.perf_counter() - started) * _MS, 3)
+    fields: dict[str, object] | None = None
     if logger.enabled(level):
-        fields: dict[str, object] = {
+        fields = {
             "cold_start": cold_start,
             "function_request_id": request_id,
             "outcome": result.outcome,
             "reason": result.reason,
             "cache": result.cache,
             "shape": result.shape,
-            "latency_ms": round((time.perf_counter() - started) * _MS, 3),
+            "latency_ms": latency_ms,
         }
         if result.error is not None:
             fields["error_kind"] = result.error_kind
@@ -422,7 +460,8 @@ def report(
         if result.dropped:
             # Claim names and reasons only: a dropped value is never logged.
             fields["dropped_claims"] = [list(pair) for pair in result.dropped]
-        logger.log(level, "pretoken", fields)
+    metrics = _metrics(result, latency_ms, cold_start, deps) if logger.metrics_on else None
+    logger.log(level, "pretoken", fields, metrics)
     if result.response is None:
         raise SignInDenied(result.denied_message or DENIED_UNAVAILABLE)
     return result.response

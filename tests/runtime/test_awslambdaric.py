@@ -5,10 +5,7 @@ missing user, the store going down and coming back. This proves the module-level
 survive across invocations and that every response marshals with the runtime's own encoder.
 """
 
-import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from shared.errors import DENIED_UNAVAILABLE
 from tests.conftest import ROOT, load_event
 from tests.support.fault_proxy import FaultProxy
 from tests.support.local_dynamodb import create_table, load_items, moto_server, put_items
-from tests.support.runtime_api import RuntimeAPI
+from tests.support.runtime_api import LambdaContainer, RuntimeAPI
 
 pytestmark = pytest.mark.runtime
 
@@ -29,10 +26,9 @@ pytestmark = pytest.mark.runtime
 TABLE = f"profiles-runtime-{uuid.uuid4().hex[:8]}"
 
 
-def _environment(runtime: RuntimeAPI, endpoint: str, **extra: str) -> dict[str, str]:
+def _environment(endpoint: str, **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_LAMBDA_RUNTIME_API": runtime.address,
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -42,34 +38,6 @@ def _environment(runtime: RuntimeAPI, endpoint: str, **extra: str) -> dict[str, 
         "STORE_MAX_ATTEMPTS": "1",
         **extra,
     }
-
-
-class Container:
-    """`python -m awslambdaric handler.app.handler` against a RuntimeAPI."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", "handler.app.handler"],
-            cwd=ROOT,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for raw in self.log.read_text().splitlines():
-            if raw.startswith("{"):
-                lines.append(json.loads(raw))
-        return lines
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        self._out.close()
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +67,7 @@ def test_runtime_serves_many_invocations_in_one_process(
     store: FaultProxy, runtime: RuntimeAPI, tmp_path: Path
 ) -> None:
     store.set_mode("pass")
-    container = Container(_environment(runtime, store.endpoint), tmp_path / "container.log")
+    container = LambdaContainer(runtime, _environment(store.endpoint), tmp_path / "c.log", cwd=ROOT)
     try:
         v1, v2 = load_event("v1-authentication.json"), load_event("v2-authentication.json")
         v3, missing = load_event("v3-client-credentials.json"), load_event("v2-missing-user.json")
@@ -180,8 +148,8 @@ def test_runtime_serves_many_invocations_in_one_process(
 def test_runtime_bad_setting_fails_init_naming_the_variable(
     store: FaultProxy, runtime: RuntimeAPI, tmp_path: Path
 ) -> None:
-    env = _environment(runtime, store.endpoint, LOOKUP_TIMEOUT_MS="2s")
-    container = Container(env, tmp_path / "container.log")
+    env = _environment(store.endpoint, LOOKUP_TIMEOUT_MS="2s")
+    container = LambdaContainer(runtime, env, tmp_path / "c.log", cwd=ROOT)
     try:
         error = runtime.init_errors.get(timeout=30)
         assert error["errorType"] == "ConfigError"

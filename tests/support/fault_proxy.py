@@ -1,9 +1,11 @@
 """A loopback TCP proxy in front of a DynamoDB endpoint that injects faults on demand.
 
-Modes: `pass` (forward both ways), `refuse` (accept, then close at once: a reset or an empty
-reply), `stall` (accept and never answer), `respond` (read one HTTP request, answer with canned
-bytes, close). Switching mode closes every open connection, so pooled keep-alive connections
-meet the new mode too. Listens on 127.0.0.1, on a free port; `close` stops it.
+Modes: `pass` (forward both ways), `refuse` (accept, then close at once with a reset), `stall`
+(accept and never answer), `delay` (forward, but only after `delay` seconds), `respond` (read one
+HTTP request, answer with canned bytes, close), `respond_reset` (the same, then a reset instead
+of a clean close: a response cut off in the middle). Switching mode closes every open
+connection, so pooled keep-alive connections meet the new mode too. Listens on 127.0.0.1, on a
+free port; `close` stops it (after which connecting is refused).
 """
 
 import contextlib
@@ -14,7 +16,7 @@ from typing import Literal
 
 __all__ = ("FaultProxy", "Mode", "http_response")
 
-Mode = Literal["pass", "refuse", "stall", "respond"]
+Mode = Literal["pass", "refuse", "stall", "delay", "respond", "respond_reset"]
 
 
 def http_response(status: int, body: bytes, reason: str = "Error", *, close: bool = True) -> bytes:
@@ -54,6 +56,7 @@ class FaultProxy:
         self._upstream = (upstream_host, upstream_port)
         self._mode: Mode = "pass"
         self._canned = b""
+        self._delay = 0.0
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -64,11 +67,12 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
-    def set_mode(self, mode: Mode, canned: bytes = b"") -> None:
+    def set_mode(self, mode: Mode, canned: bytes = b"", delay: float = 0.0) -> None:
         """Switch the fault; open connections are closed so the next request sees it."""
         with self._lock:
             self._mode = mode
             self._canned = canned
+            self._delay = delay
             sockets = list(self._open)
             self._open.clear()
         for sock in sockets:
@@ -93,21 +97,24 @@ class FaultProxy:
                 return
             self.connections += 1
             with self._lock:
-                mode, canned = self._mode, self._canned
+                mode, canned, delay = self._mode, self._canned, self._delay
             if mode == "refuse":
-                # SO_LINGER 0: close with a reset, the harshest way a peer can go away.
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                _close(conn)
+                _reset(conn)
                 continue
             self._track(conn)
-            if mode == "respond":
-                thread = threading.Thread(target=_answer, args=(conn, canned), daemon=True)
+            if mode in ("respond", "respond_reset"):
+                args: tuple[object, ...] = (conn, canned, mode == "respond_reset")
+                thread = threading.Thread(target=_answer, args=args, daemon=True)
+            elif mode == "delay":
+                thread = threading.Thread(target=self._pipe, args=(conn, delay), daemon=True)
             else:
                 serve = self._pipe if mode == "pass" else _hold
                 thread = threading.Thread(target=serve, args=(conn,), daemon=True)
             thread.start()
 
-    def _pipe(self, conn: socket.socket) -> None:
+    def _pipe(self, conn: socket.socket, delay: float = 0.0) -> None:
+        if delay and self._closed.wait(delay):
+            return
         try:
             upstream = socket.create_connection(self._upstream, timeout=5)
         except OSError:
@@ -140,14 +147,24 @@ def _hold(conn: socket.socket) -> None:
         _close(conn)
 
 
-def _answer(conn: socket.socket, canned: bytes) -> None:
+def _answer(conn: socket.socket, canned: bytes, reset: bool) -> None:
     try:
         _read_request(conn)
         conn.sendall(canned)
     except OSError:
         pass
     finally:
-        _close(conn)
+        if reset:
+            _reset(conn)
+        else:
+            _close(conn)
+
+
+def _reset(conn: socket.socket) -> None:
+    # SO_LINGER 0: close with a reset, the harshest way a peer can go away.
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
 
 
 def _close(sock: socket.socket) -> None:

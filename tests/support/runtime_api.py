@@ -7,13 +7,16 @@ free port; `close` stops it.
 
 import json
 import queue
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-__all__ = ("Result", "RuntimeAPI")
+__all__ = ("LambdaContainer", "Result", "RuntimeAPI")
 
 _PREFIX = "/2018-06-01/runtime"
 
@@ -110,3 +113,39 @@ class RuntimeAPI:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class LambdaContainer:
+    """`python -m awslambdaric <handler>` against a `RuntimeAPI`: one warm Lambda container.
+
+    `env` is the whole environment (plus `AWS_LAMBDA_RUNTIME_API`); the process's output goes to
+    `log`, whose JSON lines `log_lines` returns.
+    """
+
+    def __init__(
+        self,
+        runtime: RuntimeAPI,
+        env: dict[str, str],
+        log: Path,
+        *,
+        cwd: Path,
+        handler: str = "handler.app.handler",
+    ) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", handler],
+            cwd=cwd,
+            env={**env, "AWS_LAMBDA_RUNTIME_API": runtime.address},
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(raw) for raw in self.log.read_text().splitlines() if raw.startswith("{")]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._out.close()

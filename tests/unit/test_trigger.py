@@ -358,3 +358,44 @@ async def test_trigger_logs_dropped_claim_names_never_values() -> None:
     (line,) = lines.lines
     assert line["dropped_claims"] == [["first_name", "wrong_type"], ["last_name", "null"]]
     assert "v4lue" not in json.dumps(line)
+
+
+async def test_trigger_emits_emf_metrics_without_user_data() -> None:
+    lines = Lines()
+    source = FakeSource()
+    settings = make_settings(CACHE_TTL_SECONDS="60")
+    logger = Logger("svc", "INFO", lines, metrics_namespace="CognitoPretoken")
+    deps = build_deps(settings, source, logger=logger)
+    event = load_event("v2-authentication.json")
+    await process(event, 5000, deps)
+    await process(event, 5000, deps)
+    await process(load_event("v2-missing-user.json"), 5000, deps)
+    source.error = StoreThrottled("throttled")
+    with pytest.raises(SignInDenied):
+        await process(load_event("v1-authentication.json") | {"userName": "other"}, 5000, deps)
+    first, hit, missing, failed = lines.lines
+    for record in lines.lines:
+        directive = record["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "CognitoPretoken"
+        assert directive["Dimensions"] == [["Service"]]
+        assert record["Service"] == "svc"
+        for metric in directive["Metrics"]:
+            assert metric["Name"] in record
+        assert record["Latency"] >= 0
+    assert (first["ColdStart"], first["CacheMiss"], first["ClaimsAdded"]) == (1, 1, 1)
+    assert (hit["ColdStart"], hit["CacheHit"], hit["CacheMiss"]) == (0, 1, 0)
+    assert missing["ProfileMissing"] == 1
+    assert (failed["StoreError"], failed["Denied"], failed["Error_throttled"]) == (1, 1, 1)
+    text = json.dumps(lines.lines)
+    for secret in ("jane.doe", "Jane", "a1b2c3d4", "readers"):
+        assert secret not in text
+
+
+async def test_trigger_counts_dropped_claims_by_reason() -> None:
+    lines = Lines()
+    source = FakeSource({"USER#jane.doe": {"first_name": None, "last_name": None}})
+    logger = Logger("svc", "INFO", lines, metrics_namespace="NS")
+    deps = build_deps(make_settings(), source, logger=logger)
+    await process(load_event("v2-authentication.json"), 5000, deps)
+    (record,) = lines.lines
+    assert (record["ClaimsDropped"], record["Dropped_null"]) == (2, 2)

@@ -1,0 +1,61 @@
+"""The container's life after init: priming before a SnapStart snapshot, renewing after restore.
+
+Lambda SnapStart snapshots the initialised container and starts copies from it. Before the
+snapshot, `prime` runs what the first invocation would otherwise pay for (msgspec's decoders for
+the event and item types, botocore's endpoint resolution, signer and parsers, the CA bundle)
+with one real GetItem on a key no profile uses. After a restore, `renew` drops what must not be
+shared between restored copies or carried across the time the snapshot slept: the pooled
+connections and the client (with the credentials it resolved), the cache, and the random state.
+"""
+
+import asyncio
+import random
+from typing import Final
+
+from shared.config import Settings
+from shared.errors import StoreError
+from shared.item import decode_item
+from shared.models import decode_event
+from shared.trigger import Deps, open_deps
+
+__all__ = ("PRIME_KEY", "prime", "renew")
+
+PRIME_KEY: Final = "__cognito_pretoken_prime__"
+"""A key no profile uses: priming reads it and expects nothing."""
+
+_SAMPLE_EVENT: Final = {
+    "version": "2",
+    "triggerSource": "TokenGeneration_Authentication",
+    "userName": "prime",
+    "callerContext": {"clientId": "prime"},
+    "request": {
+        "userAttributes": {"sub": "prime"},
+        "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": []},
+        "scopes": [],
+    },
+}
+
+
+def prime(deps: Deps, loop: asyncio.AbstractEventLoop) -> bool:
+    """Warm every lazy path once; return whether the store answered (priming never raises)."""
+    decode_event(_SAMPLE_EVENT)
+    decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
+    timeout = deps.settings.lookup_timeout_ms / 1000
+    try:
+        loop.run_until_complete(deps.store.get(PRIME_KEY, machine=False, timeout=timeout))
+    except StoreError:
+        return False
+    return True
+
+
+def renew(deps: Deps, settings: Settings, loop: asyncio.AbstractEventLoop) -> Deps:
+    """Close `deps` and open fresh ones: new client, new connections, empty cache, new seed.
+
+    Raises
+    ------
+    ConfigError
+        Only if the configuration changed under the snapshot, which it cannot.
+    """
+    loop.run_until_complete(deps.aclose())
+    random.seed()  # restored copies must not replay one random sequence (retry jitter)
+    return loop.run_until_complete(open_deps(settings, logger=deps.logger))

@@ -1,0 +1,232 @@
+"""Faults between the handler and a moto server, for every policy and cache state.
+
+A loopback proxy injects throttling, 5xx, answers slower than the deadline, stalls, refused and
+reset connections, malformed JSON and malformed items. For each fault, `ON_ERROR` policy and cache
+state (off; on with an expired entry inside `CACHE_STALE_IF_ERROR_SECONDS`) the outcome must be
+the documented one, the invocation must end within the deadline plus a small margin, nothing but
+`SignInDenied` may escape, and what the user sees must be the fixed message.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import simplejson
+
+from shared.config import Settings
+from shared.errors import DENIED_UNAVAILABLE, SignInDenied
+from shared.telemetry import Logger
+from shared.trigger import Deps, answer, decide, open_deps
+from tests.conftest import EVENTS, FakeClock, load_event, make_settings
+from tests.integration.conftest import TABLE
+from tests.support.fault_proxy import FaultProxy, Mode, http_response
+from tests.support.local_dynamodb import put_items
+
+pytestmark = pytest.mark.integration
+
+LOOKUP_TIMEOUT_MS = 300
+MARGIN_SECONDS = 0.25
+"""Room for the answer around the lookup deadline on a busy CI machine."""
+
+_PTE = (
+    b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+    b'"message":"slow down"}'
+)
+_THROTTLING = (
+    b'{"__type":"com.amazon.coral.availability#ThrottlingException","message":"Rate exceeded"}'
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    mode: Mode | str
+    canned: bytes = b""
+    kind: str = "unavailable"
+
+
+FAULTS = {
+    "provisioned_throughput_exceeded": Fault("respond", http_response(400, _PTE), "throttled"),
+    "throttling_exception": Fault("respond", http_response(400, _THROTTLING), "throttled"),
+    "http_500": Fault("respond", http_response(500, b'{"__type":"InternalServerError"}')),
+    "http_503": Fault("respond", http_response(503, b'{"__type":"ServiceUnavailable"}')),
+    "slower_than_deadline": Fault("delay", kind="timeout"),
+    "stall": Fault("stall", kind="timeout"),
+    "connection_refused": Fault("down"),
+    "connection_reset": Fault("refuse"),
+    "reset_mid_response": Fault(
+        "respond_reset",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        b'Content-Length: 400\r\n\r\n{"Item": {"first_name": {"S": "Ja',
+    ),
+    "malformed_json": Fault("respond", http_response(200, b'{"Item": {"first_name": ', "OK")),
+    "malformed_item": Fault(
+        "respond",
+        http_response(
+            200, b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": 12}}}', "OK"
+        ),
+        "malformed_item",
+    ),
+}
+
+
+class Container:
+    """One simulated Lambda container: its own loop and deps, a fake clock for the cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.clock = FakeClock()
+        self.lines: list[dict[str, Any]] = []
+        self.loop = asyncio.new_event_loop()
+        logger = Logger("t", "INFO", lambda line: self.lines.append(json.loads(line)))
+        self.deps: Deps = self.loop.run_until_complete(
+            open_deps(settings, clock=self.clock, logger=logger)
+        )
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.deps.aclose())
+        self.loop.run_until_complete(asyncio.sleep(0.01))
+        self.loop.close()
+
+
+@pytest.fixture
+def container(proxy: FaultProxy) -> Iterator[Callable[..., Container]]:
+    made: list[Container] = []
+
+    def build(**env: str) -> Container:
+        settings = make_settings(
+            AWS_ENDPOINT_URL_DYNAMODB=proxy.endpoint,
+            LOOKUP_TIMEOUT_MS=str(LOOKUP_TIMEOUT_MS),
+            # One attempt, so each fault is seen as itself: with retries, a retry whose backoff
+            # outlasts the deadline ends as a timeout (test_store covers the retry budget).
+            STORE_MAX_ATTEMPTS="1",
+            **env,
+        )
+        made.append(Container(settings))
+        return made[-1]
+
+    yield build
+    for item in made:
+        item.close()
+
+
+def _inject(proxy: FaultProxy, fault: Fault) -> None:
+    if fault.mode == "down":
+        proxy.close()
+    elif fault.mode == "delay":
+        proxy.set_mode("delay", delay=2 * LOOKUP_TIMEOUT_MS / 1000)
+    else:
+        proxy.set_mode(fault.mode, fault.canned)  # type: ignore[arg-type]  # the other modes
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["cache_off", "cache_stale"])
+@pytest.mark.parametrize("policy", ["deny", "allow"])
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_outcome_deadline_and_message(
+    proxy: FaultProxy, container: Callable[..., Container], name: str, policy: str, cached: bool
+) -> None:
+    fault = FAULTS[name]
+    env = {"ON_ERROR": policy}
+    if cached:
+        env |= {"CACHE_TTL_SECONDS": "60", "CACHE_STALE_IF_ERROR_SECONDS": "300"}
+    c = container(**env)
+    event = load_event("v2-authentication.json")
+    fresh = None
+    if cached:
+        # GIVEN a profile cached a minute ago: expired, but inside the stale window
+        fresh = answer(event, 5000, c.deps, c.loop)
+        c.clock.advance(61)
+    _inject(proxy, fault)
+    started = time.monotonic()
+    result = decide(event, 5000, c.deps, c.loop)
+    elapsed = time.monotonic() - started
+    # THEN it ends within the deadline plus a margin, whatever the fault
+    assert elapsed < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS, f"{name}: {elapsed:.3f} s"
+    if cached:
+        assert (result.outcome, result.cache) == ("claims_added", "stale")
+        assert result.response == fresh
+        return
+    assert result.reason == "store_error"
+    assert result.error_kind == fault.kind
+    if policy == "allow":
+        assert result.outcome == "allowed_without_claims"
+        assert result.response is not None
+        details = result.response["response"]["claimsAndScopeOverrideDetails"]
+        assert set(details) == {"groupOverrideDetails"}
+        assert details["groupOverrideDetails"]["groupsToOverride"] == ["readers", "editors"]
+        simplejson.dumps(result.response)
+        return
+    assert result.outcome == "denied"
+    with pytest.raises(SignInDenied) as caught:
+        answer(event, 5000, c.deps, c.loop)
+    assert str(caught.value) == DENIED_UNAVAILABLE
+
+
+def test_fault_stale_entry_outside_window_is_not_served(
+    proxy: FaultProxy, container: Callable[..., Container]
+) -> None:
+    c = container(CACHE_TTL_SECONDS="60", CACHE_STALE_IF_ERROR_SECONDS="300")
+    event = load_event("v2-authentication.json")
+    answer(event, 5000, c.deps, c.loop)
+    c.clock.advance(60 + 301)
+    proxy.set_mode("refuse")
+    result = decide(event, 5000, c.deps, c.loop)
+    assert (result.outcome, result.error_kind) == ("denied", "unavailable")
+
+
+def test_fault_item_of_400_kb_is_served_within_the_deadline(
+    endpoint: str, proxy: FaultProxy, container: Callable[..., Container]
+) -> None:
+    # GIVEN a profile at DynamoDB's item size limit, most of it in mapped attributes
+    big = "x" * 190_000
+    put_items(
+        endpoint,
+        TABLE,
+        [
+            {
+                "id": {"S": "USER#big.item"},
+                "first_name": {"S": big},
+                "last_name": {"S": big},
+                "notes": {"S": "y" * 15_000},
+            }
+        ],
+    )
+    c = container()
+    event = load_event("v2-authentication.json") | {"userName": "big.item"}
+    started = time.monotonic()
+    result = decide(event, 5000, c.deps, c.loop)
+    assert time.monotonic() - started < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS
+    assert result.outcome == "claims_added"
+    assert result.response is not None
+    claims = result.response["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+    assert claims["claimsToAddOrOverride"]["first_name"] == big
+    simplejson.dumps(result.response)
+
+
+def test_fault_item_with_wrong_claim_types_drops_those_claims(
+    endpoint: str, container: Callable[..., Container]
+) -> None:
+    put_items(
+        endpoint,
+        TABLE,
+        [{"id": {"S": "USER#typed"}, "first_name": {"N": "7"}, "last_name": {"S": "Doe"}}],
+    )
+    c = container(CLAIMS_CONFIG=str(EVENTS / "claims.example.toml"))
+    event = load_event("v2-authentication.json") | {"userName": "typed"}
+    result = decide(event, 5000, c.deps, c.loop)
+    # The example mapping requires `tenant_id`: without it the profile counts as missing.
+    assert (result.outcome, result.reason) == ("allowed_without_claims", "missing_required")
+    put_items(
+        endpoint,
+        TABLE,
+        [{"id": {"S": "USER#typed"}, "first_name": {"N": "7"}, "tenant_id": {"S": "t"},
+          "beta": {"S": "yes"}}],
+    )  # fmt: skip
+    result = decide(event, 5000, c.deps, c.loop)
+    assert result.outcome == "claims_added"
+    assert set(result.dropped) == {("first_name", "wrong_type"), ("beta_features", "wrong_type")}
+    assert result.response is not None
+    text = simplejson.dumps(result.response)
+    assert '"first_name"' not in text.split("claimsToSuppress")[0]
