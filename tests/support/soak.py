@@ -130,6 +130,9 @@ def run(invocations: int, users: int, max_entries: int, seed: int = 3) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
+    # botocore signs every request, even to the local stub: any credentials will do.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "soak")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "soak")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--invocations", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=20_000)
