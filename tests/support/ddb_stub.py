@@ -13,7 +13,6 @@ the request counts as JSON.
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import urllib.request
 import uuid
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.support.processes import endpoint_process
 
 __all__ = ("Stub", "main", "stats", "stub_process")
 
@@ -126,23 +127,10 @@ if __name__ == "__main__":
 @contextmanager
 def stub_process(items: Path, key: str = "id") -> Iterator[str]:
     """Run the stub in its own process (so it never competes for our GIL); yield its endpoint."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.ddb_stub", "--items", str(items), "--key", key],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        endpoint = process.stdout.readline().strip()
-        if not endpoint.startswith("http://"):
-            raise RuntimeError(f"DynamoDB stub did not start (exit code {process.poll()})")
+    with endpoint_process(
+        "tests.support.ddb_stub", "--items", str(items), "--key", key
+    ) as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def stats(endpoint: str) -> dict[str, int]:

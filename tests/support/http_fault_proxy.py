@@ -15,15 +15,14 @@ import math
 import random
 import socket
 import struct
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from tests.support.fault_proxy import http_response
+from tests.support.processes import endpoint_process
 
 __all__ = ("Rates", "proxy_process", "read_counts", "set_rates")
 
@@ -141,31 +140,10 @@ def main(argv: list[str] | None = None) -> None:
 @contextmanager
 def proxy_process(upstream: str, seed: int = 1) -> Iterator[str]:
     """Run the proxy in its own process; yield its endpoint."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.http_fault_proxy",
-            "--upstream",
-            upstream,
-            "--seed",
-            str(seed),
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        endpoint = process.stdout.readline().strip()
-        if not endpoint.startswith("http://"):
-            raise RuntimeError(f"fault proxy did not start (exit code {process.poll()})")
+    with endpoint_process(
+        "tests.support.http_fault_proxy", "--upstream", upstream, "--seed", str(seed)
+    ) as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def _control(endpoint: str, rates: Rates | None) -> dict[str, int]:

@@ -32,7 +32,7 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter of `version` on this machine (PATH, then pyenv), or None."""
+    """A working interpreter of `version` on this machine (PATH, then pyenv), or None."""
     candidates = [shutil.which(f"python{version}")]
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv.is_dir():
@@ -42,7 +42,16 @@ def find_python(version: str) -> str | None:
     if sys.version_info[:2] == tuple(int(x) for x in version.split(".")):
         candidates.append(sys.executable)
     for candidate in candidates:
-        if candidate and Path(candidate).exists():
+        if not candidate or not Path(candidate).exists():
+            continue
+        # A pyenv shim exists on PATH even where that version is not selected: ask it.
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
 
