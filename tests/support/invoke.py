@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     event = json.loads(args.event.read_text(encoding="utf-8-sig"))
     # One JSON log line per invocation would bury the output below; LOG_LEVEL=INFO shows them.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("METRICS", "false")  # METRICS=true shows the EMF lines too
     with _table() as where:
         print(f"== store: {where}")
         print(f"== event: {args.event}")
