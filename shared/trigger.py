@@ -2,8 +2,10 @@
 
 Owns the per-container dependencies (`open_deps` / `Deps.aclose`), the lookup deadline (the lookup
 timeout, cut to the invocation's remaining time less a margin), the `ON_MISSING` and `ON_ERROR`
-policies, and the one log line per invocation. `SignInDenied`, with a fixed user-safe message, is
-the only exception it lets reach Cognito.
+policies, and the one log line (with its EMF metrics) per invocation. The steps are split so that
+the handler answers a fresh cache hit synchronously (`plan`, `from_cache`, `report`) and runs the
+event loop only for a lookup (`look_up`). `SignInDenied`, with a fixed user-safe message, is the
+only exception it lets reach Cognito.
 """
 
 import asyncio
@@ -37,11 +39,21 @@ __all__ = (
     "Deps",
     "Invocation",
     "Outcome",
+    "Plan",
     "ProfileSource",
+    "answer",
     "build_deps",
+    "conclude",
+    "decide",
     "evaluate",
+    "from_cache",
+    "logger_for",
+    "look_up",
+    "mapping_for",
     "open_deps",
+    "plan",
     "process",
+    "report",
 )
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
