@@ -14,7 +14,7 @@ import pytest
 from shared.config import Settings
 from shared.telemetry import Logger
 from shared.trigger import Deps, Invocation, evaluate, open_deps, process
-from tests.conftest import EVENTS, make_settings
+from tests.conftest import EVENTS, FakeClock, make_settings
 from tests.support.fault_proxy import FaultProxy
 from tests.support.local_dynamodb import create_table, load_items, moto_server, put_items
 
@@ -38,16 +38,19 @@ def proxy(endpoint: str) -> Iterator[FaultProxy]:
 
 
 class Harness:
-    """One simulated container: settings, a kept loop, deps opened once."""
+    """One simulated container: settings, a kept loop, deps opened once, a fake cache clock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.clock = FakeClock()
         self.lines: list[dict[str, Any]] = []
         self.loop = asyncio.new_event_loop()
         logger = Logger(
             "test", settings.log_level, lambda line: self.lines.append(json.loads(line))
         )
-        self.deps: Deps = self.loop.run_until_complete(open_deps(settings, logger=logger))
+        self.deps: Deps = self.loop.run_until_complete(
+            open_deps(settings, logger=logger, clock=self.clock)
+        )
 
     def invoke(self, event: dict[str, Any], remaining_ms: int | None = 5000) -> dict[str, Any]:
         return self.loop.run_until_complete(process(event, remaining_ms, self.deps))

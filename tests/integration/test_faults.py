@@ -7,22 +7,17 @@ the documented one, the invocation must end within the deadline plus a small mar
 `SignInDenied` may escape, and what the user sees must be the fixed message.
 """
 
-import asyncio
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import simplejson
 
-from shared.config import Settings
 from shared.errors import DENIED_UNAVAILABLE, SignInDenied
-from shared.telemetry import Logger
-from shared.trigger import Deps, answer, decide, open_deps
-from tests.conftest import EVENTS, FakeClock, load_event, make_settings
-from tests.integration.conftest import TABLE
+from shared.trigger import answer, decide
+from tests.conftest import EVENTS, load_event, make_settings
+from tests.integration.conftest import TABLE, Harness
 from tests.support.fault_proxy import FaultProxy, Mode, http_response
 from tests.support.local_dynamodb import put_items
 
@@ -73,29 +68,11 @@ FAULTS = {
 }
 
 
-class Container:
-    """One simulated Lambda container: its own loop and deps, a fake clock for the cache."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.clock = FakeClock()
-        self.lines: list[dict[str, Any]] = []
-        self.loop = asyncio.new_event_loop()
-        logger = Logger("t", "INFO", lambda line: self.lines.append(json.loads(line)))
-        self.deps: Deps = self.loop.run_until_complete(
-            open_deps(settings, clock=self.clock, logger=logger)
-        )
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.deps.aclose())
-        self.loop.run_until_complete(asyncio.sleep(0.01))
-        self.loop.close()
-
-
 @pytest.fixture
-def container(proxy: FaultProxy) -> Iterator[Callable[..., Container]]:
-    made: list[Container] = []
+def container(proxy: FaultProxy) -> Iterator[Callable[..., Harness]]:
+    made: list[Harness] = []
 
-    def build(**env: str) -> Container:
+    def build(**env: str) -> Harness:
         settings = make_settings(
             AWS_ENDPOINT_URL_DYNAMODB=proxy.endpoint,
             LOOKUP_TIMEOUT_MS=str(LOOKUP_TIMEOUT_MS),
@@ -104,7 +81,7 @@ def container(proxy: FaultProxy) -> Iterator[Callable[..., Container]]:
             STORE_MAX_ATTEMPTS="1",
             **env,
         )
-        made.append(Container(settings))
+        made.append(Harness(settings))
         return made[-1]
 
     yield build
@@ -125,7 +102,7 @@ def _inject(proxy: FaultProxy, fault: Fault) -> None:
 @pytest.mark.parametrize("policy", ["deny", "allow"])
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_fault_outcome_deadline_and_message(
-    proxy: FaultProxy, container: Callable[..., Container], name: str, policy: str, cached: bool
+    proxy: FaultProxy, container: Callable[..., Harness], name: str, policy: str, cached: bool
 ) -> None:
     fault = FAULTS[name]
     env = {"ON_ERROR": policy}
@@ -165,7 +142,7 @@ def test_fault_outcome_deadline_and_message(
 
 
 def test_fault_stale_entry_outside_window_is_not_served(
-    proxy: FaultProxy, container: Callable[..., Container]
+    proxy: FaultProxy, container: Callable[..., Harness]
 ) -> None:
     c = container(CACHE_TTL_SECONDS="60", CACHE_STALE_IF_ERROR_SECONDS="300")
     event = load_event("v2-authentication.json")
@@ -177,7 +154,7 @@ def test_fault_stale_entry_outside_window_is_not_served(
 
 
 def test_fault_item_of_400_kb_is_served_within_the_deadline(
-    endpoint: str, proxy: FaultProxy, container: Callable[..., Container]
+    endpoint: str, proxy: FaultProxy, container: Callable[..., Harness]
 ) -> None:
     # GIVEN a profile at DynamoDB's item size limit, most of it in mapped attributes
     big = "x" * 190_000
@@ -206,7 +183,7 @@ def test_fault_item_of_400_kb_is_served_within_the_deadline(
 
 
 def test_fault_item_with_wrong_claim_types_drops_those_claims(
-    endpoint: str, container: Callable[..., Container]
+    endpoint: str, container: Callable[..., Harness]
 ) -> None:
     put_items(
         endpoint,

@@ -1,6 +1,5 @@
 """The real aioboto3 client against a moto server over HTTP, with faults injected in between."""
 
-import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -194,7 +193,7 @@ def test_handler_core_stale_if_error_through_real_store(proxy: FaultProxy, harne
     event = load_event("v2-authentication.json")
     fresh = h.evaluate(event)
     assert fresh.cache == "miss"
-    h.loop.run_until_complete(asyncio.sleep(0.06))
+    h.clock.advance(0.06)  # past the 50 ms TTL, well inside the stale window
     proxy.set_mode("respond", THROTTLED)
     stale = h.evaluate(event)
     assert (stale.outcome, stale.cache) == ("claims_added", "stale")
