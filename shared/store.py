@@ -10,6 +10,7 @@ below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raise
 import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -42,6 +43,21 @@ _THROTTLE_CODES: Final = frozenset(
         "Throttling",
     }
 )
+
+
+_LAST_ATTEMPT: Final[ContextVar[str | None]] = ContextVar("pretoken_last_attempt", default=None)
+"""What the last attempt of the current lookup met: an error code or exception name, or None."""
+
+
+def _remember_attempt(
+    response: Any = None, caught_exception: BaseException | None = None, **_: Any
+) -> None:
+    # A retry's backoff can outlast the deadline; then the timeout is what we see, and this is
+    # what happened before it. Returns None: a value here would be taken as a retry delay.
+    if caught_exception is not None:
+        _LAST_ATTEMPT.set(type(caught_exception).__name__)
+    elif response is not None:
+        _LAST_ATTEMPT.set(response[1].get("Error", {}).get("Code"))
 
 
 class _MalformedResponse(Exception):
@@ -162,6 +178,7 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBCli
     )
     client = await stack.enter_async_context(creator)
     client.meta.events.register("before-parse.dynamodb.GetItem", _require_json_object)
+    client.meta.events.register("needs-retry.dynamodb.GetItem", _remember_attempt)
     return client
 
 
@@ -188,7 +205,14 @@ def _translate(exc: Exception) -> StoreError:
         return StoreUnavailable(f"DynamoDB rejected GetItem: {code or 'unknown'} (HTTP {status})")
     if isinstance(exc, _MalformedResponse):
         return StoreUnavailable(str(exc))
-    if isinstance(exc, TimeoutError | ConnectTimeoutError | ReadTimeoutError):
+    if isinstance(exc, TimeoutError):
+        last = _LAST_ATTEMPT.get()
+        if last in _THROTTLE_CODES:
+            return StoreThrottled(f"DynamoDB throttled GetItem: {last}; no retry fit the deadline")
+        if last is not None and not last.endswith("TimeoutError"):
+            return StoreUnavailable(f"GetItem failed: {last}; no retry fit the deadline")
+        return StoreTimeout("GetItem timed out: no answer inside the deadline")
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
         return StoreTimeout(f"GetItem timed out: {type(exc).__name__}")
     return StoreUnavailable(f"GetItem failed: {type(exc).__name__}: {exc}")
 
@@ -230,6 +254,7 @@ class Store:
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
         request = self._client_request if machine else self._user_request
+        _LAST_ATTEMPT.set(None)
         try:
             async with asyncio.timeout(timeout):
                 response = await self._client.get_item(

@@ -76,10 +76,8 @@ def container(proxy: FaultProxy) -> Iterator[Callable[..., Harness]]:
         settings = make_settings(
             AWS_ENDPOINT_URL_DYNAMODB=proxy.endpoint,
             LOOKUP_TIMEOUT_MS=str(LOOKUP_TIMEOUT_MS),
-            # One attempt, so each fault is seen as itself: with retries, a retry whose backoff
-            # outlasts the deadline ends as a timeout (test_store covers the retry budget).
-            STORE_MAX_ATTEMPTS="1",
-            **env,
+            # One attempt by default: each fault is met once (retries have their own test).
+            **{"STORE_MAX_ATTEMPTS": "1", **env},
         )
         made.append(Harness(settings))
         return made[-1]
@@ -139,6 +137,23 @@ def test_fault_outcome_deadline_and_message(
     with pytest.raises(SignInDenied) as caught:
         answer(event, 5000, c.deps, c.loop)
     assert str(caught.value) == DENIED_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("provisioned_throughput_exceeded", "throttled"), ("http_500", "unavailable")],
+)
+def test_fault_with_retries_reports_the_fault_not_the_deadline(
+    proxy: FaultProxy, container: Callable[..., Harness], name: str, kind: str
+) -> None:
+    # GIVEN retries whose backoff (standard mode: random, up to 1 s) may outlast the deadline
+    c = container(STORE_MAX_ATTEMPTS="3")
+    _inject(proxy, FAULTS[name])
+    started = time.monotonic()
+    result = decide(load_event("v2-authentication.json"), 5000, c.deps, c.loop)
+    assert time.monotonic() - started < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS
+    # THEN the operator sees what DynamoDB said, whether or not the deadline cut a retry short
+    assert (result.outcome, result.error_kind) == ("denied", kind)
 
 
 def test_fault_stale_entry_outside_window_is_not_served(
