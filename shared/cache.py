@@ -172,7 +172,3 @@ class TTLCache(Generic[V]):
         if entry is None or self._clock() - entry.expires_at > self._stale_if_error:
             return None
         return entry
-
-    def clear(self) -> None:
-        """Forget every entry (loads in progress finish and store as usual)."""
-        self._entries.clear()

@@ -264,15 +264,13 @@ def _attribute(item: Item, attribute: str | None) -> object:
     return item.get(attribute, _ABSENT)
 
 
-def _strings(
-    item: Item, attribute: str | None, label: str, dropped: list[tuple[str, str]]
-) -> list[str]:
-    """A list-of-strings attribute; anything else is dropped and counted."""
+def _strings(item: Item, attribute: str | None, dropped: list[tuple[str, str]]) -> list[str]:
+    """A list-of-strings attribute; anything else is dropped and counted under its name."""
     value = _attribute(item, attribute)
     if value is _ABSENT or value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        dropped.append((label, "not_a_list"))
+        dropped.append((attribute or "", "not_a_list"))
         return []
     return value
 
@@ -371,7 +369,7 @@ def _with_extras(
         (section.suppress_id_from, id_suppress),
         (section.suppress_access_from, access_suppress),
     ):
-        for name in _strings(item, source, source or "", dropped):
+        for name in _strings(item, source, dropped):
             if suppress_reason(name) is None:
                 target.append(name)
             else:
@@ -381,15 +379,15 @@ def _with_extras(
         (section.scopes_add_from, scopes[0]),
         (section.scopes_suppress_from, scopes[1]),
     ):
-        for scope in _strings(item, source, source or "", dropped):
+        for scope in _strings(item, source, dropped):
             if scope_reason(scope) is None:
                 target.append(scope)
             else:
                 dropped.append((source or "", "invalid_scope"))
     groups = None
     if section.groups_from or section.iam_roles_from or section.preferred_role_from:
-        group_names = _strings(item, section.groups_from, section.groups_from or "", dropped)
-        roles = _strings(item, section.iam_roles_from, section.iam_roles_from or "", dropped)
+        group_names = _strings(item, section.groups_from, dropped)
+        roles = _strings(item, section.iam_roles_from, dropped)
         preferred = _attribute(item, section.preferred_role_from)
         has_groups = section.groups_from is not None and section.groups_from in item
         has_roles = section.iam_roles_from is not None and section.iam_roles_from in item
