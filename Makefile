@@ -43,11 +43,11 @@ fuzz: $(STAMP)
 
 # 100,000 invocations in one process, cache on, more users than it holds: memory stays flat.
 soak: $(STAMP)
-	$(PY) -m tests.support.soak --invocations 100000 --users 20000 --max-entries 10000
+	$(PY) -m tools.soak --invocations 100000 --users 20000 --max-entries 10000
 
 # EVENT=events/v1-authentication.json picks another sample event.
 invoke: $(STAMP)
-	$(PY) -m tests.support.invoke $(if $(EVENT),--event $(EVENT))
+	$(PY) -m tools.invoke $(if $(EVENT),--event $(EVENT))
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
@@ -60,7 +60,7 @@ bench: $(BENCH_STAMP)
 
 # Deployment zips for arm64 and x86_64 (Python 3.13, bytecode compiled), in dist/.
 package: $(STAMP)
-	$(PY) -m tests.support.package --python 3.13
+	$(PY) -m tools.package --python 3.13
 
 # Needs the AWS SAM CLI and credentials; never run in CI. See README "Deploy".
 deploy: package

@@ -5,7 +5,7 @@ faults (loopback proxy, per policy and cache setting), heavy sign-in load (K con
 population). Prints tables, writes `bench/results/bench-<time>.json` (and `latest.json`) and a
 latency CDF plot. `BENCH_QUICK=1` runs a small version in seconds, to prove the harness works.
 
-By default it runs a local DynamoDB-compatible stub (`tests/support/ddb_stub.py`) in its own
+By default it runs a local DynamoDB-compatible stub (`tools/ddb_stub.py`) in its own
 process: it keeps connections alive as DynamoDB does, so the client is what gets measured.
 `AWS_ENDPOINT_URL_DYNAMODB=URL` (with `BENCH_SEED=1` to write the bench's users into it), or real
 AWS credentials plus `TABLE_NAME`, points every section at another DynamoDB instead.
@@ -24,7 +24,7 @@ from bench import coldstart, faults, load, warm
 from bench.population import Population
 from bench.report import RESULTS, Progress, plot_cdf, table, write_json
 from bench.stats import BUDGET_MS
-from tests.support.ddb_stub import stats, stub_process
+from tools.ddb_stub import stats, stub_process
 
 
 def _scale(quick: bool) -> dict[str, int]:
@@ -59,7 +59,7 @@ def _store(population: Population, workdir: Path) -> Iterator[tuple[dict[str, st
     external = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     if external or os.environ.get("TABLE_NAME"):
         if os.environ.get("BENCH_SEED") == "1":
-            from tests.support.local_dynamodb import put_items
+            from tools.local_dynamodb import put_items
 
             put_items(
                 external or "", base["TABLE_NAME"], population.items(), region=base["AWS_REGION"]

@@ -19,7 +19,7 @@ from bench.stats import summarize
 from shared.config import load_settings
 from shared.errors import SignInDenied
 from shared.trigger import decide, open_deps, report
-from tests.support.http_fault_proxy import proxy_process, read_counts, set_rates
+from tools.http_fault_proxy import proxy_process, read_counts, set_rates
 
 __all__ = ("LOOKUP_TIMEOUT_MS", "MARGIN_MS", "RATES", "run")
 

@@ -26,8 +26,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support.lambda_invoke import LambdaInvokeAPI
-from tests.support.local_dynamodb import create_table, moto_server, put_items
 from tests.support.runtime_api import LambdaContainer, RuntimeAPI
+from tools.local_dynamodb import create_table, moto_server, put_items
 
 pytestmark = pytest.mark.runtime
 

@@ -15,8 +15,8 @@ from shared.config import Settings
 from shared.telemetry import Logger
 from shared.trigger import Deps, Invocation, evaluate, open_deps, process
 from tests.conftest import EVENTS, FakeClock, make_settings
-from tests.support.fault_proxy import FaultProxy
-from tests.support.local_dynamodb import create_table, load_items, moto_server, put_items
+from tools.fault_proxy import FaultProxy
+from tools.local_dynamodb import create_table, load_items, moto_server, put_items
 
 TABLE = "profiles"
 

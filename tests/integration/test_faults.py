@@ -18,8 +18,8 @@ from shared.errors import DENIED_UNAVAILABLE, SignInDenied
 from shared.trigger import answer, decide
 from tests.conftest import EVENTS, load_event, make_settings
 from tests.integration.conftest import TABLE, Harness
-from tests.support.fault_proxy import FaultProxy, Mode, http_response
-from tests.support.local_dynamodb import put_items
+from tools.fault_proxy import FaultProxy, Mode, http_response
+from tools.local_dynamodb import put_items
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import TABLE
-from tests.support.package import build
+from tools.package import build
 
 pytestmark = pytest.mark.integration
 

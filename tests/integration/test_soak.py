@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.soak import run
+from tools.soak import run
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from shared.errors import (
 )
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
-from tests.support.fault_proxy import FaultProxy, http_response
-from tests.support.local_dynamodb import put_items
+from tools.fault_proxy import FaultProxy, http_response
+from tools.local_dynamodb import put_items
 
 pytestmark = pytest.mark.integration
 

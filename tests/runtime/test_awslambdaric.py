@@ -15,9 +15,9 @@ import pytest
 
 from shared.errors import DENIED_UNAVAILABLE
 from tests.conftest import ROOT, load_event
-from tests.support.fault_proxy import FaultProxy
-from tests.support.local_dynamodb import create_table, load_items, moto_server, put_items
 from tests.support.runtime_api import LambdaContainer, RuntimeAPI
+from tools.fault_proxy import FaultProxy
+from tools.local_dynamodb import create_table, load_items, moto_server, put_items
 
 pytestmark = pytest.mark.runtime
 

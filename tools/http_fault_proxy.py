@@ -4,7 +4,7 @@ Unlike `fault_proxy` (one mode for every connection), this one reads each reques
 connection and draws its fate: forward it, add latency (log-normal), stall past any deadline,
 answer `ProvisionedThroughputExceededException` or a 500, or reset the connection. It runs in its
 own process so it never competes for the measured client's GIL:
-`python -m tests.support.http_fault_proxy --upstream URL` prints its endpoint on the first line.
+`python -m tools.http_fault_proxy --upstream URL` prints its endpoint on the first line.
 `POST /__faults` with a JSON body sets the rates; `GET /__faults` returns what was injected.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.support.fault_proxy import http_response
-from tests.support.processes import endpoint_process
+from tools.fault_proxy import http_response
+from tools.processes import endpoint_process
 
 __all__ = ("Rates", "proxy_process", "read_counts", "set_rates")
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
 def proxy_process(upstream: str, seed: int = 1) -> Iterator[str]:
     """Run the proxy in its own process; yield its endpoint."""
     with endpoint_process(
-        "tests.support.http_fault_proxy", "--upstream", upstream, "--seed", str(seed)
+        "tools.http_fault_proxy", "--upstream", upstream, "--seed", str(seed)
     ) as endpoint:
         yield endpoint
 

@@ -22,14 +22,14 @@ from typing import Any
 import boto3
 
 from shared.errors import SignInDenied
-from tests.support.local_dynamodb import (
+from tools.local_dynamodb import (
     FAKE_CREDENTIALS,
     create_table,
     load_items,
     moto_server,
     put_items,
 )
-from tests.support.token_preview import preview_tokens
+from tools.token_preview import preview_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -5,7 +5,7 @@ sockets and asyncio tasks must not grow. The store is the DynamoDB stub in its o
 the run measures the handler, not the server. `make soak` runs the full 100,000 invocations;
 `tests/integration/test_soak.py` asserts the same bounds on a smaller run.
 
-`python -m tests.support.soak [--invocations N] [--users U] [--max-entries M]`
+`python -m tools.soak [--invocations N] [--users U] [--max-entries M]`
 """
 
 import argparse
@@ -25,7 +25,7 @@ from shared.config import load_settings
 from shared.errors import SignInDenied
 from shared.telemetry import Logger
 from shared.trigger import answer, open_deps
-from tests.support.ddb_stub import stats, stub_process
+from tools.ddb_stub import stats, stub_process
 
 __all__ = ("run",)
 

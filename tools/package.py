@@ -7,7 +7,7 @@ DynamoDB model and what the client needs to resolve endpoints. Everything is com
 with `--invalidation-mode unchecked-hash` by an interpreter of the target version, since
 `/var/task` is read-only and file times in a zip cannot be trusted. The zip is reproducible.
 
-`python -m tests.support.package [--arch arm64|x86_64] [--python 3.13] [--out dist]`
+`python -m tools.package [--arch arm64|x86_64] [--python 3.13] [--out dist]`
 """
 
 import argparse

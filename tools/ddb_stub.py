@@ -5,7 +5,7 @@ For the bench and the fault tests: it answers like DynamoDB does (HTTP/1.1 keep-
 so what is measured is the client, not the server. moto closes every connection and takes
 milliseconds per request; this stub does neither. Signatures are not checked.
 
-Run as `python -m tests.support.ddb_stub --items FILE [--key id]`: it prints its endpoint URL on
+Run as `python -m tools.ddb_stub --items FILE [--key id]`: it prints its endpoint URL on
 the first line of standard output and serves on 127.0.0.1 until killed. `GET /__stats` returns
 the request counts as JSON.
 """
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import endpoint_process
+from tools.processes import endpoint_process
 
 __all__ = ("Stub", "main", "stats", "stub_process")
 
@@ -127,9 +127,7 @@ if __name__ == "__main__":
 @contextmanager
 def stub_process(items: Path, key: str = "id") -> Iterator[str]:
     """Run the stub in its own process (so it never competes for our GIL); yield its endpoint."""
-    with endpoint_process(
-        "tests.support.ddb_stub", "--items", str(items), "--key", key
-    ) as endpoint:
+    with endpoint_process("tools.ddb_stub", "--items", str(items), "--key", key) as endpoint:
         yield endpoint
 
 

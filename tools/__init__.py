@@ -1,0 +1,1 @@
+"""Developer tools, not tests: packaging, make invoke, soak, local DynamoDB, fault proxies."""
