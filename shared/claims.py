@@ -8,12 +8,16 @@ and why. The Cognito guard lives here too, used at load time and again on every 
 could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `trigger` logs).
 """
 
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
 from shared.item import Item
 from shared.models import JSONValue
+
+if TYPE_CHECKING:
+    # Only for annotations: `shared.policy` imports this module.
+    from shared.policy import Condition, Context, Grant
 
 __all__ = (
     "DEFAULT_MAPPING",
@@ -29,6 +33,8 @@ __all__ = (
     "Token",
     "apply_mapping",
     "fits_type",
+    "override_groups",
+    "place_claim",
     "reserved_reason",
     "scope_reason",
     "suppress_reason",
@@ -124,6 +130,8 @@ class ClaimRule(msgspec.Struct, frozen=True):
         Value used when the attribute is absent or null (None: no default).
     required
         A profile without this attribute is handled as a missing profile (`ON_MISSING`).
+    when
+        A `shared.policy.Condition`: the rule applies only when it holds (None: always).
     """
 
     path: tuple[str, ...]
@@ -132,6 +140,7 @@ class ClaimRule(msgspec.Struct, frozen=True):
     type: ClaimType = "any"
     default: JSONValue = None
     required: bool = False
+    when: "Condition | None" = None
 
 
 class Section(msgspec.Struct, frozen=True):
@@ -149,6 +158,10 @@ class Section(msgspec.Struct, frozen=True):
         Access-token scopes to add and suppress; `*_from` name list attributes holding more.
     groups_from, iam_roles_from, preferred_role_from
         Attributes overriding the user's groups, IAM roles and preferred role.
+    grants
+        `shared.policy.Grant`s applied after the mapping, in file order.
+    conditional
+        Computed: whether a rule or grant has a condition, so a `Context` is needed.
     """
 
     rules: tuple[ClaimRule, ...] = ()
@@ -165,11 +178,20 @@ class Section(msgspec.Struct, frozen=True):
     groups_from: str | None = None
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
+    grants: "tuple[Grant, ...]" = ()
+    conditional: bool = False
+
+    def __post_init__(self) -> None:
+        conditional = bool(self.grants) or any(rule.when is not None for rule in self.rules)
+        msgspec.structs.force_setattr(self, "conditional", conditional)
 
     @property
     def attributes(self) -> tuple[str, ...]:
         """Top-level attributes this section reads, in first-use order: the GetItem projection."""
         names = [rule.path[0] for rule in self.rules]
+        # Conditions read attributes too (`attribute_equals`), whether or not a claim does.
+        names += [name for rule in self.rules if rule.when for name in rule.when.attributes]
+        names += [name for grant in self.grants for name in grant.when.attributes]
         names += [
             name
             for name in (
@@ -183,10 +205,14 @@ class Section(msgspec.Struct, frozen=True):
 
 
 class Mapping(msgspec.Struct, frozen=True):
-    """The claim mapping: one section for users, one for machine clients (access token only)."""
+    """The claim mapping: one section for users, one for machine clients (access token only).
+
+    `client_metadata` lists the `clientMetadata` keys conditions may read (`[request]`).
+    """
 
     user: Section
     client: Section = Section()
+    client_metadata: tuple[str, ...] = ()
 
 
 DEFAULT_MAPPING: Final = Mapping(
@@ -293,15 +319,50 @@ def _place(
     claims[name] = value
 
 
+def place_claim(
+    claims: dict[str, JSONValue],
+    token: Token,
+    name: str,
+    value: JSONValue,
+    *,
+    client_id: str | None,
+    dropped: list[tuple[str, str]],
+) -> None:
+    """Set `name` in `claims` unless the run-time guard refuses the value (dropped and counted).
+
+    The guard: `aud` in the access token only equal to `client_id`; no object or array in the
+    ID-token claims Cognito refuses them for.
+    """
+    _place(claims, token, name, value, client_id=client_id, dropped=dropped)
+
+
+def override_groups(section: Section, item: Item) -> list[str] | None:
+    """The groups the section's `[user.groups]` override sets from `item`, or None to keep them.
+
+    As `apply_mapping` does: a `groups_from` attribute present in the item sets the groups (to
+    none when it is null or not a list of strings).
+    """
+    attribute = section.groups_from
+    if attribute is None or attribute not in item:
+        return None
+    value = item[attribute]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return []
+
+
 _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
 
 
-def apply_mapping(section: Section, item: Item, client_id: str | None = None) -> ClaimSet:
+def apply_mapping(
+    section: Section, item: Item, client_id: str | None = None, context: "Context | None" = None
+) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
     A value of the wrong type, or one the Cognito guard refuses, is dropped and reported in
-    `dropped`; it is never sent.
+    `dropped`; it is never sent. A rule with a condition (`when`) applies only when it holds
+    for `context`; without a context (None), no conditional rule applies.
     """
     dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
@@ -312,6 +373,8 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
     for rule in section.rules:
+        if rule.when is not None and (context is None or not rule.when.holds(context)):
+            continue
         path = rule.path
         value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
         if value is _ABSENT or value is None:

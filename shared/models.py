@@ -68,11 +68,17 @@ class Request(msgspec.Struct, rename="camel"):
         Current groups; null for machine clients.
     scopes
         OAuth scopes of the access token; present only in V2 and V3 events.
+    client_metadata
+        `clientMetadata`: what the app passed to `RespondToAuthChallenge`,
+        `GetTokensFromRefreshToken` or a client-credentials request. Kept as sent, never
+        validated here: `shared.policy.build_context` reads only allowlisted keys holding
+        strings and counts the rest, so an odd value never fails an event.
     """
 
     user_attributes: UserAttributes | None = None
     group_configuration: GroupConfiguration | None = None
     scopes: list[str] | None = None
+    client_metadata: JSONValue = None
 
 
 class CallerContext(msgspec.Struct, rename="camel"):

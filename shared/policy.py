@@ -1,0 +1,420 @@
+"""Conditions and grants: claims that depend on who asks, compiled at load, checked per event.
+
+A `Condition` is the compiled `when` of a mapping rule or grant: a tuple of precomputed checks
+(frozensets, key tuples) over a `Context`, which is built once per invocation from the decoded
+event and the primary item (app client, trigger source, groups after the mapping's own
+`[user.groups]` override, requested scopes, allowlisted `clientMetadata`). A `Grant` is a
+conditional change applied after the mapping: scopes to add or suppress, static claims per
+token, groups to add or remove, or a denial. `apply_grants` applies every grant whose condition
+holds, in file order, to a `shared.claims.ClaimSet` (suppression and removal win over additions),
+or returns a `Denial` naming the grant's position, never a value. Every condition of every grant
+is evaluated against the same `Context`: one grant's changes are never another grant's input.
+
+Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition or grant could
+get wrong; this module trusts what it is given.
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+import msgspec
+
+from shared.claims import ClaimSet, GroupOverride, place_claim
+from shared.item import Item
+from shared.models import Event, JSONValue
+
+__all__ = (
+    "EMPTY_CONTEXT",
+    "METADATA_MAX_CHARS",
+    "TRIGGER_SOURCES",
+    "Condition",
+    "Context",
+    "Denial",
+    "Grant",
+    "apply_grants",
+    "build_context",
+    "compile_condition",
+    "find_denial",
+)
+
+METADATA_MAX_CHARS: Final = 256
+"""Longest `clientMetadata` value a condition reads; a longer one is ignored and counted."""
+
+TRIGGER_SOURCES: Final = frozenset(
+    {
+        "TokenGeneration_HostedAuth",
+        "TokenGeneration_Authentication",
+        "TokenGeneration_NewPasswordChallenge",
+        "TokenGeneration_AuthenticateDevice",
+        "TokenGeneration_RefreshTokens",
+        "TokenGeneration_ClientCredentials",
+    }
+)
+"""The `triggerSource` values Cognito sends to a pre token generation trigger."""
+
+# Membership check kinds, in the order a condition evaluates them (clients first: cheapest).
+_CLIENTS: Final = 0
+_TRIGGER_SOURCES: Final = 1
+_SCOPES_ANY: Final = 2
+_GROUPS_ANY: Final = 3
+_GROUPS_ALL: Final = 4
+_GROUPS_NONE: Final = 5
+
+# How an `attribute_equals` value compares: strings to strings only, booleans to booleans only,
+# numbers to numbers only (exactly, as decimals: never through a float's rounding).
+_STRING: Final = 0
+_BOOLEAN: Final = 1
+_NUMBER: Final = 2
+
+_ABSENT: Final = object()
+
+Expected = str | int | float | bool
+"""A value `attribute_equals` may expect."""
+
+
+class Context(msgspec.Struct, frozen=True, kw_only=True):
+    """What conditions read, built once per invocation by `build_context`.
+
+    Parameters
+    ----------
+    client_id
+        The app client id (`callerContext.clientId`).
+    trigger_source
+        `triggerSource`, e.g. `TokenGeneration_RefreshTokens`.
+    groups, group_list
+        The user's groups after the mapping's `[user.groups]` override (never after a grant),
+        as a set for conditions and in order for group edits.
+    scopes
+        The requested scopes (`request.scopes`; V2/V3 events only).
+    item
+        The primary item, or None when there is none.
+    metadata
+        Allowlisted `clientMetadata` keys holding a string of at most 256 characters.
+    metadata_ignored
+        Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    """
+
+    client_id: str | None = None
+    trigger_source: str | None = None
+    groups: frozenset[str] = frozenset()
+    group_list: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    item: Item | None = None
+    metadata: dict[str, str] = {}
+    metadata_ignored: int = 0
+
+
+def _lookup(item: Item | None, path: tuple[str, ...]) -> object:
+    value: object = item
+    for key in path:
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(key, _ABSENT)
+    return value
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    """A number as an exact decimal (a float by its shortest repr), None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    try:
+        return value if isinstance(value, Decimal) else Decimal(repr(value))
+    except InvalidOperation:
+        return None
+
+
+def _equals(kind: int, expected: object, value: object) -> bool:
+    if kind == _STRING:
+        return type(value) is str and value == expected
+    if kind == _BOOLEAN:
+        return value is expected
+    return _as_decimal(value) == expected
+
+
+class Condition(msgspec.Struct, frozen=True):
+    """A compiled `when`: every check must hold (built by `compile_condition`).
+
+    Parameters
+    ----------
+    sets
+        `(kind, names)` membership checks (clients, trigger sources, scopes, groups), cheapest
+        first.
+    metadata
+        `(key, value)` pairs `clientMetadata` must hold.
+    attribute_checks
+        `(path, kind, expected)` triples the primary item must hold.
+    """
+
+    sets: tuple[tuple[int, frozenset[str]], ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+    attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = ()
+
+    def holds(self, context: Context) -> bool:
+        """Whether every check holds for `context`."""
+        for kind, names in self.sets:
+            if kind == _CLIENTS:
+                if context.client_id not in names:
+                    return False
+            elif kind == _TRIGGER_SOURCES:
+                if context.trigger_source not in names:
+                    return False
+            elif kind == _SCOPES_ANY:
+                if context.scopes.isdisjoint(names):
+                    return False
+            elif kind == _GROUPS_ANY:
+                if context.groups.isdisjoint(names):
+                    return False
+            elif kind == _GROUPS_ALL:
+                if not context.groups.issuperset(names):
+                    return False
+            elif not context.groups.isdisjoint(names):  # _GROUPS_NONE
+                return False
+        if self.metadata:
+            metadata = context.metadata
+            for key, wanted in self.metadata:
+                if metadata.get(key) != wanted:
+                    return False
+        for path, how, expected in self.attribute_checks:
+            if not _equals(how, expected, _lookup(context.item, path)):
+                return False
+        return True
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Top-level item attributes the condition reads (for the GetItem projection)."""
+        return tuple(dict.fromkeys(path[0] for path, _, _ in self.attribute_checks))
+
+    @property
+    def reads_item(self) -> bool:
+        """Whether the condition reads the primary item (`attribute_equals`)."""
+        return bool(self.attribute_checks)
+
+
+def _expected(value: Expected) -> tuple[int, object]:
+    if isinstance(value, bool):
+        return _BOOLEAN, value
+    if isinstance(value, str):
+        return _STRING, value
+    return _NUMBER, _as_decimal(value)
+
+
+def compile_condition(
+    *,
+    clients: list[str] | None = None,
+    trigger_sources: list[str] | None = None,
+    groups_any: list[str] | None = None,
+    groups_all: list[str] | None = None,
+    groups_none: list[str] | None = None,
+    scopes_any: list[str] | None = None,
+    attribute_equals: dict[str, Expected] | None = None,
+    metadata_equals: dict[str, str] | None = None,
+) -> Condition:
+    """Compile one `when` into precomputed checks (the loader has already validated it).
+
+    Raises
+    ------
+    ValueError
+        No condition key is given: a condition that always holds cannot be written.
+    """
+    sets: list[tuple[int, frozenset[str]]] = []
+    for kind, names in (
+        (_CLIENTS, clients),
+        (_TRIGGER_SOURCES, trigger_sources),
+        (_SCOPES_ANY, scopes_any),
+        (_GROUPS_ANY, groups_any),
+        (_GROUPS_ALL, groups_all),
+        (_GROUPS_NONE, groups_none),
+    ):
+        if names is not None:
+            sets.append((kind, frozenset(names)))
+    metadata = tuple(metadata_equals.items()) if metadata_equals is not None else ()
+    checks = tuple(
+        (tuple(path.split(".")), *_expected(value))
+        for path, value in (attribute_equals or {}).items()
+    )
+    if not (sets or metadata or checks):
+        raise ValueError("a condition needs at least one key")
+    return Condition(tuple(sets), metadata, checks)
+
+
+EMPTY_CONTEXT: Final = Context()
+"""An empty context: no client, no groups, no scopes, no item, no metadata."""
+
+
+def build_context(
+    event: Event,
+    item: Item | None,
+    *,
+    group_override: list[str] | None = None,
+    metadata_keys: tuple[str, ...] = (),
+) -> Context:
+    """Gather what conditions read from the decoded event and the primary item.
+
+    Parameters
+    ----------
+    event
+        The decoded event.
+    item
+        The primary item, or None.
+    group_override
+        The groups the mapping's `[user.groups]` override sets, or None to keep the request's.
+    metadata_keys
+        The allowlisted `clientMetadata` keys (`[request] client_metadata`); no other is read.
+    """
+    request = event.request
+    groups: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    metadata: dict[str, str] = {}
+    ignored = 0
+    if group_override is not None:
+        groups = tuple(group_override)
+    elif request is not None and request.group_configuration is not None:
+        groups = tuple(request.group_configuration.groups_to_override or ())
+    if request is not None:
+        if request.scopes:
+            scopes = frozenset(request.scopes)
+        raw = request.client_metadata
+        if metadata_keys and raw is not None:
+            if isinstance(raw, dict):
+                for key in metadata_keys:
+                    value = raw.get(key, _ABSENT)
+                    if value is _ABSENT:
+                        continue
+                    if isinstance(value, str) and len(value) <= METADATA_MAX_CHARS:
+                        metadata[key] = value
+                    else:
+                        ignored += 1
+            else:
+                ignored += 1
+    return Context(
+        client_id=event.client_id,
+        trigger_source=event.trigger_source,
+        groups=frozenset(groups),
+        group_list=groups,
+        scopes=scopes,
+        item=item,
+        metadata=metadata,
+        metadata_ignored=ignored,
+    )
+
+
+class Grant(msgspec.Struct, frozen=True, kw_only=True):
+    """A conditional change to the tokens, applied after the mapping when `when` holds.
+
+    Parameters
+    ----------
+    where
+        Its position in the file, e.g. `user.grants[2]`: what a denial logs.
+    when
+        The condition.
+    deny
+        Fail the sign-in with the fixed message (alone: the loader refuses other actions).
+    scopes_add, scopes_suppress
+        Access-token scopes; a suppressed scope is never added, whichever grant adds it.
+    id_claims, access_claims
+        Static claims per token, checked at load like `[user.static]`.
+    groups_add, groups_remove
+        Edits of the group override; roles and preferred role are kept; removal wins.
+    """
+
+    where: str
+    when: Condition
+    deny: bool = False
+    scopes_add: tuple[str, ...] = ()
+    scopes_suppress: tuple[str, ...] = ()
+    id_claims: tuple[tuple[str, JSONValue], ...] = ()
+    access_claims: tuple[tuple[str, JSONValue], ...] = ()
+    groups_add: tuple[str, ...] = ()
+    groups_remove: tuple[str, ...] = ()
+
+
+class Denial(msgspec.Struct, frozen=True):
+    """A grant denied the sign-in; `grant` is its position (`user.grants[2]`), never a value."""
+
+    grant: str
+
+
+def find_denial(grants: tuple[Grant, ...], context: Context) -> Denial | None:
+    """The first `deny` grant, in file order, whose condition holds; None when none does.
+
+    With no item in `context`, a grant reading the item (`attribute_equals`) never holds.
+    """
+    for grant in grants:
+        if grant.deny and grant.when.holds(context):
+            return Denial(grant.where)
+    return None
+
+
+def _ordered(*parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for part in parts for name in part))
+
+
+def apply_grants(
+    grants: tuple[Grant, ...], claims: ClaimSet, context: Context
+) -> ClaimSet | Denial:
+    """Apply every grant whose condition holds to `claims`, or deny.
+
+    Conditions all read the same `context`; a `deny` grant that holds wins over everything
+    (the first in file order is named). Scopes are added then suppressed (a suppressed scope is
+    never added), claims are set in file order (a later grant overrides an earlier one, and the
+    mapping's own claims), and groups are edited from the override the mapping produced: added
+    in file order, removed whatever adds them. Values the Cognito guard refuses at run time
+    (`aud` other than the client id) are dropped and counted, as in `apply_mapping`.
+
+    Returns
+    -------
+    ClaimSet | Denial
+        `claims` itself when no grant holds.
+    """
+    held = [grant for grant in grants if grant.when.holds(context)]
+    if not held:
+        return claims
+    for grant in held:
+        if grant.deny:
+            return Denial(grant.where)
+    dropped = list(claims.dropped)
+    id_claims = claims.id_claims
+    access_claims = claims.access_claims
+    if any(grant.id_claims for grant in held):
+        id_claims = dict(id_claims)
+        for grant in held:
+            for name, value in grant.id_claims:
+                place_claim(
+                    id_claims, "id", name, value, client_id=context.client_id, dropped=dropped
+                )
+    if any(grant.access_claims for grant in held):
+        access_claims = dict(access_claims)
+        for grant in held:
+            for name, value in grant.access_claims:
+                place_claim(
+                    access_claims, "access", name, value, client_id=context.client_id,
+                    dropped=dropped,
+                )  # fmt: skip
+    add, suppress = claims.scopes_add, claims.scopes_suppress
+    if any(grant.scopes_add or grant.scopes_suppress for grant in held):
+        suppress = _ordered(suppress, *(grant.scopes_suppress for grant in held))
+        add = tuple(
+            scope
+            for scope in _ordered(add, *(grant.scopes_add for grant in held))
+            if scope not in suppress
+        )
+    groups = claims.groups
+    if any(grant.groups_add or grant.groups_remove for grant in held):
+        removed = frozenset(name for grant in held for name in grant.groups_remove)
+        names = _ordered(context.group_list, *(grant.groups_add for grant in held))
+        groups = GroupOverride(
+            [name for name in names if name not in removed],
+            groups.iam_roles if groups is not None else None,
+            groups.preferred_role if groups is not None else None,
+        )
+    return ClaimSet(
+        id_claims,
+        access_claims,
+        claims.id_suppress,
+        claims.access_suppress,
+        add,
+        suppress,
+        groups,
+        claims.missing_required,
+        tuple(dropped),
+    )
