@@ -14,7 +14,7 @@ Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition
 get wrong; this module trusts what it is given.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -113,22 +113,30 @@ def _lookup(item: Item | None, path: tuple[str, ...]) -> object:
     return value
 
 
-def _as_decimal(value: object) -> Decimal | None:
-    """A number as an exact decimal (a float by its shortest repr), None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    try:
-        return value if isinstance(value, Decimal) else Decimal(repr(value))
-    except InvalidOperation:
-        return None
+class _Number(msgspec.Struct, frozen=True):
+    """An expected number, precomputed in each form an item may hold it in."""
+
+    exact: Decimal
+    integer: int | None
+    binary: float
 
 
-def _equals(kind: int, expected: object, value: object) -> bool:
-    if kind == _STRING:
-        return type(value) is str and value == expected
-    if kind == _BOOLEAN:
-        return value is expected
-    return _as_decimal(value) == expected
+def _number(value: int | float) -> _Number:
+    exact = Decimal(repr(value))  # a TOML float by its shortest text: 0.1 is 0.1
+    integer = int(exact) if exact == exact.to_integral_value() else None
+    return _Number(exact, integer, float(value))
+
+
+def _number_equals(expected: _Number, value: object) -> bool:
+    # `type(...) is`, not isinstance: True and False are ints to Python, never numbers here.
+    kind = type(value)
+    if kind is int:
+        return expected.integer is not None and value == expected.integer
+    if kind is float:
+        return value == expected.binary
+    if kind is Decimal:
+        return value == expected.exact
+    return False
 
 
 class Condition(msgspec.Struct, frozen=True):
@@ -174,9 +182,20 @@ class Condition(msgspec.Struct, frozen=True):
             for key, wanted in self.metadata:
                 if metadata.get(key) != wanted:
                     return False
-        for path, how, expected in self.attribute_checks:
-            if not _equals(how, expected, _lookup(context.item, path)):
+        if self.attribute_checks:
+            item = context.item
+            if item is None:
                 return False
+            for path, how, expected in self.attribute_checks:
+                value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
+                if how == _STRING:
+                    if type(value) is not str or value != expected:
+                        return False
+                elif how == _BOOLEAN:
+                    if value is not expected:
+                        return False
+                elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
+                    return False
         return True
 
     @property
@@ -195,7 +214,7 @@ def _expected(value: Expected) -> tuple[int, object]:
         return _BOOLEAN, value
     if isinstance(value, str):
         return _STRING, value
-    return _NUMBER, _as_decimal(value)
+    return _NUMBER, _number(value)
 
 
 def compile_condition(
@@ -375,35 +394,38 @@ def apply_grants(
     dropped = list(claims.dropped)
     id_claims = claims.id_claims
     access_claims = claims.access_claims
-    if any(grant.id_claims for grant in held):
-        id_claims = dict(id_claims)
-        for grant in held:
+    add, suppress = claims.scopes_add, claims.scopes_suppress
+    groups = claims.groups
+    client_id = context.client_id
+    copied_id = copied_access = scoped = False
+    group_adds: list[str] = []
+    group_removes: set[str] = set()
+    for grant in held:
+        if grant.id_claims:
+            if not copied_id:
+                id_claims, copied_id = dict(id_claims), True
             for name, value in grant.id_claims:
-                place_claim(
-                    id_claims, "id", name, value, client_id=context.client_id, dropped=dropped
-                )
-    if any(grant.access_claims for grant in held):
-        access_claims = dict(access_claims)
-        for grant in held:
+                place_claim(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
+        if grant.access_claims:
+            if not copied_access:
+                access_claims, copied_access = dict(access_claims), True
             for name, value in grant.access_claims:
                 place_claim(
-                    access_claims, "access", name, value, client_id=context.client_id,
-                    dropped=dropped,
-                )  # fmt: skip
-    add, suppress = claims.scopes_add, claims.scopes_suppress
-    if any(grant.scopes_add or grant.scopes_suppress for grant in held):
-        suppress = _ordered(suppress, *(grant.scopes_suppress for grant in held))
-        add = tuple(
-            scope
-            for scope in _ordered(add, *(grant.scopes_add for grant in held))
-            if scope not in suppress
-        )
-    groups = claims.groups
-    if any(grant.groups_add or grant.groups_remove for grant in held):
-        removed = frozenset(name for grant in held for name in grant.groups_remove)
-        names = _ordered(context.group_list, *(grant.groups_add for grant in held))
+                    access_claims, "access", name, value, client_id=client_id, dropped=dropped
+                )
+        if grant.scopes_add or grant.scopes_suppress:
+            scoped = True
+            add += grant.scopes_add
+            suppress += grant.scopes_suppress
+        group_adds += grant.groups_add
+        group_removes.update(grant.groups_remove)
+    if scoped:
+        suppress = _ordered(suppress)
+        add = tuple(scope for scope in _ordered(add) if scope not in suppress)
+    if group_adds or group_removes:
+        names = _ordered(context.group_list, tuple(group_adds))
         groups = GroupOverride(
-            [name for name in names if name not in removed],
+            [name for name in names if name not in group_removes],
             groups.iam_roles if groups is not None else None,
             groups.preferred_role if groups is not None else None,
         )

@@ -1,6 +1,7 @@
 """Conditions and grants: every condition key and action, the guard, denials, load-time refusals."""
 
 import json
+from decimal import Decimal
 from typing import Any, Final
 
 import pytest
@@ -80,6 +81,11 @@ CONDITIONS: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("attr 7 is 7", {"attribute_equals": {"n": 7}}, {"item": {"n": 7}}, True),
     ("attr 7 is 7.0", {"attribute_equals": {"n": 7}}, {"item": {"n": 7.0}}, True),
     ("attr 0.1 exact", {"attribute_equals": {"n": 0.1}}, {"item": {"n": 0.1}}, True),
+    ("attr decimal", {"attribute_equals": {"n": 0.1}}, {"item": {"n": Decimal("0.1")}}, True),
+    ("attr decimal int", {"attribute_equals": {"n": 7}}, {"item": {"n": Decimal("7")}}, True),
+    ("attr 7.5 is not 7", {"attribute_equals": {"n": 7.5}}, {"item": {"n": 7}}, False),
+    ("attr big int", {"attribute_equals": {"n": 2**70}}, {"item": {"n": 2**70 + 1}}, False),
+    ("attr '0.1' is not 0.1", {"attribute_equals": {"n": 0.1}}, {"item": {"n": "0.1"}}, False),
     ("attr true is not 1", {"attribute_equals": {"n": True}}, {"item": {"n": 1}}, False),
     ("attr 1 is not true", {"attribute_equals": {"n": 1}}, {"item": {"n": True}}, False),
     ("attr true", {"attribute_equals": {"n": True}}, {"item": {"n": True}}, True),
