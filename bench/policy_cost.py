@@ -81,7 +81,7 @@ def _mapping(grants: list[dict[str, Any]]) -> Any:
 def _measure(label: str, mapping: Any) -> None:
     section = mapping.user
     event = decode_event(_EVENT)
-    keys = mapping.client_metadata
+    keys = section.client_metadata
 
     def invocation() -> None:
         context = build_context(event, _ITEM, metadata_keys=keys)

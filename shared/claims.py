@@ -160,6 +160,8 @@ class Section(msgspec.Struct, frozen=True):
         Attributes overriding the user's groups, IAM roles and preferred role.
     grants
         `shared.policy.Grant`s applied after the mapping, in file order.
+    client_metadata
+        The `clientMetadata` keys conditions may read (the file's `[request] client_metadata`).
     conditional
         Computed: whether a rule or grant has a condition, so a `Context` is needed.
     """
@@ -179,6 +181,7 @@ class Section(msgspec.Struct, frozen=True):
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
     grants: "tuple[Grant, ...]" = ()
+    client_metadata: tuple[str, ...] = ()
     conditional: bool = False
 
     def __post_init__(self) -> None:
@@ -205,14 +208,10 @@ class Section(msgspec.Struct, frozen=True):
 
 
 class Mapping(msgspec.Struct, frozen=True):
-    """The claim mapping: one section for users, one for machine clients (access token only).
-
-    `client_metadata` lists the `clientMetadata` keys conditions may read (`[request]`).
-    """
+    """The claim mapping: one section for users, one for machine clients (access token only)."""
 
     user: Section
     client: Section = Section()
-    client_metadata: tuple[str, ...] = ()
 
 
 DEFAULT_MAPPING: Final = Mapping(

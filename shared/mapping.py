@@ -438,6 +438,7 @@ def _compile_section(
         iam_roles_from=raw.groups.iam_roles_from,
         preferred_role_from=raw.groups.preferred_role_from,
         grants=grants,
+        client_metadata=tuple(keys),
     )
 
 
@@ -475,7 +476,6 @@ def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     mapping = Mapping(
         user=_compile_section(check, "user", raw.user, keys),
         client=_compile_section(check, "client", raw.client, keys),
-        client_metadata=tuple(keys),
     )
     if check.problems:
         raise ConfigError(f"claim mapping `{source}`: " + "; ".join(check.problems))

@@ -383,7 +383,7 @@ def test_example_uses_every_condition_and_action() -> None:
     ):  # fmt: skip
         assert any(getattr(grant, action) for grant in mapping.user.grants), action
     assert any(grant.deny for grant in mapping.client.grants)
-    assert mapping.client_metadata == ("tenant",)
+    assert mapping.user.client_metadata == mapping.client.client_metadata == ("tenant",)
     assert [grant.where for grant in mapping.user.grants][:2] == [
         "user.grants[0]",
         "user.grants[1]",
