@@ -14,6 +14,7 @@ Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition
 get wrong; this module trusts what it is given.
 """
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
@@ -139,8 +140,77 @@ def _number_equals(expected: _Number, value: object) -> bool:
     return False
 
 
-class Condition(msgspec.Struct, frozen=True):
+_Check = Callable[[Context], bool]
+"""One compiled test over a `Context`."""
+
+
+def _membership(kind: int, names: frozenset[str]) -> _Check:
+    """A test of one membership key, bound to its set (no dispatch left for the event)."""
+    disjoint = names.isdisjoint
+    if kind == _CLIENTS:
+        return lambda context: context.client_id in names
+    if kind == _TRIGGER_SOURCES:
+        return lambda context: context.trigger_source in names
+    if kind == _SCOPES_ANY:
+        return lambda context: not disjoint(context.scopes)
+    if kind == _GROUPS_ANY:
+        return lambda context: not disjoint(context.groups)
+    if kind == _GROUPS_ALL:
+        return lambda context: names.issubset(context.groups)
+    return lambda context: disjoint(context.groups)  # _GROUPS_NONE
+
+
+def _metadata(pairs: tuple[tuple[str, str], ...]) -> _Check:
+    if len(pairs) == 1:
+        ((key, wanted),) = pairs
+        return lambda context: context.metadata.get(key) == wanted
+
+    def check(context: Context) -> bool:
+        metadata = context.metadata
+        return all(metadata.get(key) == wanted for key, wanted in pairs)
+
+    return check
+
+
+def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
+    def check(context: Context) -> bool:
+        item = context.item
+        if item is None:
+            return False
+        for path, how, expected in checks:
+            value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
+            if how == _STRING:
+                if type(value) is not str or value != expected:
+                    return False
+            elif how == _BOOLEAN:
+                if value is not expected:
+                    return False
+            elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
+                return False
+        return True
+
+    return check
+
+
+def _all(checks: list[_Check]) -> _Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:  # the common pair, without a loop
+        first, second = checks
+        return lambda context: first(context) and second(context)
+    chain = tuple(checks)
+
+    def check(context: Context) -> bool:
+        return all(test(context) for test in chain)
+
+    return check
+
+
+class Condition:
     """A compiled `when`: every check must hold (built by `compile_condition`).
+
+    `holds(context)` is one closure made at load from the checks below, which stay for
+    comparison and introspection.
 
     Parameters
     ----------
@@ -153,50 +223,41 @@ class Condition(msgspec.Struct, frozen=True):
         `(path, kind, expected)` triples the primary item must hold.
     """
 
-    sets: tuple[tuple[int, frozenset[str]], ...] = ()
-    metadata: tuple[tuple[str, str], ...] = ()
-    attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = ()
+    __slots__ = ("attribute_checks", "holds", "metadata", "sets")
 
-    def holds(self, context: Context) -> bool:
-        """Whether every check holds for `context`."""
-        for kind, names in self.sets:
-            if kind == _CLIENTS:
-                if context.client_id not in names:
-                    return False
-            elif kind == _TRIGGER_SOURCES:
-                if context.trigger_source not in names:
-                    return False
-            elif kind == _SCOPES_ANY:
-                if context.scopes.isdisjoint(names):
-                    return False
-            elif kind == _GROUPS_ANY:
-                if context.groups.isdisjoint(names):
-                    return False
-            elif kind == _GROUPS_ALL:
-                if not context.groups.issuperset(names):
-                    return False
-            elif not context.groups.isdisjoint(names):  # _GROUPS_NONE
-                return False
-        if self.metadata:
-            metadata = context.metadata
-            for key, wanted in self.metadata:
-                if metadata.get(key) != wanted:
-                    return False
-        if self.attribute_checks:
-            item = context.item
-            if item is None:
-                return False
-            for path, how, expected in self.attribute_checks:
-                value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
-                if how == _STRING:
-                    if type(value) is not str or value != expected:
-                        return False
-                elif how == _BOOLEAN:
-                    if value is not expected:
-                        return False
-                elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
-                    return False
-        return True
+    def __init__(
+        self,
+        sets: tuple[tuple[int, frozenset[str]], ...] = (),
+        metadata: tuple[tuple[str, str], ...] = (),
+        attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
+    ) -> None:
+        checks = [_membership(kind, names) for kind, names in sets]
+        if metadata:
+            checks.append(_metadata(metadata))
+        if attribute_checks:
+            checks.append(_attributes(attribute_checks))
+        if not checks:
+            raise ValueError("a condition needs at least one key")
+        self.sets = sets
+        self.metadata = metadata
+        self.attribute_checks = attribute_checks
+        self.holds: _Check = _all(checks)
+        """Whether every check holds for a `Context`."""
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.sets, self.metadata, self.attribute_checks)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Condition) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
+            f"attribute_checks={self.attribute_checks!r})"
+        )
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -251,8 +312,6 @@ def compile_condition(
         (tuple(path.split(".")), *_expected(value))
         for path, value in (attribute_equals or {}).items()
     )
-    if not (sets or metadata or checks):
-        raise ValueError("a condition needs at least one key")
     return Condition(tuple(sets), metadata, checks)
 
 
