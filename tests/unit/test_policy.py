@@ -16,7 +16,7 @@ from shared.claims import (
     override_groups,
     reserved_reason,
 )
-from shared.errors import ConfigError
+from shared.errors import DENIED_NO_PROFILE, ConfigError
 from shared.mapping import load_mapping, parse_mapping
 from shared.models import decode_event
 from shared.policy import (
@@ -29,7 +29,8 @@ from shared.policy import (
     compile_condition,
     find_denial,
 )
-from tests.conftest import EVENTS, load_event
+from tests.conftest import EVENTS, load_event, make_settings
+from tools.container import Container
 
 EXAMPLE = EVENTS / "policy.example.toml"
 
@@ -639,3 +640,46 @@ def test_property_a_denial_carries_the_position_only(
     assert result == Denial("user.grants[1]")
     assert isinstance(result, Denial)
     assert json.dumps(list(result.__struct_fields__)) == '["grant"]'
+
+
+# ---- the whole pipeline, with a fake store ---------------------------------------------------
+
+
+class _Items:
+    """A profile source holding one item; the pipeline's store in these tests."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.item = item
+
+    async def get(self, key: str, *, machine: bool, timeout: float) -> dict[str, Any] | None:
+        del machine, timeout
+        return self.item if key == "USER#jane.doe" else None
+
+
+_DENY_ON_STATUS = (
+    b'[request]\nclient_metadata = ["tenant"]\n'
+    b'[[user.grants]]\nwhen = { groups_any = ["nobody"] }\nscopes_add = ["s"]\n'
+    b'[[user.grants]]\nwhen = { attribute_equals = { status = "blocked" } }\ndeny = true\n'
+)
+
+
+@given(tail=st.text(max_size=20))
+def test_property_a_denial_through_the_pipeline_logs_the_position_only(tail: str) -> None:
+    secret = "Zq7secret" + tail  # distinctive: never part of a log line's own text
+    # GIVEN an item whose attributes carry a distinctive value, denied by grants[1]
+    mapping = parse_mapping(_DENY_ON_STATUS, source="deny.toml", toml=True)
+    item = {"status": "blocked", "first_name": secret, "note": secret}
+    event = load_event("v2-authentication.json")
+    event["request"]["clientMetadata"] = {"tenant": secret}
+    container = Container(make_settings(), source=_Items(item), mapping=mapping)
+    try:
+        call = container.call(event)
+    finally:
+        container.close()
+    # THEN the user sees the fixed message, and the log names the grant, never a value
+    assert call.denied == DENIED_NO_PROFILE
+    assert call.log["denied_by"] == "user.grants[1]"
+    assert call.log["reason"] == "grant_denied"
+    line = json.dumps(call.log)
+    for value in (json.dumps(secret)[1:-1], "Zq7secret", "blocked", "status", event["userName"]):
+        assert value not in line
