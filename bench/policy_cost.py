@@ -82,18 +82,18 @@ def _mapping(grants: list[dict[str, Any]]) -> Any:
 def _measure(label: str, mapping: Any) -> None:
     section = mapping.user
     event = decode_event(_EVENT)
-    keys = section.client_metadata
+    keys = mapping.client_metadata
 
     def invocation() -> None:
         context = build_context(event, _ITEM, metadata_keys=keys)
-        claims = apply_mapping(section, _ITEM, "app-3", context)
+        claims = apply_mapping(section, _ITEM, "app-3", context=context)
         apply_grants(section.grants, claims, context)
 
     def grants_only() -> None:
         apply_grants(section.grants, base, context)
 
     context = build_context(event, _ITEM, metadata_keys=keys)
-    base = apply_mapping(section, _ITEM, "app-3", context)
+    base = apply_mapping(section, _ITEM, "app-3", context=context)
     held = sum(grant.when.holds(context) for grant in section.grants)
     for name, func in (
         ("context + mapping + grants", invocation),

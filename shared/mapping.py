@@ -21,14 +21,18 @@ access token only)::
     [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
     [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes
 
+    [user.item]                the primary item: table (default TABLE_NAME), key = {pk = ...}
+    [[user.related]]           name, table, key: items found through the primary item's attributes
+    [[user.query]]             name, table, index, partition, sort_begins_with, limit: lists
+    source = "tenant"          on a rule: read a related item or a query instead of the primary
+    [request]                  client_metadata: the clientMetadata keys key templates and
+                               conditions may read
     when = { ... }             on any rule: the rule applies only when the condition holds
     [[user.grants]]            conditional changes (`shared.policy`), applied in file order:
     when = { groups_any = ["admins"] }       clients trigger_sources groups_any groups_all
     scopes_add = ["orders/write"]            groups_none scopes_any attribute_equals
     claims = { access = { role = "admin" } } metadata_equals; actions: scopes_add
                                              scopes_suppress claims groups_add groups_remove deny
-    [request]
-    client_metadata = ["tenant"]             the `clientMetadata` keys conditions may read
 """
 
 import datetime
@@ -51,7 +55,17 @@ from shared.claims import (
     suppress_reason,
 )
 from shared.errors import ConfigError
-from shared.policy import METADATA_MAX_CHARS, TRIGGER_SOURCES, Condition, Grant, compile_condition
+from shared.keys import MAX_METADATA_CHARS, KeyTemplate, KeyUse
+from shared.lookup import (
+    MAX_QUERIES,
+    MAX_QUERY_LIMIT,
+    MAX_RELATED,
+    PRIMARY,
+    ItemSpec,
+    LookupSpec,
+    QuerySpec,
+)
+from shared.policy import TRIGGER_SOURCES, Condition, Grant, compile_condition
 
 __all__ = ("load_mapping", "parse_mapping")
 
@@ -70,6 +84,7 @@ class _When(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    source: str = PRIMARY
     attribute: str
     claim: str | None = None
     tokens: list[Token]
@@ -114,7 +129,30 @@ class _Grant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     deny: bool = False
 
 
+class _Item(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Related(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Query(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    index: str | None = None
+    partition: dict[str, str]
+    sort_begins_with: dict[str, str] | None = None
+    limit: int
+
+
 class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    item: _Item | None = None
+    related: list[_Related] = []
+    query: list[_Query] = []
     claims: list[_Rule] = []
     static: _Static = msgspec.field(default_factory=_Static)
     suppress: _Suppress = msgspec.field(default_factory=_Suppress)
@@ -176,7 +214,7 @@ class _Checker:
                 self.problems.append(f"{where}: `{field}` holds a blank or padded name `{name!r}`")
 
     def condition(
-        self, where: str, when: _When | None, section: SectionName, metadata_keys: list[str]
+        self, where: str, when: _When | None, section: SectionName, allowed: frozenset[str]
     ) -> Condition | None:
         """Check one `when` and compile it; None when absent or invalid."""
         if when is None:
@@ -230,15 +268,15 @@ class _Checker:
                     f"{where}: `attribute_equals`: `{path}` must be a finite number"
                 )
         for key, value in (when.metadata_equals or {}).items():
-            if key not in metadata_keys:
+            if key not in allowed:
                 self.problems.append(
                     f"{where}: `metadata_equals`: `{key}` is not listed in "
                     "`[request] client_metadata`"
                 )
-            if len(value) > METADATA_MAX_CHARS:
+            if len(value) > MAX_METADATA_CHARS:
                 self.problems.append(
                     f"{where}: `metadata_equals`: `{key}`: values longer than "
-                    f"{METADATA_MAX_CHARS} characters are never read, so this never holds"
+                    f"{MAX_METADATA_CHARS} characters are never read, so this never holds"
                 )
         if len(self.problems) > problems:
             return None
@@ -283,19 +321,25 @@ def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName
         else:
             default = rule.default
     return ClaimRule(
-        path, claim, tuple(dict.fromkeys(rule.tokens)), rule.type, default, rule.required
+        path,
+        claim,
+        tuple(dict.fromkeys(rule.tokens)),
+        rule.type,
+        default,
+        rule.required,
+        source=rule.source,
     )
 
 
 def _compile_grant(
-    check: _Checker, where: str, raw: _Grant, section: SectionName, metadata_keys: list[str]
+    check: _Checker, where: str, raw: _Grant, section: SectionName, allowed: frozenset[str]
 ) -> Grant | None:
     problems = len(check.problems)
     if raw.when is None:
         check.problems.append(
             f"{where}: a grant needs `when` (unconditional changes belong in the section itself)"
         )
-    when = check.condition(where, raw.when, section, metadata_keys)
+    when = check.condition(where, raw.when, section, allowed)
     actions = [
         field
         for field, value in (
@@ -358,17 +402,136 @@ def _compile_grant(
     )
 
 
+def _key(
+    check: _Checker, where: str, raw: dict[str, str], use: KeyUse
+) -> tuple[tuple[str, KeyTemplate], ...]:
+    parts: list[tuple[str, KeyTemplate]] = []
+    if not 1 <= len(raw) <= 2:
+        check.problems.append(
+            f"{where}: a key names 1 or 2 attributes (partition, then sort key), got {len(raw)}"
+        )
+    for attribute, template in raw.items():
+        check.attribute(where, attribute)
+        try:
+            parts.append((attribute, KeyTemplate(f"{where}.{attribute}", template, use=use)))
+        except ConfigError as exc:
+            check.problems.append(str(exc))
+    return tuple(parts)
+
+
+def _owner(
+    check: _Checker,
+    where: str,
+    key: tuple[tuple[str, KeyTemplate], ...],
+    section: SectionName,
+    allowed: frozenset[str],
+) -> None:
+    """`clientMetadata` only beside the principal's own id, and only allowlisted keys."""
+    templates = [template for _, template in key]
+    used = frozenset().union(*(t.metadata_keys for t in templates))
+    if not used:
+        return
+    for unknown in sorted(used - allowed):
+        check.problems.append(
+            f"{where}: `{{clientMetadata.{unknown}}}` is not allowlisted in "
+            "`[request] client_metadata`"
+        )
+    owners = {"user": ("sub", "userName"), "client": ("clientId",)}[section]
+    if not any(name in t.event_names for t in templates for name in owners):
+        names = " or ".join(f"`{{{name}}}`" for name in owners)
+        check.problems.append(
+            f"{where}: a `{{clientMetadata.<key>}}` placeholder needs {names} in the same key, "
+            "so a client can only select among its own items"
+        )
+
+
+def _compile_lookup(
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
+) -> LookupSpec:
+    item = None
+    if raw.item is not None:
+        key = _key(check, f"{name}.item.key", raw.item.key, "primary")
+        if key and not any(t.event_names for _, t in key):
+            check.problems.append(
+                f"{name}.item.key: must contain an event placeholder (`{{sub}}`, `{{userName}}`, "
+                "`{clientId}`): every principal would share one item"
+            )
+        item = ItemSpec(name=PRIMARY, table=raw.item.table, key=key)
+    names: dict[str, str] = {PRIMARY: f"{name}.item"}
+    if len(raw.related) > MAX_RELATED:
+        check.problems.append(f"{name}.related: at most {MAX_RELATED} related items")
+    if len(raw.query) > MAX_QUERIES:
+        check.problems.append(f"{name}.query: at most {MAX_QUERIES} queries")
+    related: list[ItemSpec] = []
+    for i, entry in enumerate(raw.related):
+        where = f"{name}.related[{i}]"
+        if entry.name in names:
+            check.problems.append(
+                f"{where}: the source name `{entry.name}` is taken by {names[entry.name]}"
+            )
+        names[entry.name] = where
+        key = _key(check, f"{where}.key", entry.key, "related")
+        _owner(check, f"{where}.key", key, name, allowed)
+        related.append(ItemSpec(name=entry.name, table=entry.table, key=key))
+    queries: list[QuerySpec] = []
+    for i, query in enumerate(raw.query):
+        where = f"{name}.query[{i}]"
+        if query.name in names:
+            check.problems.append(
+                f"{where}: the source name `{query.name}` is taken by {names[query.name]}"
+            )
+        names[query.name] = where
+        if not 1 <= query.limit <= MAX_QUERY_LIMIT:
+            check.problems.append(f"{where}: `limit` must be in 1..{MAX_QUERY_LIMIT}")
+        partition = _key(check, f"{where}.partition", query.partition, "query")
+        if len(query.partition) != 1:
+            check.problems.append(f"{where}.partition: names exactly one attribute")
+        prefix = None
+        if query.sort_begins_with is not None:
+            if len(query.sort_begins_with) != 1:
+                check.problems.append(f"{where}.sort_begins_with: names exactly one attribute")
+            (prefix, *_) = _key(
+                check, f"{where}.sort_begins_with", query.sort_begins_with, "query"
+            ) or (None,)
+        _owner(check, where, partition + ((prefix,) if prefix else ()), name, allowed)
+        if partition:
+            queries.append(
+                QuerySpec(
+                    name=query.name,
+                    table=query.table,
+                    index=query.index,
+                    partition=partition[0],
+                    sort_prefix=prefix,
+                    limit=query.limit,
+                )
+            )
+    return LookupSpec(item=item, related=tuple(related), queries=tuple(queries))
+
+
 def _compile_section(
-    check: _Checker, name: SectionName, raw: _Section, metadata_keys: list[str] | None = None
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
 ) -> Section:
     rules = tuple(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
+    lookup = _compile_lookup(check, name, raw, allowed)
+    sources = {PRIMARY} | {r.name for r in lookup.related}
+    lists = {q.name for q in lookup.queries}
+    for i, rule in enumerate(rules):
+        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
+        if rule.source in lists:
+            if rule.type not in ("string_list", "json"):
+                check.problems.append(
+                    f"{where}: source `{rule.source}` is a query, which yields a list: "
+                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
+                )
+        elif rule.source not in sources:
+            known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
+            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
     # Conditions on rules and the grants (`shared.policy`), compiled beside the rules.
-    keys = metadata_keys or []
     rules = tuple(
         msgspec.structs.replace(
-            rule, when=check.condition(f"{name}.claims[{i}]", raw_rule.when, name, keys)
+            rule, when=check.condition(f"{name}.claims[{i}]", raw_rule.when, name, allowed)
         )
         if raw_rule.when is not None
         else rule
@@ -377,7 +540,7 @@ def _compile_section(
     grants = tuple(
         grant
         for i, raw_grant in enumerate(raw.grants)
-        if (grant := _compile_grant(check, f"{name}.grants[{i}]", raw_grant, name, keys))
+        if (grant := _compile_grant(check, f"{name}.grants[{i}]", raw_grant, name, allowed))
     )
     seen: dict[tuple[Token, str], str] = {}
     statics: tuple[tuple[Token, dict[str, Any]], ...] = (
@@ -437,8 +600,8 @@ def _compile_section(
         groups_from=raw.groups.groups_from,
         iam_roles_from=raw.groups.iam_roles_from,
         preferred_role_from=raw.groups.preferred_role_from,
+        lookup=lookup,
         grants=grants,
-        client_metadata=tuple(keys),
     )
 
 
@@ -467,15 +630,13 @@ def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ConfigError(f"claim mapping `{source}`: {exc}") from exc
     check = _Checker()
-    keys = raw.request.client_metadata
-    for key in keys:
-        if not key or key != key.strip():
-            check.problems.append(f"request.client_metadata: blank or padded key `{key!r}`")
-    if len(set(keys)) != len(keys):
-        check.problems.append("request.client_metadata: a key is listed twice")
+    allowed = frozenset(raw.request.client_metadata)
+    for key in raw.request.client_metadata:
+        check.attribute("request.client_metadata", key)
     mapping = Mapping(
-        user=_compile_section(check, "user", raw.user, keys),
-        client=_compile_section(check, "client", raw.client, keys),
+        user=_compile_section(check, "user", raw.user, allowed),
+        client=_compile_section(check, "client", raw.client, allowed),
+        client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
     )
     if check.problems:
         raise ConfigError(f"claim mapping `{source}`: " + "; ".join(check.problems))

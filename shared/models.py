@@ -70,16 +70,15 @@ class Request(msgspec.Struct, rename="camel"):
     scopes
         OAuth scopes of the access token; present only in V2 and V3 events.
     client_metadata
-        `clientMetadata`: what the app passed to `RespondToAuthChallenge`,
-        `GetTokensFromRefreshToken` or a client-credentials request. Kept as sent, never
-        validated here: `shared.policy.build_context` reads only allowlisted keys holding
-        strings and counts the rest, so an odd value never fails an event.
+        What the client passed as `ClientMetadata` (`RespondToAuthChallenge`,
+        `GetTokensFromRefreshToken`, client credentials; never `InitiateAuth`). Chosen by the
+        client, so kept loose here: only allowlisted keys holding short strings are ever read.
     """
 
     user_attributes: UserAttributes | None = None
     group_configuration: GroupConfiguration | None = None
     scopes: list[str] | None = None
-    client_metadata: JSONValue = None
+    client_metadata: Any = None
 
 
 class CallerContext(msgspec.Struct, rename="camel"):

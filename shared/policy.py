@@ -14,7 +14,7 @@ Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition
 get wrong; this module trusts what it is given.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Final
 
@@ -22,11 +22,11 @@ import msgspec
 
 from shared.claims import ClaimSet, GroupOverride, place_claim
 from shared.item import Item
+from shared.keys import MAX_METADATA_CHARS
 from shared.models import Event, JSONValue
 
 __all__ = (
     "EMPTY_CONTEXT",
-    "METADATA_MAX_CHARS",
     "TRIGGER_SOURCES",
     "Condition",
     "Context",
@@ -37,9 +37,6 @@ __all__ = (
     "compile_condition",
     "find_denial",
 )
-
-METADATA_MAX_CHARS: Final = 256
-"""Longest `clientMetadata` value a condition reads; a longer one is ignored and counted."""
 
 TRIGGER_SOURCES: Final = frozenset(
     {
@@ -324,7 +321,7 @@ def build_context(
     item: Item | None,
     *,
     group_override: list[str] | None = None,
-    metadata_keys: tuple[str, ...] = (),
+    metadata_keys: Collection[str] = (),
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
 
@@ -358,7 +355,7 @@ def build_context(
                     value = raw.get(key, _ABSENT)
                     if value is _ABSENT:
                         continue
-                    if isinstance(value, str) and len(value) <= METADATA_MAX_CHARS:
+                    if isinstance(value, str) and len(value) <= MAX_METADATA_CHARS:
                         metadata[key] = value
                     else:
                         ignored += 1

@@ -1,6 +1,7 @@
 """Conditions and grants: every condition key and action, the guard, denials, load-time refusals."""
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -17,6 +18,7 @@ from shared.claims import (
     reserved_reason,
 )
 from shared.errors import DENIED_NO_PROFILE, ConfigError
+from shared.lookup import ItemRead, QueryRead
 from shared.mapping import load_mapping, parse_mapping
 from shared.models import decode_event
 from shared.policy import (
@@ -353,10 +355,10 @@ def test_rule_when_gates_the_rule() -> None:
         }
     )
     item = {"pin": "1234", "name": "n"}
-    console = apply_mapping(mapping.user, item, "console", _context(client_id="console"))
+    console = apply_mapping(mapping.user, item, "console", context=_context(client_id="console"))
     assert console.id_claims == {"pin": "1234", "name": "n"}
     assert console.missing_required == "must"
-    other = apply_mapping(mapping.user, item, "app", _context(client_id="app"))
+    other = apply_mapping(mapping.user, item, "app", context=_context(client_id="app"))
     assert other.id_claims == {"name": "n"}
     assert other.missing_required is None  # a rule that does not apply requires nothing
     # No context: conditional rules never apply (existing callers keep their answers).
@@ -384,7 +386,7 @@ def test_example_uses_every_condition_and_action() -> None:
     ):  # fmt: skip
         assert any(getattr(grant, action) for grant in mapping.user.grants), action
     assert any(grant.deny for grant in mapping.client.grants)
-    assert mapping.user.client_metadata == mapping.client.client_metadata == ("tenant",)
+    assert mapping.client_metadata == ("tenant",)
     assert [grant.where for grant in mapping.user.grants][:2] == [
         "user.grants[0]",
         "user.grants[1]",
@@ -539,11 +541,6 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         {"user": {"claims": [{"attribute": "a", "tokens": ["id"], "when": {}}]}},
         "user.claims[0].when: a condition needs at least one key",
     ),
-    (
-        "duplicate allowlist key",
-        {"request": {"client_metadata": ["t", "t"]}},
-        "request.client_metadata: a key is listed twice",
-    ),
     ("unknown request key", {"request": {"metadata": ["t"]}}, "metadata"),
 ]
 
@@ -646,14 +643,27 @@ def test_property_a_denial_carries_the_position_only(
 
 
 class _Items:
-    """A profile source holding one item; the pipeline's store in these tests."""
+    """A profile source holding one user's item; the pipeline's store in these tests."""
 
     def __init__(self, item: dict[str, Any]) -> None:
         self.item = item
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> dict[str, Any] | None:
-        del machine, timeout
-        return self.item if key == "USER#jane.doe" else None
+    async def get_item(
+        self, read: ItemRead, *, consistent: bool, timeout: float
+    ) -> dict[str, Any] | None:
+        del consistent, timeout
+        return self.item if read.key[0][1] == "USER#jane.doe" else None
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[dict[str, Any] | None]:
+        return [await self.get_item(r, consistent=consistent, timeout=timeout) for r in reads]
+
+    async def query(
+        self, read: QueryRead, *, consistent: bool, timeout: float
+    ) -> list[dict[str, Any]]:
+        del read, consistent, timeout
+        return []
 
 
 _DENY_ON_STATUS = (
