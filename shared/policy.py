@@ -1,9 +1,10 @@
 """Conditions and grants: claims that depend on who asks, compiled at load, checked per event.
 
-A `Condition` is the compiled `when` of a mapping rule or grant: a tuple of precomputed checks
-(frozensets, key tuples) over a `Context`, which is built once per invocation from the decoded
-event and the primary item (app client, trigger source, groups after the mapping's own
-`[user.groups]` override, requested scopes, allowlisted `clientMetadata`). A `Grant` is a
+A `Condition` is the compiled `when` of a mapping rule or grant: one closure made at load over
+precomputed frozensets and key tuples, reading a `Context`, which is built once per invocation
+from the decoded event and the primary item (app client, trigger source, groups after the
+mapping's own `[user.groups]` override, requested scopes, allowlisted `clientMetadata`). A
+`Grant` is a
 conditional change applied after the mapping: scopes to add or suppress, static claims per
 token, groups to add or remove, or a denial. `apply_grants` applies every grant whose condition
 holds, in file order, to a `shared.claims.ClaimSet` (suppression and removal win over additions),
@@ -420,10 +421,6 @@ def find_denial(grants: tuple[Grant, ...], context: Context) -> Denial | None:
     return None
 
 
-def _ordered(*parts: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for part in parts for name in part))
-
-
 def apply_grants(
     grants: tuple[Grant, ...], claims: ClaimSet, context: Context
 ) -> ClaimSet | Denial:
@@ -447,41 +444,39 @@ def apply_grants(
     for grant in held:
         if grant.deny:
             return Denial(grant.where)
-    dropped = list(claims.dropped)
     id_claims = claims.id_claims
     access_claims = claims.access_claims
     add, suppress = claims.scopes_add, claims.scopes_suppress
-    groups = claims.groups
+    group_adds: tuple[str, ...] = ()
+    group_removes: tuple[str, ...] = ()
+    dropped: list[tuple[str, str]] | None = None
     client_id = context.client_id
-    copied_id = copied_access = scoped = False
-    group_adds: list[str] = []
-    group_removes: set[str] = set()
     for grant in held:
-        if grant.id_claims:
-            if not copied_id:
-                id_claims, copied_id = dict(id_claims), True
+        if grant.id_claims or grant.access_claims:
+            if dropped is None:  # copy once, only when a grant sets claims
+                dropped = list(claims.dropped)
+                id_claims, access_claims = dict(id_claims), dict(access_claims)
             for name, value in grant.id_claims:
                 place_claim(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
-        if grant.access_claims:
-            if not copied_access:
-                access_claims, copied_access = dict(access_claims), True
             for name, value in grant.access_claims:
                 place_claim(
                     access_claims, "access", name, value, client_id=client_id, dropped=dropped
                 )
-        if grant.scopes_add or grant.scopes_suppress:
-            scoped = True
-            add += grant.scopes_add
-            suppress += grant.scopes_suppress
+        add += grant.scopes_add
+        suppress += grant.scopes_suppress
         group_adds += grant.groups_add
-        group_removes.update(grant.groups_remove)
-    if scoped:
-        suppress = _ordered(suppress)
-        add = tuple(scope for scope in _ordered(add) if scope not in suppress)
+        group_removes += grant.groups_remove
+    if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
+        suppress = tuple(dict.fromkeys(suppress))
+        add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)
+    groups = claims.groups
     if group_adds or group_removes:
-        names = _ordered(context.group_list, tuple(group_adds))
         groups = GroupOverride(
-            [name for name in names if name not in group_removes],
+            [
+                name
+                for name in dict.fromkeys(context.group_list + group_adds)
+                if name not in group_removes
+            ],
             groups.iam_roles if groups is not None else None,
             groups.preferred_role if groups is not None else None,
         )
@@ -494,5 +489,5 @@ def apply_grants(
         suppress,
         groups,
         claims.missing_required,
-        tuple(dropped),
+        claims.dropped if dropped is None else tuple(dropped),
     )
