@@ -9,13 +9,15 @@ when asked to apply, sends it, reads the pool again and checks that nothing else
 
 A field `DescribeUserPool` returns that this tool cannot place (neither read-only nor accepted
 by `UpdateUserPool` in the installed botocore model) stops it before any change: a setting it
-cannot repeat would be lost. Endpoints and credentials come from boto3 as usual
-(`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDP`, profiles); the region is the pool id's.
+cannot repeat would be lost. Endpoints and credentials come from boto3 as usual (profiles,
+`AWS_ENDPOINT_URL`, and boto3's per-service `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`), plus
+`AWS_ENDPOINT_URL_COGNITO_IDP` (the service's short name); the region is the pool id's.
 """
 
 import argparse
 import copy
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 __all__ = (
+    "ENDPOINT_VARIABLE",
     "READ_ONLY",
     "RENAMED",
     "AttachError",
@@ -58,6 +61,8 @@ RENAMED: Final[Mapping[str, str]] = {"Id": "UserPoolId", "Name": "PoolName"}
 
 LAMBDA_VERSIONS: Final = ("V1_0", "V2_0", "V3_0")
 _ACCESS_TOKEN_VERSIONS: Final = frozenset({"V2_0", "V3_0"})
+ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL_COGNITO_IDP"
+_BOTO3_ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"
 _TRIGGER_FIELDS: Final = ("PreTokenGenerationConfig", "PreTokenGeneration")
 # What may differ after an update besides the trigger: Cognito's own bookkeeping.
 _MOVING: Final = frozenset({"LastModifiedDate", "EstimatedNumberOfUsers", "Status"})
@@ -212,6 +217,16 @@ def _check_function(function_arn: str, pool_region: str) -> list[str]:
     return notes
 
 
+def _client(region: str) -> Any:
+    # boto3 reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER (from the
+    # service id) itself; the service's short name, as the CLI and this project's docs spell it,
+    # is honoured too, below boto3's own.
+    endpoint = None
+    if not os.environ.get(_BOTO3_ENDPOINT_VARIABLE):
+        endpoint = os.environ.get(ENDPOINT_VARIABLE) or None
+    return boto3.client("cognito-idp", region_name=region, endpoint_url=endpoint)
+
+
 def run(
     action: str,
     pool_id: str,
@@ -239,7 +254,7 @@ def run(
                 f" got `{lambda_version!r}`"
             )
         notes += _check_function(function_arn, region)
-    cognito = client or boto3.client("cognito-idp", region_name=region)
+    cognito = client or _client(region)
     accepted = list(
         cognito.meta.service_model.operation_model("UpdateUserPool").input_shape.members
     )
