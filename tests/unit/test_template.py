@@ -650,7 +650,7 @@ def test_template_every_combination_is_consistent_and_least_privilege(
 
 # --- the Logs Insights queries -------------------------------------------------------------------
 
-# What the invocation's log line holds (shared/trigger.py `report`), plus Logs Insights' own.
+# What the invocation's log line holds (shared/invocation.py), plus Logs Insights' own.
 # No user name, key, attribute or claim value is among them, so no query can show one.
 LOG_FIELDS = {
     "@timestamp",
