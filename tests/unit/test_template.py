@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from cfnlint.api import ManualArgs, lint
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
@@ -646,6 +647,34 @@ def test_template_every_combination_is_consistent_and_least_privilege(
     permission = stack.of_type("AWS::Lambda::Permission")["CognitoInvokePermission"]
     assert permission["SourceArn"].endswith(pool_id) if pool_id else True
     assert permission["SourceArn"] != "*"
+
+
+LINTED = [
+    {},
+    {
+        "TableName": "profiles",
+        "KeyAttribute": "pk",
+        "SortKeyAttribute": "sk",
+        "UserSortKey": "PROFILE",
+        "BatchGetItem": "true",
+        "QueryBaseTable": "true",
+        "QueryIndexNames": "byUser,byTenant",
+        "ExtraTableNames": "tenants",
+    },
+    {"UserPoolId": POOL_ID, "AlarmTopicArn": TOPIC, "Metrics": "false"},
+    {"TableName": "profiles", "UserPoolId": POOL_ID, "Alarms": "false"},
+]
+
+
+@pytest.mark.parametrize("parameters", LINTED, ids=["defaults", "table", "pool", "both"])
+def test_template_cfn_lint_is_clean_with_these_values(parameters: dict[str, str]) -> None:
+    # cfn-lint resolves Fn::Sub and checks patterns with the parameters' defaults, so each case
+    # is linted with its values as the defaults (make lint covers the template as written).
+    template = yaml_parse(_source())
+    for name, value in parameters.items():
+        template["Parameters"][name]["Default"] = value
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
+    assert [str(match) for match in matches] == []
 
 
 # --- the Logs Insights queries -------------------------------------------------------------------
