@@ -8,6 +8,7 @@ statements and outputs a deployment with those values would get. A reference to 
 that the case does not create is an error, as it would be in CloudFormation.
 """
 
+import copy
 import itertools
 import json
 import re
@@ -62,9 +63,21 @@ def _source() -> str:
     return TEMPLATE.read_text()
 
 
+@cache
+def _parsed() -> dict[str, Any]:
+    parsed = yaml_parse(_source())
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def _template() -> dict[str, Any]:
+    """A fresh copy of template.yaml as parsed (the translator changes what it is given)."""
+    return copy.deepcopy(_parsed())
+
+
 def _render(parameters: dict[str, str]) -> dict[str, Any]:
     """Run the SAM translator on template.yaml with these parameter values, offline."""
-    template = yaml_parse(_source())
+    template = _template()
     template["Resources"]["PreTokenFunction"]["Properties"]["CodeUri"] = PACKAGED_CODE
     # The translator reads the region from the session; no call is made (no managed policies).
     session = boto3.session.Session(
@@ -236,7 +249,7 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
 
 
 def _accepts(name: str, value: str) -> bool:
-    spec = yaml_parse(_source())["Parameters"][name]
+    spec = _parsed()["Parameters"][name]
     pattern = spec["AllowedPattern"]
     return re.fullmatch(pattern, value) is not None
 
@@ -670,7 +683,7 @@ LINTED = [
 def test_template_cfn_lint_is_clean_with_these_values(parameters: dict[str, str]) -> None:
     # cfn-lint resolves Fn::Sub and checks patterns with the parameters' defaults, so each case
     # is linted with its values as the defaults (make lint covers the template as written).
-    template = yaml_parse(_source())
+    template = _template()
     for name, value in parameters.items():
         template["Parameters"][name]["Default"] = value
     matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
