@@ -164,8 +164,21 @@ def _show(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _without_mirror(config: Mapping[str, Any]) -> dict[str, Any]:
+    # Cognito reports the config's function again in the legacy field; that copy is no setting.
+    view = dict(config)
+    trigger = view.get("PreTokenGenerationConfig")
+    if isinstance(trigger, dict) and view.get("PreTokenGeneration") == trigger.get("LambdaArn"):
+        del view["PreTokenGeneration"]
+    return view
+
+
 def diff_lines(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """Lines showing each `LambdaConfig` field that differs, as `-` old and `+` new."""
+    """Lines showing each `LambdaConfig` field that differs, as `-` old and `+` new.
+
+    The legacy `PreTokenGeneration` is not shown when it only mirrors the config's function.
+    """
+    before = _without_mirror(before)
     lines = []
     for field in sorted(set(before) | set(after)):
         old, new = before.get(field), after.get(field)

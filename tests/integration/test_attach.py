@@ -29,7 +29,15 @@ import boto3
 import pytest
 
 from tests.conftest import ROOT
-from tools.attach import READ_ONLY, RENAMED, AttachError, update_request
+from tools.attach import (
+    READ_ONLY,
+    RENAMED,
+    AttachError,
+    attached_lambda_config,
+    detached_lambda_config,
+    diff_lines,
+    update_request,
+)
 from tools.local_dynamodb import FAKE_CREDENTIALS
 
 pytestmark = pytest.mark.integration
@@ -308,6 +316,51 @@ def test_attach_honours_each_endpoint_variable(
 
     assert shown.returncode == 0, shown.stderr
     assert "LambdaConfig.PreTokenGenerationConfig" in shown.stdout
+
+
+def test_attach_again_on_a_pool_reporting_the_legacy_mirror_changes_nothing(
+    endpoint: str, cognito: Any
+) -> None:
+    # Cognito reports an attached config's function again as `PreTokenGeneration`; moto does
+    # not, so the pool is created the way Cognito describes it.
+    mirrored = {
+        "PreTokenGeneration": FUNCTION,
+        "PreTokenGenerationConfig": {"LambdaArn": FUNCTION, "LambdaVersion": "V2_0"},
+    }
+    pool_id = cognito.create_user_pool(PoolName="attached", LambdaConfig=mirrored)["UserPool"]["Id"]
+
+    again = _make(endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION, APPLY="1")
+    removed = _make(endpoint, "detach", POOL_ID=pool_id)
+
+    assert again.returncode == 0, again.stderr
+    assert "nothing to change" in again.stdout
+    # Detach shows the config going; its mirror is no setting of its own.
+    lines = removed.stdout.splitlines()
+    assert "  LambdaConfig.PreTokenGenerationConfig" in lines
+    assert "  LambdaConfig.PreTokenGeneration" not in lines
+
+
+def test_diff_lines_show_only_what_changes() -> None:
+    others = {"PreSignUp": OTHER_TRIGGERS["PreSignUp"], "KMSKeyID": OTHER_TRIGGERS["KMSKeyID"]}
+    legacy = {**others, "PreTokenGeneration": OLD_FUNCTION}
+
+    attached = attached_lambda_config(legacy, FUNCTION, "V2_0")
+
+    assert attached == {
+        **others,
+        "PreTokenGenerationConfig": {"LambdaArn": FUNCTION, "LambdaVersion": "V2_0"},
+    }
+    assert diff_lines(legacy, attached) == [
+        "  LambdaConfig.PreTokenGeneration",
+        f'-   "{OLD_FUNCTION}"',
+        "+   (absent)",
+        "  LambdaConfig.PreTokenGenerationConfig",
+        "-   (absent)",
+        f'+   {{"LambdaArn": "{FUNCTION}", "LambdaVersion": "V2_0"}}',
+    ]
+    assert detached_lambda_config(attached) == others
+    assert diff_lines(attached, attached) == []
+    assert diff_lines(others, detached_lambda_config(others)) == []
 
 
 @pytest.mark.parametrize("version", ["V2_0", "V3_0"])
