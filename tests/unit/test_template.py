@@ -23,6 +23,9 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from shared import config
+from shared.config import load_settings
+from shared.errors import ConfigError
 from tests.conftest import ROOT
 
 TEMPLATE = ROOT / "template.yaml"
@@ -312,7 +315,14 @@ def test_template_existing_table_creates_none_and_reads_only_it() -> None:
 
 
 def test_template_created_table_gets_the_sort_key_as_range_key() -> None:
-    stack = _Stack({"KeyAttribute": "pk", "SortKeyAttribute": "sk", "UserSortKey": "PROFILE"})
+    stack = _Stack(
+        {
+            "KeyAttribute": "pk",
+            "SortKeyAttribute": "sk",
+            "UserSortKey": "PROFILE",
+            "ClientSortKey": "CLIENT",
+        }
+    )
 
     table = stack.of_type("AWS::DynamoDB::Table")["ProfileTable"]
     assert table["KeySchema"] == [
@@ -326,19 +336,60 @@ def test_template_created_table_gets_the_sort_key_as_range_key() -> None:
     assert stack.environment()["SORT_KEY_ATTRIBUTE"] == "sk"
 
 
+def test_template_sets_every_function_setting() -> None:
+    # Each variable shared/config.py reads (its name constants) is a parameter of the stack,
+    # except what Lambda itself sets and the local-endpoint overrides.
+    names = {
+        value
+        for name, value in vars(config).items()
+        if name.isupper() and isinstance(value, str) and value == name
+    }
+    lambda_sets = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+    local_only = {name for name in names if name.startswith("AWS_ENDPOINT_URL_")}
+    assert "TABLE_NAME" in names
+    assert set(_Stack({}).environment()) == names - lambda_sets - local_only
+
+
 @pytest.mark.parametrize(
     ("parameters", "failure"),
     [
-        ({"SortKeyAttribute": "sk"}, "UserSortKey must be too"),
-        ({"UserSortKey": "PROFILE"}, "SortKeyAttribute must be too"),
-        ({"ClientSortKey": "CLIENT"}, "SortKeyAttribute must be too"),
+        ({"SortKeyAttribute": "sk", "ClientSortKey": "C"}, ["UserSortKey must be too"]),
+        ({"SortKeyAttribute": "sk", "UserSortKey": "P"}, ["ClientSortKey must be too"]),
+        ({"UserSortKey": "PROFILE"}, ["SortKeyAttribute must be too"]),
+        ({"ClientSortKey": "CLIENT"}, ["SortKeyAttribute must be too"]),
     ],
 )
-def test_template_rules_refuse_half_a_sort_key(parameters: dict[str, str], failure: str) -> None:
-    # The same pairing shared/config.py refuses at init, refused at deploy instead.
+def test_template_rules_refuse_half_a_sort_key(
+    parameters: dict[str, str], failure: list[str]
+) -> None:
     failures = _Stack(parameters).rule_failures
-    assert len(failures) == 1
-    assert failure in failures[0]
+    assert len(failures) == len(failure), failures
+    for expected, text in zip(failure, failures, strict=True):
+        assert expected in text
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {},
+        {"SortKeyAttribute": "sk", "UserSortKey": "PROFILE", "ClientSortKey": "CLIENT"},
+        {"SortKeyAttribute": "sk"},
+        {"UserSortKey": "PROFILE"},
+        {"SortKeyAttribute": "sk", "UserSortKey": "PROFILE"},
+        {"KeyAttribute": "pk", "UserKey": "USER#{sub}", "ClaimsConfig": ""},
+    ],
+)
+def test_template_rules_agree_with_the_function_settings(parameters: dict[str, str]) -> None:
+    # What the template lets through deploys a function that starts; what it refuses would not.
+    stack = _Stack(parameters)
+    environment = {**stack.environment(), "TABLE_NAME": "profiles", "AWS_REGION": REGION}
+    try:
+        load_settings(environment)
+    except ConfigError:
+        starts = False
+    else:
+        starts = True
+    assert starts is (not stack.rule_failures), stack.rule_failures
 
 
 # --- the reads the mapping needs ----------------------------------------------------------------
@@ -632,7 +683,7 @@ def test_template_every_combination_is_consistent_and_least_privilege(
 ) -> None:
     parameters = {"TableName": table_name, "UserPoolId": pool_id, "Alarms": alarms}
     if sort_key:
-        parameters |= {"SortKeyAttribute": "sk", "UserSortKey": "PROFILE"}
+        parameters |= {"SortKeyAttribute": "sk", "UserSortKey": "PROFILE", "ClientSortKey": "C"}
     if reads:
         parameters |= {
             "BatchGetItem": "true",
@@ -669,6 +720,7 @@ LINTED = [
         "KeyAttribute": "pk",
         "SortKeyAttribute": "sk",
         "UserSortKey": "PROFILE",
+        "ClientSortKey": "CLIENT",
         "BatchGetItem": "true",
         "QueryBaseTable": "true",
         "QueryIndexNames": "byUser,byTenant",
