@@ -18,6 +18,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
+from shared.lookup import ItemRead
 from shared.store import open_client
 from tools.container import Container
 
@@ -66,6 +67,7 @@ def run(
     ours_off = Container(off, logs="discard")
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
+    primary = ours_off.deps.user.lookup.primary
     stack = contextlib.AsyncExitStack()
     floor_client = loop.run_until_complete(open_client(off, stack))
     table = off.table_name
@@ -89,7 +91,11 @@ def run(
         "floor (bare GetItem)": floor,
         # The floor plus only our store wrapper (deadline, item decoding): splits our overhead.
         "ours: lookup only": lambda e: loop.run_until_complete(
-            ours_off.deps.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
+            ours_off.deps.store.get_item(
+                ItemRead(source=primary, key=((primary.key[0][0], "USER#" + e["userName"]),)),
+                consistent=False,
+                timeout=1.5,
+            )
         ),
         "plain boto3": lambda e: peers["boto3"](e, None),
         "Powertools + boto3": lambda e: peers["powertools"](e, None),
