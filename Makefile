@@ -69,7 +69,8 @@ deploy: package
 
 # Set (attach) or remove (detach) the trigger on an existing user pool, repeating every other
 # setting as DescribeUserPool reports it. Shows the change; APPLY=1 applies it. README "Adopt on
-# an existing pool". boto3 finds credentials and AWS_ENDPOINT_URL(_COGNITO_IDP) as usual.
+# an existing pool". Credentials and endpoints as boto3 finds them (AWS_ENDPOINT_URL,
+# AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER), plus AWS_ENDPOINT_URL_COGNITO_IDP.
 attach: $(STAMP)
 	$(PY) -m tools.attach attach --pool-id "$(POOL_ID)" --function-arn "$(FUNCTION_ARN)" \
 		--lambda-version "$(or $(LAMBDA_VERSION),V2_0)" --apply "$(APPLY)"
