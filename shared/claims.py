@@ -9,13 +9,17 @@ could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `tr
 """
 
 from collections.abc import Mapping as Mapping_
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
 from shared.item import Item
 from shared.lookup import PRIMARY, LookupSpec
 from shared.models import JSONValue
+
+if TYPE_CHECKING:
+    # Only for annotations: `shared.policy` imports this module.
+    from shared.policy import Condition, Context, Grant
 
 __all__ = (
     "DEFAULT_MAPPING",
@@ -31,6 +35,8 @@ __all__ = (
     "Token",
     "apply_mapping",
     "fits_type",
+    "override_groups",
+    "place_claim",
     "reserved_reason",
     "scope_reason",
     "suppress_reason",
@@ -129,6 +135,8 @@ class ClaimRule(msgspec.Struct, frozen=True):
     source
         What it reads: the primary item (`item`), a related item, or a query (one value per
         item, folded into a list).
+    when
+        A `shared.policy.Condition`: the rule applies only when it holds (None: always).
     """
 
     path: tuple[str, ...]
@@ -138,6 +146,7 @@ class ClaimRule(msgspec.Struct, frozen=True):
     default: JSONValue = None
     required: bool = False
     source: str = PRIMARY
+    when: "Condition | None" = None
 
 
 class Section(msgspec.Struct, frozen=True):
@@ -158,6 +167,10 @@ class Section(msgspec.Struct, frozen=True):
     lookup
         What the section reads besides the primary item, and the primary item's key when the
         file gives one.
+    grants
+        `shared.policy.Grant`s applied after the mapping, in file order.
+    conditional
+        Computed: whether a rule or grant has a condition, so a `Context` is needed.
     """
 
     rules: tuple[ClaimRule, ...] = ()
@@ -175,6 +188,12 @@ class Section(msgspec.Struct, frozen=True):
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
     lookup: LookupSpec = LookupSpec()
+    grants: "tuple[Grant, ...]" = ()
+    conditional: bool = False
+
+    def __post_init__(self) -> None:
+        conditional = bool(self.grants) or any(rule.when is not None for rule in self.rules)
+        msgspec.structs.force_setattr(self, "conditional", conditional)
 
     @property
     def reads(self) -> dict[str, tuple[str, ...]]:
@@ -189,6 +208,9 @@ class Section(msgspec.Struct, frozen=True):
     def attributes(self) -> tuple[str, ...]:
         """Top-level primary-item attributes this section reads, in first-use order."""
         names = [rule.path[0] for rule in self.rules if rule.source == PRIMARY]
+        # Conditions read attributes too (`attribute_equals`), whether or not a claim does.
+        names += [name for rule in self.rules if rule.when for name in rule.when.attributes]
+        names += [name for grant in self.grants for name in grant.when.attributes]
         names += [
             name
             for name in (
@@ -329,6 +351,38 @@ def _place(
     claims[name] = value
 
 
+def place_claim(
+    claims: dict[str, JSONValue],
+    token: Token,
+    name: str,
+    value: JSONValue,
+    *,
+    client_id: str | None,
+    dropped: list[tuple[str, str]],
+) -> None:
+    """Set `name` in `claims` unless the run-time guard refuses the value (dropped and counted).
+
+    The guard: `aud` in the access token only equal to `client_id`; no object or array in the
+    ID-token claims Cognito refuses them for.
+    """
+    _place(claims, token, name, value, client_id=client_id, dropped=dropped)
+
+
+def override_groups(section: Section, item: Item) -> list[str] | None:
+    """The groups the section's `[user.groups]` override sets from `item`, or None to keep them.
+
+    As `apply_mapping` does: a `groups_from` attribute present in the item sets the groups (to
+    none when it is null or not a list of strings).
+    """
+    attribute = section.groups_from
+    if attribute is None or attribute not in item:
+        return None
+    value = item[attribute]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return []
+
+
 _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
 
@@ -339,6 +393,7 @@ def apply_mapping(
     client_id: str | None = None,
     *,
     sources: Mapping_[str, Item | list[Item] | None] | None = None,
+    context: "Context | None" = None,
 ) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
@@ -346,7 +401,9 @@ def apply_mapping(
     or a query's items. A rule on a related item reads it like the primary item; a rule on a
     query yields a list, one value per item that has the attribute (none: an empty list). A
     source that was not read leaves its rules absent. A value of the wrong type, or one the
-    Cognito guard refuses, is dropped and reported in `dropped`; it is never sent.
+    Cognito guard refuses, is dropped and reported in `dropped`; it is never sent. A rule with a
+    condition (`when`) applies only when it holds for `context`; without a context (None), no
+    conditional rule applies.
     """
     dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
@@ -357,6 +414,8 @@ def apply_mapping(
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
     for rule in section.rules:
+        if rule.when is not None and (context is None or not rule.when.holds(context)):
+            continue
         path = rule.path
         if rule.source != PRIMARY:
             value = _from_source(sources, rule)

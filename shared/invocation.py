@@ -17,7 +17,9 @@ from shared.telemetry import Logger
 __all__ = ("CacheResult", "Invocation", "Outcome", "Reason", "log_invocation")
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
-Reason = Literal["found", "missing", "missing_required", "no_key", "store_error", "bad_event"]
+Reason = Literal[
+    "found", "missing", "missing_required", "no_key", "store_error", "bad_event", "grant_denied"
+]
 CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
 
 MAX_LOGGED_DROPS: Final = 20
@@ -53,6 +55,10 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
         Claim or scope names (or positions) not emitted, with the reason; never values.
     denied_message
         The fixed user-safe message when denied.
+    denied_by
+        The position of the grant that denied (`user.grants[2]`), never a value.
+    metadata_ignored
+        Allowlisted `clientMetadata` values ignored (not a string, or too long).
     """
 
     response: dict[str, JSONValue] | None
@@ -64,6 +70,8 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     error_kind: str | None = None
     dropped: tuple[tuple[str, str], ...] = ()
     denied_message: str | None = None
+    denied_by: str | None = None
+    metadata_ignored: int = 0
 
 
 def _metrics(
@@ -84,6 +92,10 @@ def _metrics(
         metrics["CacheStale"] = int(result.cache == "stale")
     if result.error_kind is not None:
         metrics["Error_" + result.error_kind] = 1
+    if result.denied_by is not None:
+        metrics["GrantDenied"] = 1
+    if result.metadata_ignored:
+        metrics["MetadataIgnored"] = result.metadata_ignored
     for _, reason in result.dropped:
         name = "Dropped_" + reason
         metrics[name] = metrics.get(name, 0) + 1
@@ -128,6 +140,10 @@ def log_invocation(
             "shape": result.shape,
             "latency_ms": latency_ms,
         }
+        if result.denied_by is not None:
+            fields["denied_by"] = result.denied_by  # a grant's position in the mapping file
+        if result.metadata_ignored:
+            fields["metadata_ignored"] = result.metadata_ignored
         if result.error is not None:
             fields["error_kind"] = result.error_kind
             fields["error"] = result.error[:MAX_ERROR_CHARS]

@@ -25,10 +25,18 @@ access token only)::
     [[user.related]]           name, table, key: items found through the primary item's attributes
     [[user.query]]             name, table, index, partition, sort_begins_with, limit: lists
     source = "tenant"          on a rule: read a related item or a query instead of the primary
-    [request]                  client_metadata: the clientMetadata keys key templates may read
+    [request]                  client_metadata: the clientMetadata keys key templates and
+                               conditions may read
+    when = { ... }             on any rule: the rule applies only when the condition holds
+    [[user.grants]]            conditional changes (`shared.policy`), applied in file order:
+    when = { groups_any = ["admins"] }       clients trigger_sources groups_any groups_all
+    scopes_add = ["orders/write"]            groups_none scopes_any attribute_equals
+    claims = { access = { role = "admin" } } metadata_equals; actions: scopes_add
+                                             scopes_suppress claims groups_add groups_remove deny
 """
 
 import datetime
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,7 +55,7 @@ from shared.claims import (
     suppress_reason,
 )
 from shared.errors import ConfigError
-from shared.keys import KeyTemplate, KeyUse
+from shared.keys import MAX_METADATA_CHARS, KeyTemplate, KeyUse
 from shared.lookup import (
     MAX_QUERIES,
     MAX_QUERY_LIMIT,
@@ -57,10 +65,22 @@ from shared.lookup import (
     LookupSpec,
     QuerySpec,
 )
+from shared.policy import TRIGGER_SOURCES, Condition, Grant, compile_condition
 
 __all__ = ("load_mapping", "parse_mapping")
 
 SectionName = Literal["user", "client"]
+
+
+class _When(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    clients: list[str] | None = None
+    trigger_sources: list[str] | None = None
+    groups_any: list[str] | None = None
+    groups_all: list[str] | None = None
+    groups_none: list[str] | None = None
+    scopes_any: list[str] | None = None
+    attribute_equals: dict[str, str | int | float | bool] | None = None
+    metadata_equals: dict[str, str] | None = None
 
 
 class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -71,6 +91,7 @@ class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     type: ClaimType = "any"
     default: Any = msgspec.UNSET
     required: bool = False
+    when: _When | None = None
 
 
 class _Static(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,6 +117,16 @@ class _Groups(msgspec.Struct, forbid_unknown_fields=True):
     groups_from: str | None = None
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
+
+
+class _Grant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    when: _When | None = None
+    scopes_add: list[str] = []
+    scopes_suppress: list[str] = []
+    claims: _Static = msgspec.field(default_factory=_Static)
+    groups_add: list[str] = []
+    groups_remove: list[str] = []
+    deny: bool = False
 
 
 class _Item(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -127,6 +158,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True):
     suppress: _Suppress = msgspec.field(default_factory=_Suppress)
     scopes: _Scopes = msgspec.field(default_factory=_Scopes)
     groups: _Groups = msgspec.field(default_factory=_Groups)
+    grants: list[_Grant] = []
 
 
 class _Request(msgspec.Struct, forbid_unknown_fields=True):
@@ -171,6 +203,98 @@ class _Checker:
         if name is not None and (not name or name != name.strip()):
             self.problems.append(f"{where}: attribute names must be non-empty, got `{name!r}`")
 
+    def names(self, where: str, field: str, names: list[str] | None) -> None:
+        """A list of group, client, scope or trigger-source names: non-empty, each trimmed."""
+        if names is None:
+            return
+        if not names:
+            self.problems.append(f"{where}: `{field}` must not be empty (leave it out instead)")
+        for name in names:
+            if not name or name != name.strip():
+                self.problems.append(f"{where}: `{field}` holds a blank or padded name `{name!r}`")
+
+    def condition(
+        self, where: str, when: _When | None, section: SectionName, allowed: frozenset[str]
+    ) -> Condition | None:
+        """Check one `when` and compile it; None when absent or invalid."""
+        if when is None:
+            return None
+        where = f"{where}.when"
+        problems = len(self.problems)
+        lists = {
+            "clients": when.clients,
+            "trigger_sources": when.trigger_sources,
+            "groups_any": when.groups_any,
+            "groups_all": when.groups_all,
+            "groups_none": when.groups_none,
+            "scopes_any": when.scopes_any,
+        }
+        for field, names in lists.items():
+            self.names(where, field, names)
+        maps = {"attribute_equals": when.attribute_equals, "metadata_equals": when.metadata_equals}
+        for field, values in maps.items():
+            if values is not None and not values:
+                self.problems.append(f"{where}: `{field}` must not be empty (leave it out instead)")
+        if all(value is None for value in (*lists.values(), *maps.values())):
+            self.problems.append(f"{where}: a condition needs at least one key")
+        if section == "client":
+            for field in ("groups_any", "groups_all", "groups_none"):
+                if lists[field] is not None:
+                    self.problems.append(f"{where}: `{field}`: machine clients have no groups")
+        for source in when.trigger_sources or ():
+            if source not in TRIGGER_SOURCES:
+                self.problems.append(
+                    f"{where}: `trigger_sources`: unknown trigger source `{source}` (expected "
+                    + ", ".join(f"`{name}`" for name in sorted(TRIGGER_SOURCES))
+                    + ")"
+                )
+        none = set(when.groups_none or ())
+        for field in ("groups_any", "groups_all"):
+            if both := sorted(none.intersection(lists[field] or ())):
+                self.problems.append(
+                    f"{where}: `{field}` and `groups_none` both name {_listed(both)}: "
+                    "the condition can never hold"
+                )
+        for scope in when.scopes_any or ():
+            if reason := scope_reason(scope):
+                self.problems.append(f"{where}: `scopes_any`: `{scope!r}`: {reason}")
+        for path, value in (when.attribute_equals or {}).items():
+            if not all(path.split(".")):
+                self.problems.append(
+                    f"{where}: `attribute_equals`: `{path}` must be a name or a dotted path"
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                self.problems.append(
+                    f"{where}: `attribute_equals`: `{path}` must be a finite number"
+                )
+        for key, value in (when.metadata_equals or {}).items():
+            if key not in allowed:
+                self.problems.append(
+                    f"{where}: `metadata_equals`: `{key}` is not listed in "
+                    "`[request] client_metadata`"
+                )
+            if len(value) > MAX_METADATA_CHARS:
+                self.problems.append(
+                    f"{where}: `metadata_equals`: `{key}`: values longer than "
+                    f"{MAX_METADATA_CHARS} characters are never read, so this never holds"
+                )
+        if len(self.problems) > problems:
+            return None
+        return compile_condition(
+            clients=when.clients,
+            trigger_sources=when.trigger_sources,
+            groups_any=when.groups_any,
+            groups_all=when.groups_all,
+            groups_none=when.groups_none,
+            scopes_any=when.scopes_any,
+            attribute_equals=when.attribute_equals,
+            metadata_equals=when.metadata_equals,
+        )
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
 
 def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName) -> ClaimRule:
     claim = rule.claim if rule.claim is not None else rule.attribute
@@ -204,6 +328,77 @@ def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName
         default,
         rule.required,
         source=rule.source,
+    )
+
+
+def _compile_grant(
+    check: _Checker, where: str, raw: _Grant, section: SectionName, allowed: frozenset[str]
+) -> Grant | None:
+    problems = len(check.problems)
+    if raw.when is None:
+        check.problems.append(
+            f"{where}: a grant needs `when` (unconditional changes belong in the section itself)"
+        )
+    when = check.condition(where, raw.when, section, allowed)
+    actions = [
+        field
+        for field, value in (
+            ("scopes_add", raw.scopes_add),
+            ("scopes_suppress", raw.scopes_suppress),
+            ("claims", raw.claims.id or raw.claims.access),
+            ("groups_add", raw.groups_add),
+            ("groups_remove", raw.groups_remove),
+        )
+        if value
+    ]
+    if raw.deny and actions:
+        check.problems.append(
+            f"{where}: `deny` fails the sign-in, so {_listed(actions)} would never apply: "
+            "write them in another grant"
+        )
+    elif not raw.deny and not actions:
+        check.problems.append(
+            f"{where}: a grant needs an action (`scopes_add`, `scopes_suppress`, `claims`, "
+            "`groups_add`, `groups_remove` or `deny = true`)"
+        )
+    for field, scopes in (("scopes_add", raw.scopes_add), ("scopes_suppress", raw.scopes_suppress)):
+        for scope in scopes:
+            if reason := scope_reason(scope):
+                check.problems.append(f"{where}: `{field}`: `{scope!r}`: {reason}")
+    if both := sorted(set(raw.scopes_add) & set(raw.scopes_suppress)):
+        check.problems.append(
+            f"{where}: `scopes_add` and `scopes_suppress` both name {_listed(both)}"
+        )
+    statics: tuple[tuple[Token, dict[str, Any]], ...] = (
+        ("id", raw.claims.id),
+        ("access", raw.claims.access),
+    )
+    for token, claims in statics:
+        for claim, value in claims.items():
+            check.claim(f"{where}.claims.{token}", claim, token, value)
+    if section == "client":
+        if raw.claims.id:
+            check.problems.append(f"{where}: machine clients get no ID token (`claims.id`)")
+        if raw.groups_add or raw.groups_remove:
+            check.problems.append(f"{where}: machine clients have no groups to edit")
+    check.names(where, "groups_add", raw.groups_add or None)
+    check.names(where, "groups_remove", raw.groups_remove or None)
+    if both := sorted(set(raw.groups_add) & set(raw.groups_remove)):
+        check.problems.append(
+            f"{where}: `groups_add` and `groups_remove` both name {_listed(both)}"
+        )
+    if when is None or len(check.problems) > problems:
+        return None
+    return Grant(
+        where=where,
+        when=when,
+        deny=raw.deny,
+        scopes_add=tuple(dict.fromkeys(raw.scopes_add)),
+        scopes_suppress=tuple(dict.fromkeys(raw.scopes_suppress)),
+        id_claims=tuple(raw.claims.id.items()),
+        access_claims=tuple(raw.claims.access.items()),
+        groups_add=tuple(dict.fromkeys(raw.groups_add)),
+        groups_remove=tuple(dict.fromkeys(raw.groups_remove)),
     )
 
 
@@ -333,6 +528,20 @@ def _compile_section(
         elif rule.source not in sources:
             known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
             check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
+    # Conditions on rules and the grants (`shared.policy`), compiled beside the rules.
+    rules = tuple(
+        msgspec.structs.replace(
+            rule, when=check.condition(f"{name}.claims[{i}]", raw_rule.when, name, allowed)
+        )
+        if raw_rule.when is not None
+        else rule
+        for i, (rule, raw_rule) in enumerate(zip(rules, raw.claims, strict=True))
+    )
+    grants = tuple(
+        grant
+        for i, raw_grant in enumerate(raw.grants)
+        if (grant := _compile_grant(check, f"{name}.grants[{i}]", raw_grant, name, allowed))
+    )
     seen: dict[tuple[Token, str], str] = {}
     statics: tuple[tuple[Token, dict[str, Any]], ...] = (
         ("id", raw.static.id),
@@ -392,6 +601,7 @@ def _compile_section(
         iam_roles_from=raw.groups.iam_roles_from,
         preferred_role_from=raw.groups.preferred_role_from,
         lookup=lookup,
+        grants=grants,
     )
 
 

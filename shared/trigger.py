@@ -7,7 +7,9 @@ dependencies were opened on, under the lookup deadline (the lookup timeout, cut 
 invocation's remaining time less a margin).
 
 Decisions, each made in one place: user or machine client in `_plan` (the `Principal`);
-`ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`. `SignInDenied`, with a fixed user-safe
+`ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; conditions and grants
+(`shared.policy`) in `_conclude`, and a `deny` grant that reads no item also where tokens are
+issued without one (`_item_free_denial`). `SignInDenied`, with a fixed user-safe
 message, is the only exception `answer` raises.
 """
 
@@ -16,7 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, apply_mapping
+from shared.claims import EMPTY_CLAIMS, ClaimSet, apply_mapping, override_groups
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -29,6 +31,7 @@ from shared.errors import (
 from shared.invocation import CacheResult, Invocation, Reason, log_invocation
 from shared.keys import MAX_METADATA_CHARS
 from shared.models import Event, JSONValue, decode_event
+from shared.policy import Denial, apply_grants, build_context, find_denial
 from shared.reader import Profile, Reads, peek, read, render
 from shared.response import Shape, blank_response, build_response, choose_shape
 
@@ -142,12 +145,30 @@ async def _look_up(plan: _Plan, reads: Reads, remaining_ms: int | None, deps: De
 
 
 def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
-    """Apply the principal's mapping to what was read (no primary item: no profile)."""
-    if profile.primary is None:
+    """Apply the principal's mapping, then its grants, to what was read (no primary: no profile)."""
+    item = profile.primary
+    if item is None:
         return _on_missing(plan, "missing", profile.cache, deps)
-    claims = apply_mapping(
-        plan.principal.section, profile.primary, plan.decoded.client_id, sources=profile.sources
-    )
+    section = plan.principal.section
+    if not section.conditional:
+        claims = apply_mapping(section, item, plan.decoded.client_id, sources=profile.sources)
+        ignored = 0
+    else:
+        context = build_context(
+            plan.decoded,
+            item,
+            group_override=override_groups(section, item),
+            metadata_keys=plan.principal.metadata_keys,
+        )
+        ignored = context.metadata_ignored
+        claims = apply_mapping(
+            section, item, plan.decoded.client_id, sources=profile.sources, context=context
+        )
+        # Before `required`: a deny grant reading the item fires whatever else it lacks.
+        granted = apply_grants(section.grants, claims, context)
+        if isinstance(granted, Denial):
+            return _denied_by(plan, granted, profile.cache, ignored)
+        claims = granted
     if claims.missing_required is not None:
         # A profile without a required attribute is no usable profile: ON_MISSING decides.
         return _on_missing(plan, "missing_required", profile.cache, deps)
@@ -158,7 +179,48 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         cache=profile.cache,
         shape=plan.shape,
         dropped=claims.dropped,
+        metadata_ignored=ignored,
     )
+
+
+def _denied_by(
+    plan: _Plan,
+    denial: Denial,
+    cache: CacheResult,
+    ignored: int,
+    error: PretokenError | None = None,
+) -> Invocation:
+    """A grant denied: the fixed message of `ON_MISSING=deny`; the log names the grant only."""
+    return Invocation(
+        response=None,
+        outcome="denied",
+        reason="grant_denied",
+        cache=cache,
+        shape=plan.shape,
+        error=str(error) if error is not None else None,
+        error_kind=error.kind if isinstance(error, StoreError) else None,
+        denied_message=DENIED_NO_PROFILE,
+        denied_by=denial.grant,
+        metadata_ignored=ignored,
+    )
+
+
+def _item_free_denial(
+    plan: _Plan, cache: CacheResult, error: PretokenError | None = None
+) -> Invocation | None:
+    """Without an item, a `deny` grant that reads none (no `attribute_equals`) still denies.
+
+    Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
+    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
+    """
+    section = plan.principal.section
+    if not section.grants:
+        return None
+    context = build_context(plan.decoded, None, metadata_keys=plan.principal.metadata_keys)
+    denial = find_denial(section.grants, context)
+    if denial is None:
+        return None
+    return _denied_by(plan, denial, cache, context.metadata_ignored, error)
 
 
 def _respond(plan: _Plan, claims: ClaimSet) -> dict[str, JSONValue]:
@@ -181,6 +243,8 @@ def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> 
             shape=plan.shape,
             denied_message=DENIED_NO_PROFILE,
         )
+    if denied := _item_free_denial(plan, cache):
+        return denied
     return Invocation(
         response=_respond(plan, EMPTY_CLAIMS),
         outcome="allowed_without_claims",
@@ -208,6 +272,8 @@ def _on_error(
     shape = plan.shape if plan is not None else None
     if deps.settings.on_error == "allow" and isinstance(event, dict):
         if plan is not None:
+            if denied := _item_free_denial(plan, cache, error):
+                return denied
             response = _respond(plan, EMPTY_CLAIMS)
         else:
             response = dict(event)

@@ -16,7 +16,8 @@ INTENDED: dict[str, set[str]] = {
     "claims": {
         "ClaimRule", "ClaimSet", "ClaimType", "DEFAULT_MAPPING", "EMPTY_CLAIMS", "GroupOverride",
         "Mapping", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "Section", "Token", "apply_mapping",
-        "fits_type", "reserved_reason", "scope_reason", "suppress_reason",
+        "fits_type", "override_groups", "place_claim", "reserved_reason", "scope_reason",
+        "suppress_reason",
     },
     "config": {
         "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION",
@@ -46,6 +47,10 @@ INTENDED: dict[str, set[str]] = {
     "models": {
         "CLIENT_CREDENTIALS", "CallerContext", "Event", "GroupConfiguration", "JSONValue",
         "Request", "UserAttributes", "decode_event", "version_number",
+    },
+    "policy": {
+        "Condition", "Context", "Denial", "EMPTY_CONTEXT", "Grant", "TRIGGER_SOURCES",
+        "apply_grants", "build_context", "compile_condition", "find_denial",
     },
     "reader": {"Profile", "Reads", "peek", "read", "render"},
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},

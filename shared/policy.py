@@ -1,0 +1,493 @@
+"""Conditions and grants: claims that depend on who asks, compiled at load, checked per event.
+
+A `Condition` is the compiled `when` of a mapping rule or grant: one closure made at load over
+precomputed frozensets and key tuples, reading a `Context`, which is built once per invocation
+from the decoded event and the primary item (app client, trigger source, groups after the
+mapping's own `[user.groups]` override, requested scopes, allowlisted `clientMetadata`). A
+`Grant` is a
+conditional change applied after the mapping: scopes to add or suppress, static claims per
+token, groups to add or remove, or a denial. `apply_grants` applies every grant whose condition
+holds, in file order, to a `shared.claims.ClaimSet` (suppression and removal win over additions),
+or returns a `Denial` naming the grant's position, never a value. Every condition of every grant
+is evaluated against the same `Context`: one grant's changes are never another grant's input.
+
+Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition or grant could
+get wrong; this module trusts what it is given.
+"""
+
+from collections.abc import Callable, Collection
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+
+from shared.claims import ClaimSet, GroupOverride, place_claim
+from shared.item import Item
+from shared.keys import MAX_METADATA_CHARS
+from shared.models import Event, JSONValue
+
+__all__ = (
+    "EMPTY_CONTEXT",
+    "TRIGGER_SOURCES",
+    "Condition",
+    "Context",
+    "Denial",
+    "Grant",
+    "apply_grants",
+    "build_context",
+    "compile_condition",
+    "find_denial",
+)
+
+TRIGGER_SOURCES: Final = frozenset(
+    {
+        "TokenGeneration_HostedAuth",
+        "TokenGeneration_Authentication",
+        "TokenGeneration_NewPasswordChallenge",
+        "TokenGeneration_AuthenticateDevice",
+        "TokenGeneration_RefreshTokens",
+        "TokenGeneration_ClientCredentials",
+    }
+)
+"""The `triggerSource` values Cognito sends to a pre token generation trigger."""
+
+# Membership check kinds, in the order a condition evaluates them (clients first: cheapest).
+_CLIENTS: Final = 0
+_TRIGGER_SOURCES: Final = 1
+_SCOPES_ANY: Final = 2
+_GROUPS_ANY: Final = 3
+_GROUPS_ALL: Final = 4
+_GROUPS_NONE: Final = 5
+
+# How an `attribute_equals` value compares: strings to strings only, booleans to booleans only,
+# numbers to numbers only (exactly, as decimals: never through a float's rounding).
+_STRING: Final = 0
+_BOOLEAN: Final = 1
+_NUMBER: Final = 2
+
+_ABSENT: Final = object()
+
+Expected = str | int | float | bool
+"""A value `attribute_equals` may expect."""
+
+
+class Context(msgspec.Struct, frozen=True, kw_only=True):
+    """What conditions read, built once per invocation by `build_context`.
+
+    Parameters
+    ----------
+    client_id
+        The app client id (`callerContext.clientId`).
+    trigger_source
+        `triggerSource`, e.g. `TokenGeneration_RefreshTokens`.
+    groups, group_list
+        The user's groups after the mapping's `[user.groups]` override (never after a grant),
+        as a set for conditions and in order for group edits.
+    scopes
+        The requested scopes (`request.scopes`; V2/V3 events only).
+    item
+        The primary item, or None when there is none.
+    metadata
+        Allowlisted `clientMetadata` keys holding a string of at most 256 characters.
+    metadata_ignored
+        Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    """
+
+    client_id: str | None = None
+    trigger_source: str | None = None
+    groups: frozenset[str] = frozenset()
+    group_list: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    item: Item | None = None
+    metadata: dict[str, str] = {}
+    metadata_ignored: int = 0
+
+
+def _lookup(item: Item | None, path: tuple[str, ...]) -> object:
+    value: object = item
+    for key in path:
+        if not isinstance(value, dict):
+            return _ABSENT
+        value = value.get(key, _ABSENT)
+    return value
+
+
+class _Number(msgspec.Struct, frozen=True):
+    """An expected number, precomputed in each form an item may hold it in."""
+
+    exact: Decimal
+    integer: int | None
+    binary: float
+
+
+def _number(value: int | float) -> _Number:
+    exact = Decimal(repr(value))  # a TOML float by its shortest text: 0.1 is 0.1
+    integer = int(exact) if exact == exact.to_integral_value() else None
+    return _Number(exact, integer, float(value))
+
+
+def _number_equals(expected: _Number, value: object) -> bool:
+    # `type(...) is`, not isinstance: True and False are ints to Python, never numbers here.
+    kind = type(value)
+    if kind is int:
+        return expected.integer is not None and value == expected.integer
+    if kind is float:
+        return value == expected.binary
+    if kind is Decimal:
+        return value == expected.exact
+    return False
+
+
+_Check = Callable[[Context], bool]
+"""One compiled test over a `Context`."""
+
+
+def _membership(kind: int, names: frozenset[str]) -> _Check:
+    """A test of one membership key, bound to its set (no dispatch left for the event)."""
+    disjoint = names.isdisjoint
+    if kind == _CLIENTS:
+        return lambda context: context.client_id in names
+    if kind == _TRIGGER_SOURCES:
+        return lambda context: context.trigger_source in names
+    if kind == _SCOPES_ANY:
+        return lambda context: not disjoint(context.scopes)
+    if kind == _GROUPS_ANY:
+        return lambda context: not disjoint(context.groups)
+    if kind == _GROUPS_ALL:
+        return lambda context: names.issubset(context.groups)
+    return lambda context: disjoint(context.groups)  # _GROUPS_NONE
+
+
+def _metadata(pairs: tuple[tuple[str, str], ...]) -> _Check:
+    if len(pairs) == 1:
+        ((key, wanted),) = pairs
+        return lambda context: context.metadata.get(key) == wanted
+
+    def check(context: Context) -> bool:
+        metadata = context.metadata
+        return all(metadata.get(key) == wanted for key, wanted in pairs)
+
+    return check
+
+
+def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
+    def check(context: Context) -> bool:
+        item = context.item
+        if item is None:
+            return False
+        for path, how, expected in checks:
+            value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
+            if how == _STRING:
+                if type(value) is not str or value != expected:
+                    return False
+            elif how == _BOOLEAN:
+                if value is not expected:
+                    return False
+            elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
+                return False
+        return True
+
+    return check
+
+
+def _all(checks: list[_Check]) -> _Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:  # the common pair, without a loop
+        first, second = checks
+        return lambda context: first(context) and second(context)
+    chain = tuple(checks)
+
+    def check(context: Context) -> bool:
+        return all(test(context) for test in chain)
+
+    return check
+
+
+class Condition:
+    """A compiled `when`: every check must hold (built by `compile_condition`).
+
+    `holds(context)` is one closure made at load from the checks below, which stay for
+    comparison and introspection.
+
+    Parameters
+    ----------
+    sets
+        `(kind, names)` membership checks (clients, trigger sources, scopes, groups), cheapest
+        first.
+    metadata
+        `(key, value)` pairs `clientMetadata` must hold.
+    attribute_checks
+        `(path, kind, expected)` triples the primary item must hold.
+    """
+
+    __slots__ = ("attribute_checks", "holds", "metadata", "sets")
+
+    def __init__(
+        self,
+        sets: tuple[tuple[int, frozenset[str]], ...] = (),
+        metadata: tuple[tuple[str, str], ...] = (),
+        attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
+    ) -> None:
+        checks = [_membership(kind, names) for kind, names in sets]
+        if metadata:
+            checks.append(_metadata(metadata))
+        if attribute_checks:
+            checks.append(_attributes(attribute_checks))
+        if not checks:
+            raise ValueError("a condition needs at least one key")
+        self.sets = sets
+        self.metadata = metadata
+        self.attribute_checks = attribute_checks
+        self.holds: _Check = _all(checks)
+        """Whether every check holds for a `Context`."""
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.sets, self.metadata, self.attribute_checks)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Condition) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
+            f"attribute_checks={self.attribute_checks!r})"
+        )
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Top-level item attributes the condition reads (for the GetItem projection)."""
+        return tuple(dict.fromkeys(path[0] for path, _, _ in self.attribute_checks))
+
+    @property
+    def reads_item(self) -> bool:
+        """Whether the condition reads the primary item (`attribute_equals`)."""
+        return bool(self.attribute_checks)
+
+
+def _expected(value: Expected) -> tuple[int, object]:
+    if isinstance(value, bool):
+        return _BOOLEAN, value
+    if isinstance(value, str):
+        return _STRING, value
+    return _NUMBER, _number(value)
+
+
+def compile_condition(
+    *,
+    clients: list[str] | None = None,
+    trigger_sources: list[str] | None = None,
+    groups_any: list[str] | None = None,
+    groups_all: list[str] | None = None,
+    groups_none: list[str] | None = None,
+    scopes_any: list[str] | None = None,
+    attribute_equals: dict[str, Expected] | None = None,
+    metadata_equals: dict[str, str] | None = None,
+) -> Condition:
+    """Compile one `when` into precomputed checks (the loader has already validated it).
+
+    Raises
+    ------
+    ValueError
+        No condition key is given: a condition that always holds cannot be written.
+    """
+    sets: list[tuple[int, frozenset[str]]] = []
+    for kind, names in (
+        (_CLIENTS, clients),
+        (_TRIGGER_SOURCES, trigger_sources),
+        (_SCOPES_ANY, scopes_any),
+        (_GROUPS_ANY, groups_any),
+        (_GROUPS_ALL, groups_all),
+        (_GROUPS_NONE, groups_none),
+    ):
+        if names is not None:
+            sets.append((kind, frozenset(names)))
+    metadata = tuple(metadata_equals.items()) if metadata_equals is not None else ()
+    checks = tuple(
+        (tuple(path.split(".")), *_expected(value))
+        for path, value in (attribute_equals or {}).items()
+    )
+    return Condition(tuple(sets), metadata, checks)
+
+
+EMPTY_CONTEXT: Final = Context()
+"""An empty context: no client, no groups, no scopes, no item, no metadata."""
+
+
+def build_context(
+    event: Event,
+    item: Item | None,
+    *,
+    group_override: list[str] | None = None,
+    metadata_keys: Collection[str] = (),
+) -> Context:
+    """Gather what conditions read from the decoded event and the primary item.
+
+    Parameters
+    ----------
+    event
+        The decoded event.
+    item
+        The primary item, or None.
+    group_override
+        The groups the mapping's `[user.groups]` override sets, or None to keep the request's.
+    metadata_keys
+        The allowlisted `clientMetadata` keys (`[request] client_metadata`); no other is read.
+    """
+    request = event.request
+    groups: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    metadata: dict[str, str] = {}
+    ignored = 0
+    if group_override is not None:
+        groups = tuple(group_override)
+    elif request is not None and request.group_configuration is not None:
+        groups = tuple(request.group_configuration.groups_to_override or ())
+    if request is not None:
+        if request.scopes:
+            scopes = frozenset(request.scopes)
+        raw = request.client_metadata
+        if metadata_keys and raw is not None:
+            if isinstance(raw, dict):
+                for key in metadata_keys:
+                    value = raw.get(key, _ABSENT)
+                    if value is _ABSENT:
+                        continue
+                    if isinstance(value, str) and len(value) <= MAX_METADATA_CHARS:
+                        metadata[key] = value
+                    else:
+                        ignored += 1
+            else:
+                ignored += 1
+    return Context(
+        client_id=event.client_id,
+        trigger_source=event.trigger_source,
+        groups=frozenset(groups),
+        group_list=groups,
+        scopes=scopes,
+        item=item,
+        metadata=metadata,
+        metadata_ignored=ignored,
+    )
+
+
+class Grant(msgspec.Struct, frozen=True, kw_only=True):
+    """A conditional change to the tokens, applied after the mapping when `when` holds.
+
+    Parameters
+    ----------
+    where
+        Its position in the file, e.g. `user.grants[2]`: what a denial logs.
+    when
+        The condition.
+    deny
+        Fail the sign-in with the fixed message (alone: the loader refuses other actions).
+    scopes_add, scopes_suppress
+        Access-token scopes; a suppressed scope is never added, whichever grant adds it.
+    id_claims, access_claims
+        Static claims per token, checked at load like `[user.static]`.
+    groups_add, groups_remove
+        Edits of the group override; roles and preferred role are kept; removal wins.
+    """
+
+    where: str
+    when: Condition
+    deny: bool = False
+    scopes_add: tuple[str, ...] = ()
+    scopes_suppress: tuple[str, ...] = ()
+    id_claims: tuple[tuple[str, JSONValue], ...] = ()
+    access_claims: tuple[tuple[str, JSONValue], ...] = ()
+    groups_add: tuple[str, ...] = ()
+    groups_remove: tuple[str, ...] = ()
+
+
+class Denial(msgspec.Struct, frozen=True):
+    """A grant denied the sign-in; `grant` is its position (`user.grants[2]`), never a value."""
+
+    grant: str
+
+
+def find_denial(grants: tuple[Grant, ...], context: Context) -> Denial | None:
+    """The first `deny` grant, in file order, whose condition holds; None when none does.
+
+    With no item in `context`, a grant reading the item (`attribute_equals`) never holds.
+    """
+    for grant in grants:
+        if grant.deny and grant.when.holds(context):
+            return Denial(grant.where)
+    return None
+
+
+def apply_grants(
+    grants: tuple[Grant, ...], claims: ClaimSet, context: Context
+) -> ClaimSet | Denial:
+    """Apply every grant whose condition holds to `claims`, or deny.
+
+    Conditions all read the same `context`; a `deny` grant that holds wins over everything
+    (the first in file order is named). Scopes are added then suppressed (a suppressed scope is
+    never added), claims are set in file order (a later grant overrides an earlier one, and the
+    mapping's own claims), and groups are edited from the override the mapping produced: added
+    in file order, removed whatever adds them. Values the Cognito guard refuses at run time
+    (`aud` other than the client id) are dropped and counted, as in `apply_mapping`.
+
+    Returns
+    -------
+    ClaimSet | Denial
+        `claims` itself when no grant holds.
+    """
+    held = [grant for grant in grants if grant.when.holds(context)]
+    if not held:
+        return claims
+    for grant in held:
+        if grant.deny:
+            return Denial(grant.where)
+    id_claims = claims.id_claims
+    access_claims = claims.access_claims
+    add, suppress = claims.scopes_add, claims.scopes_suppress
+    group_adds: tuple[str, ...] = ()
+    group_removes: tuple[str, ...] = ()
+    dropped: list[tuple[str, str]] | None = None
+    client_id = context.client_id
+    for grant in held:
+        if grant.id_claims or grant.access_claims:
+            if dropped is None:  # copy once, only when a grant sets claims
+                dropped = list(claims.dropped)
+                id_claims, access_claims = dict(id_claims), dict(access_claims)
+            for name, value in grant.id_claims:
+                place_claim(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
+            for name, value in grant.access_claims:
+                place_claim(
+                    access_claims, "access", name, value, client_id=client_id, dropped=dropped
+                )
+        add += grant.scopes_add
+        suppress += grant.scopes_suppress
+        group_adds += grant.groups_add
+        group_removes += grant.groups_remove
+    if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
+        suppress = tuple(dict.fromkeys(suppress))
+        add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)
+    groups = claims.groups
+    if group_adds or group_removes:
+        groups = GroupOverride(
+            [
+                name
+                for name in dict.fromkeys(context.group_list + group_adds)
+                if name not in group_removes
+            ],
+            groups.iam_roles if groups is not None else None,
+            groups.preferred_role if groups is not None else None,
+        )
+    return ClaimSet(
+        id_claims,
+        access_claims,
+        claims.id_suppress,
+        claims.access_suppress,
+        add,
+        suppress,
+        groups,
+        claims.missing_required,
+        claims.dropped if dropped is None else tuple(dropped),
+    )
