@@ -8,12 +8,14 @@ and why. The Cognito guard lives here too, used at load time and again on every 
 could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `trigger` logs).
 """
 
+from decimal import Decimal
 from typing import Final, Literal
 
 import msgspec
 
+from shared.config import DEFAULT_CLAIMS_BUDGET_BYTES
 from shared.item import Item
-from shared.models import JSONValue
+from shared.models import JSONValue, encode_json
 
 __all__ = (
     "DEFAULT_MAPPING",
@@ -101,7 +103,7 @@ def fits_type(value: JSONValue, claim_type: ClaimType) -> bool:
     if claim_type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if claim_type == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
     if claim_type == "string_list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, dict | list)  # json: an object or an array
@@ -227,8 +229,10 @@ class ClaimSet(msgspec.Struct, frozen=True):
     missing_required
         The first required claim the item lacked, or None.
     dropped
-        Claim (or scope) names not emitted, with the reason: `null`, `wrong_type`, `reserved`,
-        `object_not_allowed`, `invalid_scope`, `not_a_list`.
+        What was not emitted, with the reason: `null`, `wrong_type`, `reserved`,
+        `object_not_allowed`, `invalid_scope`, `not_a_list`, `over_budget`. Named by claim,
+        attribute or mapping setting (all from the mapping); a name read from an item list is
+        named by its position (`suppress.id_from[3]`), never by what it says.
     """
 
     id_claims: dict[str, JSONValue]
@@ -297,11 +301,45 @@ _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
 
 
-def apply_mapping(section: Section, item: Item, client_id: str | None = None) -> ClaimSet:
+def _fit_budget(
+    claims: dict[str, JSONValue],
+    names: list[str],
+    budget: int,
+    dropped: list[tuple[str, str]],
+) -> None:
+    """Drop the largest of `names` from `claims` until their compact JSON fits `budget` bytes."""
+    sizes = {
+        name: len(encode_json(name)) + 1 + len(encode_json(claims[name]))
+        for name in names
+        if name in claims
+    }
+    # The size of `{"a":1,"b":2}`: every entry, a comma between two, the braces.
+    total = sum(sizes.values()) + len(sizes) + 1
+    if total <= budget:
+        return
+    # Largest first, then by name: the same item always gives the same answer (Cognito retries).
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        del claims[name]
+        dropped.append((name, "over_budget"))
+        total -= sizes[name] + 1
+        if total <= budget:
+            return
+
+
+def apply_mapping(
+    section: Section,
+    item: Item,
+    client_id: str | None = None,
+    *,
+    budget: int = DEFAULT_CLAIMS_BUDGET_BYTES,
+) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
     A value of the wrong type, or one the Cognito guard refuses, is dropped and reported in
-    `dropped`; it is never sent.
+    `dropped`; it is never sent. Per token, the claims the rules take from the item (defaults
+    included) may fill at most `budget` bytes of compact JSON (`CLAIMS_BUDGET_BYTES`): past it
+    the largest are dropped (`over_budget`) until the rest fit. Static claims are never dropped:
+    they are the mapping's own, bounded when it is loaded.
     """
     dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
@@ -334,6 +372,8 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
                 _place(into, token, claim, value, client_id=client_id, dropped=dropped)
             else:
                 into[claim] = value
+    for token, into in (("id", id_claims), ("access", access_claims)):
+        _fit_budget(into, [r.claim for r in section.rules if token in r.tokens], budget, dropped)
     if not (
         section.suppress_id or section.suppress_access or section.suppress_id_from
         or section.suppress_access_from or section.scopes_add or section.scopes_add_from
@@ -354,6 +394,50 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
     )
 
 
+def _group_list(
+    item: Item, attribute: str | None, dropped: list[tuple[str, str]]
+) -> list[str] | None:
+    """A valid list of strings overriding one group field, or None to keep the request's."""
+    if attribute is None:
+        return None
+    value = item.get(attribute, _ABSENT)
+    if value is _ABSENT:
+        return None
+    if value is None:
+        dropped.append((attribute, "null"))
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        dropped.append((attribute, "not_a_list"))
+        return None
+    return value
+
+
+def _group_override(
+    section: Section, item: Item, dropped: list[tuple[str, str]]
+) -> GroupOverride | None:
+    """The group fields the item validly overrides; a malformed one keeps the request's value.
+
+    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
+    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
+    list holding anything else is dropped and named by its attribute.
+    """
+    groups = _group_list(item, section.groups_from, dropped)
+    roles = _group_list(item, section.iam_roles_from, dropped)
+    preferred: str | None = None
+    attribute = section.preferred_role_from
+    if attribute is not None:
+        value = item.get(attribute, _ABSENT)
+        if isinstance(value, str):
+            preferred = value
+        elif value is None:
+            dropped.append((attribute, "null"))
+        elif value is not _ABSENT:
+            dropped.append((attribute, "wrong_type"))
+    if groups is None and roles is None and preferred is None:
+        return None
+    return GroupOverride(groups, roles, preferred)
+
+
 def _with_extras(
     section: Section,
     item: Item,
@@ -365,41 +449,29 @@ def _with_extras(
 ) -> ClaimSet:
     id_suppress = list(section.suppress_id)
     access_suppress = list(section.suppress_access)
-    for source, target in (
-        (section.suppress_id_from, id_suppress),
-        (section.suppress_access_from, access_suppress),
+    for where, source, target in (
+        ("suppress.id_from", section.suppress_id_from, id_suppress),
+        ("suppress.access_from", section.suppress_access_from, access_suppress),
     ):
-        for name in _strings(item, source, dropped):
+        for position, name in enumerate(_strings(item, source, dropped)):
             if suppress_reason(name) is None:
                 target.append(name)
             else:
-                dropped.append((name, "reserved"))
+                # The name came from the item: log where it was, never what it says.
+                dropped.append((f"{where}[{position}]", "reserved"))
     scopes: list[list[str]] = [list(section.scopes_add), list(section.scopes_suppress)]
-    for source, target in (
-        (section.scopes_add_from, scopes[0]),
-        (section.scopes_suppress_from, scopes[1]),
+    for where, source, target in (
+        ("scopes.add_from", section.scopes_add_from, scopes[0]),
+        ("scopes.suppress_from", section.scopes_suppress_from, scopes[1]),
     ):
-        for scope in _strings(item, source, dropped):
+        for position, scope in enumerate(_strings(item, source, dropped)):
             if scope_reason(scope) is None:
                 target.append(scope)
             else:
-                dropped.append((source or "", "invalid_scope"))
+                dropped.append((f"{where}[{position}]", "invalid_scope"))
     groups = None
     if section.groups_from or section.iam_roles_from or section.preferred_role_from:
-        group_names = _strings(item, section.groups_from, dropped)
-        roles = _strings(item, section.iam_roles_from, dropped)
-        preferred = _attribute(item, section.preferred_role_from)
-        has_groups = section.groups_from is not None and section.groups_from in item
-        has_roles = section.iam_roles_from is not None and section.iam_roles_from in item
-        if preferred is not _ABSENT and not isinstance(preferred, str):
-            dropped.append((section.preferred_role_from or "", "wrong_type"))
-            preferred = _ABSENT
-        if has_groups or has_roles or preferred is not _ABSENT:
-            groups = GroupOverride(
-                group_names if has_groups else None,
-                roles if has_roles else None,
-                preferred if isinstance(preferred, str) else None,
-            )
+        groups = _group_override(section, item, dropped)
     return ClaimSet(
         id_claims,
         access_claims,

@@ -22,11 +22,13 @@ __all__ = (
     "CACHE_NEGATIVE_TTL_SECONDS",
     "CACHE_STALE_IF_ERROR_SECONDS",
     "CACHE_TTL_SECONDS",
+    "CLAIMS_BUDGET_BYTES",
     "CLAIMS_CONFIG",
     "CLIENT_KEY",
     "COGNITO_BUDGET_MS",
     "CONSISTENT_READ",
     "DEADLINE_MARGIN_MS",
+    "DEFAULT_CLAIMS_BUDGET_BYTES",
     "KEY_ATTRIBUTE",
     "LOG_LEVEL",
     "LOOKUP_TIMEOUT_MS",
@@ -62,6 +64,7 @@ ON_ERROR: Final = "ON_ERROR"
 LOG_LEVEL: Final = "LOG_LEVEL"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
+CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
 METRICS: Final = "METRICS"
 METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
 AWS_REGION: Final = "AWS_REGION"
@@ -71,6 +74,12 @@ AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 
 COGNITO_BUDGET_MS: Final = 5000
 """Cognito waits at most this long for the trigger, whatever the function's own timeout."""
+
+DEFAULT_CLAIMS_BUDGET_BYTES: Final = 65_536
+"""Default bound on the JSON bytes of the claims one token takes from the item."""
+_MAX_CLAIMS_BUDGET_BYTES: Final = 1_048_576
+"""Two tokens at this bound, plus static claims and V1's re-quoting, stay far below Lambda's
+6 MB response limit."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _T = TypeVar("_T")
@@ -115,6 +124,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
+    claims_budget_bytes
+        Most bytes of compact JSON the claims taken from the item may fill per token; past it
+        the largest are dropped (`CLAIMS_BUDGET_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
     """
@@ -139,6 +151,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     claims_config: str | None = None
+    claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
 
@@ -247,10 +260,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         One error naming every invalid or missing variable, its value and what is accepted.
     """
     read = _Reader(environ)
-    endpoint = read.text(AWS_ENDPOINT_URL_DYNAMODB, "") or read.text(AWS_ENDPOINT_URL, "")
+    endpoint_variable = AWS_ENDPOINT_URL_DYNAMODB
+    endpoint = read.text(AWS_ENDPOINT_URL_DYNAMODB, "")
+    if not endpoint:
+        endpoint_variable = AWS_ENDPOINT_URL
+        endpoint = read.text(AWS_ENDPOINT_URL, "")
     if endpoint and not endpoint.startswith(("http://", "https://")):
+        # Name the variable that holds the bad value, not the one it stands in for.
         read.problems.append(
-            f"`{AWS_ENDPOINT_URL_DYNAMODB}` must be an http:// or https:// URL, got `{endpoint!r}`"
+            f"`{endpoint_variable}` must be an http:// or https:// URL, got `{endpoint!r}`"
         )
     region = read.text(AWS_REGION, "") or read.text(AWS_DEFAULT_REGION, "")
     if not region:
@@ -282,6 +300,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "region": region,
         "endpoint_url": endpoint or None,
         "claims_config": read.text(CLAIMS_CONFIG, "") or None,
+        "claims_budget_bytes": read.integer(
+            CLAIMS_BUDGET_BYTES, DEFAULT_CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES
+        ),
         "metrics": read.boolean(METRICS, True),
         "metrics_namespace": read.text(METRICS_NAMESPACE, "CognitoPretoken"),
     }
