@@ -1,13 +1,15 @@
 """DynamoDB AttributeValue maps -> plain JSON values, decoded with msgspec.
 
-S is a string; N an int, or a float when it has a fraction or exponent; BOOL a bool; NULL None;
-L a list; M a dict; SS and NS sorted lists (never a `set`: the Lambda runtime cannot marshal
-one).
-Binary values (B, BS) have no JSON form and are left out. No Decimal, bytes or datetime is ever
-returned. Pure: no I/O, no logging.
+S is a string; N an int when it is integral, else an exact `decimal.Decimal` (never a float:
+DynamoDB numbers carry 38 digits, a float 17); BOOL a bool; NULL None; L a list; M a dict; SS and
+NS sorted lists (never a `set`: the Lambda runtime cannot marshal one). The Lambda runtime writes
+a Decimal as its exact text, and `shared.models.encode_json` does the same. Binary values (B, BS)
+have no JSON form and are left out; no bytes or datetime is ever returned. Pure: no I/O, no
+logging.
 """
 
-import math
+import re
+from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -44,19 +46,39 @@ _OMIT: Final = _Omit()
 _ITEM_TYPE: Final = dict[str, _AttributeValue]
 
 
-def _number(text: str) -> int | float:
-    if "." not in text and "e" not in text and "E" not in text:
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)") from None
-    if not math.isfinite(value):
-        raise ItemError("item holds a number `N` outside the float range")
-    return value
+_NUMBER: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+"""DynamoDB's number text: ASCII digits only. `Decimal` and `int` also accept other scripts'
+digits, surrounding spaces, `"1_0"`, `"NaN"` and `"Infinity"`, none of which DynamoDB holds."""
+
+_MAX_DIGITS: Final = 38
+_MIN_EXPONENT: Final = -130
+_MAX_EXPONENT: Final = 125
+"""DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 to 9.99...E+125."""
+
+
+_SHORT_INTEGER: Final = _MAX_DIGITS
+"""Text this short with no fraction or exponent is an integer inside DynamoDB's range."""
+
+
+def _number(text: str) -> int | Decimal:
+    """An exact number: an int when integral, else a Decimal; ItemError past DynamoDB's range."""
+    if _NUMBER.fullmatch(text) is None:
+        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)")
+    if len(text) <= _SHORT_INTEGER and "." not in text and "e" not in text and "E" not in text:
+        return int(text)
+    # Decimal() parses exactly whatever its context's precision; as_tuple and int() are exact.
+    number = Decimal(text)
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN or Infinity: the pattern lets neither through
+        raise ItemError("item holds a number `N` that is not finite")
+    significant = "".join(map(str, digits)).strip("0")
+    if not significant:
+        return 0
+    if len(significant) > _MAX_DIGITS or not _MIN_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        raise ItemError("item holds a number `N` outside DynamoDB's range")
+    if exponent >= 0 or not any(digits[exponent:]):
+        return int(number)
+    return number
 
 
 def _plain(value: _AttributeValue) -> JSONValue | _Omit:

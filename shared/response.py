@@ -9,13 +9,10 @@ empty or null; it is left out only when the request has no group configuration (
 clients). Pure: no I/O, no logging.
 """
 
-import json
 from typing import Final, Literal
 
-import orjson
-
 from shared.claims import ClaimSet, GroupOverride
-from shared.models import Event, GroupConfiguration, JSONValue
+from shared.models import Event, GroupConfiguration, JSONValue, encode_json
 
 __all__ = ("Shape", "build_response", "choose_shape")
 
@@ -56,11 +53,8 @@ def _groups(
 def _as_string(value: JSONValue) -> str:
     if isinstance(value, str):
         return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        # orjson stops at 64-bit integers; DynamoDB numbers carry up to 38 digits.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Exact: a 38-digit integer or a Decimal, alone or nested, keeps every digit.
+    return encode_json(value).decode()
 
 
 def _generation(claims: dict[str, JSONValue], suppress: tuple[str, ...]) -> dict[str, JSONValue]:
