@@ -301,6 +301,19 @@ _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
 
 
+def _size_bound(value: JSONValue) -> int:
+    """An upper bound of the bytes of `value`'s compact JSON, cheap for the common values."""
+    if type(value) is str:
+        return 6 * len(value) + 2  # at worst every character is a `\uXXXX` escape
+    if type(value) is int:
+        return value.bit_length() // 3 + 2  # log10(2) < 1/3; one more for the sign
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, Decimal):
+        return len(str(value))
+    return len(encode_json(value))
+
+
 def _fit_budget(
     claims: dict[str, JSONValue],
     names: list[str],
@@ -349,6 +362,7 @@ def apply_mapping(
     for name, value in section.static_access:
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
+    bound = 2  # an upper bound of the rules' claims' JSON bytes, both tokens together
     for rule in section.rules:
         path = rule.path
         value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
@@ -366,14 +380,20 @@ def apply_mapping(
             dropped.append((rule.claim, "wrong_type"))
             continue
         claim = rule.claim
-        for token in rule.tokens:
+        tokens = rule.tokens
+        for token in tokens:
             into = id_claims if token == "id" else access_claims
             if claim in _GUARDED:
                 _place(into, token, claim, value, client_id=client_id, dropped=dropped)
             else:
                 into[claim] = value
-    for token, into in (("id", id_claims), ("access", access_claims)):
-        _fit_budget(into, [r.claim for r in section.rules if token in r.tokens], budget, dropped)
+        size = 6 * len(value) + 2 if type(value) is str else _size_bound(value)
+        bound += (6 * len(claim) + 4 + size) * len(tokens)
+    if bound > budget:
+        # Rarely reached: only then measure each token's claims exactly.
+        for token, into in (("id", id_claims), ("access", access_claims)):
+            names = [rule.claim for rule in section.rules if token in rule.tokens]
+            _fit_budget(into, names, budget, dropped)
     if not (
         section.suppress_id or section.suppress_access or section.suppress_id_from
         or section.suppress_access_from or section.scopes_add or section.scopes_add_from

@@ -8,8 +8,15 @@ have no JSON form and are left out; no bytes or datetime is ever returned. Pure:
 logging.
 """
 
-import re
-from decimal import Decimal
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Subnormal,
+)
 from typing import Final
 
 import msgspec
@@ -46,37 +53,38 @@ _OMIT: Final = _Omit()
 _ITEM_TYPE: Final = dict[str, _AttributeValue]
 
 
-_NUMBER: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-"""DynamoDB's number text: ASCII digits only. `Decimal` and `int` also accept other scripts'
-digits, surrounding spaces, `"1_0"`, `"NaN"` and `"Infinity"`, none of which DynamoDB holds."""
-
 _MAX_DIGITS: Final = 38
-_MIN_EXPONENT: Final = -130
-_MAX_EXPONENT: Final = 125
-"""DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 to 9.99...E+125."""
-
-
-_SHORT_INTEGER: Final = _MAX_DIGITS
-"""Text this short with no fraction or exponent is an integer inside DynamoDB's range."""
+_EXACT: Final = Context(
+    prec=_MAX_DIGITS,
+    Emax=125,
+    Emin=-130,
+    traps=[InvalidOperation, Overflow, Inexact, Subnormal],
+)
+"""DynamoDB's numbers: up to 38 significant digits, magnitude 1E-130 to 9.99...E+125. Reading
+through this context raises on anything else instead of rounding it."""
 
 
 def _number(text: str) -> int | Decimal:
     """An exact number: an int when integral, else a Decimal; ItemError past DynamoDB's range."""
-    if _NUMBER.fullmatch(text) is None:
-        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)")
-    if len(text) <= _SHORT_INTEGER and "." not in text and "e" not in text and "E" not in text:
+    # The common case first: a plain integer of at most 38 ASCII digits (`isascii` is O(1)).
+    if text.isdigit():
+        if text.isascii() and len(text) <= _MAX_DIGITS:
+            return int(text)
+    elif text[:1] == "-" and text.isascii() and len(text) <= _MAX_DIGITS + 1 and text[1:].isdigit():
         return int(text)
-    # Decimal() parses exactly whatever its context's precision; as_tuple and int() are exact.
-    number = Decimal(text)
-    _, digits, exponent = number.as_tuple()
-    if not isinstance(exponent, int):  # NaN or Infinity: the pattern lets neither through
+    # Decimal also reads other scripts' digits, spaces, underscores and a leading `+`: DynamoDB
+    # writes none of them.
+    if not text.isascii() or "_" in text or text[:1] == "+" or text != text.strip():
+        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)")
+    try:
+        number = _EXACT.create_decimal(text)
+    except InvalidOperation:
+        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)") from None
+    except DecimalException as exc:  # Inexact (over 38 digits), Overflow, Subnormal
+        raise ItemError(f"item holds a number `N` outside DynamoDB's range ({exc!r})") from None
+    if not number.is_finite():
         raise ItemError("item holds a number `N` that is not finite")
-    significant = "".join(map(str, digits)).strip("0")
-    if not significant:
-        return 0
-    if len(significant) > _MAX_DIGITS or not _MIN_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
-        raise ItemError("item holds a number `N` outside DynamoDB's range")
-    if exponent >= 0 or not any(digits[exponent:]):
+    if number == number.to_integral_value():
         return int(number)
     return number
 

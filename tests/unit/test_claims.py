@@ -13,6 +13,7 @@ from shared.claims import (
     ClaimRule,
     GroupOverride,
     Section,
+    _size_bound,
     apply_mapping,
     fits_type,
     reserved_reason,
@@ -409,3 +410,21 @@ def test_property_no_string_from_the_item_is_ever_named_in_dropped(
     for name, reason in claims.dropped:
         assert _ITEM_MARK not in name
         assert _ITEM_MARK not in reason
+
+
+_any_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(),
+              st.decimals(allow_nan=False, allow_infinity=False),
+              st.floats(allow_nan=False, allow_infinity=False)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(), inner, max_size=3)),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_any_json, name=st.text(min_size=1))
+def test_property_size_bound_never_under_counts(value: Any, name: str) -> None:
+    # The cheap bound decides whether to measure at all: it may never be below the truth.
+    exact = len(encode_json({name: value}))
+    assert _size_bound(value) + 6 * len(name) + 4 + 2 >= exact
