@@ -5,7 +5,6 @@ machine's speed and any position effect fall on all of them alike. Standard outp
 /dev/null while measuring, so every contender's log line costs the same.
 """
 
-import asyncio
 import contextlib
 import gc
 import importlib
@@ -19,8 +18,9 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
+from shared.lookup import ItemRead
 from shared.store import open_client
-from shared.trigger import Deps, answer, open_deps
+from tools.container import Container
 
 __all__ = ("run",)
 
@@ -61,11 +61,13 @@ def run(
         "powertools": importlib.import_module("bench.peers.powertools_plain").handler,
     }
     naive = importlib.import_module("bench.peers.aioboto3_naive").handler
-    loop = asyncio.new_event_loop()
     off = load_settings(env)
     on = load_settings({**env, "CACHE_TTL_SECONDS": "300"})
-    deps_off: Deps = loop.run_until_complete(open_deps(off))
-    deps_on: Deps = loop.run_until_complete(open_deps(on))
+    # Two containers, as handler.app builds them; log lines are built, then discarded.
+    ours_off = Container(off, logs="discard")
+    ours_on = Container(on, logs="discard")
+    loop = ours_off.loop
+    primary = ours_off.deps.user.lookup.primary
     stack = contextlib.AsyncExitStack()
     floor_client = loop.run_until_complete(open_client(off, stack))
     table = off.table_name
@@ -84,12 +86,16 @@ def run(
         )  # fmt: skip
 
     contenders: dict[str, Call] = {
-        "ours (cache off)": lambda e: answer(e, 5000, deps_off, loop),
-        "ours (cache on)": lambda e: answer(e, 5000, deps_on, loop),
+        "ours (cache off)": ours_off.invoke,
+        "ours (cache on)": ours_on.invoke,
         "floor (bare GetItem)": floor,
         # The floor plus only our store wrapper (deadline, item decoding): splits our overhead.
         "ours: lookup only": lambda e: loop.run_until_complete(
-            deps_off.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
+            ours_off.deps.store.get_item(
+                ItemRead(source=primary, key=((primary.key[0][0], "USER#" + e["userName"]),)),
+                consistent=False,
+                timeout=1.5,
+            )
         ),
         "plain boto3": lambda e: peers["boto3"](e, None),
         "Powertools + boto3": lambda e: peers["powertools"](e, None),
@@ -101,7 +107,7 @@ def run(
     latencies: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     hits_before = 0
-    cache = deps_on.cache
+    cache = ours_on.deps.cache
     assert cache is not None
     with _quiet():
         for event in events[:warmup]:
@@ -122,7 +128,7 @@ def run(
         # Only fresh hits: users already cached, answered without the event loop.
         hot = [population.event(name) for name in population.names[:50]]
         for event in hot:
-            answer(event, 5000, deps_on, loop)
+            ours_on.invoke(event)
         hit_latencies = []
         hit_started = time.perf_counter()
         for index in range(hit_rounds):
@@ -135,11 +141,9 @@ def run(
         progress.step("warm: aioboto3 asyncio.run per call")
     latencies["ours (cache hit only)"] = hit_latencies
     latencies["aioboto3, asyncio.run per call"] = naive_latencies
-    loop.run_until_complete(deps_off.aclose())
-    loop.run_until_complete(deps_on.aclose())
     loop.run_until_complete(stack.aclose())
-    loop.run_until_complete(asyncio.sleep(0.01))
-    loop.close()
+    ours_off.close()
+    ours_on.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
     for name, used in cpu.items():
         # CPU this thread spent per invocation: the client side is CPU-bound (botocore builds,

@@ -21,9 +21,16 @@ access token only)::
     [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
     [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes
 
-Limits a real deployment meets but local emulators do not enforce are checked here too: the
-GetItem projection each section needs must fit DynamoDB's 4 KB expression limit, and each
-token's static claims at most `STATIC_CLAIMS_MAX_BYTES` of JSON.
+    [user.item]                the primary item: table (default TABLE_NAME), key = {pk = ...}
+    [[user.related]]           name, table, key: items found through the primary item's attributes
+    [[user.query]]             name, table, index, partition, sort_begins_with, limit: lists
+    source = "tenant"          on a rule: read a related item or a query instead of the primary
+    [request]                  client_metadata: the clientMetadata keys key templates may read
+
+The file must be UTF-8 text; whatever its bytes, a bad one is a `ConfigError` naming it. Each
+token's static claims may take at most 256 KB of JSON, so that with the
+run-time claims budget no answer comes near Lambda's 6 MB response limit (the projections'
+4 KB expression limit is checked by `shared.lookup`).
 """
 
 import datetime
@@ -46,27 +53,28 @@ from shared.claims import (
     suppress_reason,
 )
 from shared.errors import ConfigError
+from shared.keys import KeyTemplate, KeyUse
+from shared.lookup import (
+    MAX_QUERIES,
+    MAX_QUERY_LIMIT,
+    MAX_RELATED,
+    PRIMARY,
+    ItemSpec,
+    LookupSpec,
+    QuerySpec,
+)
 from shared.models import encode_json
 
-__all__ = (
-    "MAX_PROJECTION_BYTES",
-    "STATIC_CLAIMS_MAX_BYTES",
-    "load_mapping",
-    "parse_mapping",
-    "projection_bytes",
-)
+__all__ = ("load_mapping", "parse_mapping")
 
-MAX_PROJECTION_BYTES: Final = 4096
-"""DynamoDB's limit on any expression string, a ProjectionExpression included."""
-
-STATIC_CLAIMS_MAX_BYTES: Final = 262_144
-"""Most bytes of compact JSON the static claims of one token may take (256 KB): with the
-run-time claims budget, no answer comes near Lambda's 6 MB response limit."""
+_STATIC_CLAIMS_MAX_BYTES: Final = 262_144
+"""Most bytes of compact JSON the static claims of one token may take (256 KB)."""
 
 SectionName = Literal["user", "client"]
 
 
 class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    source: str = PRIMARY
     attribute: str
     claim: str | None = None
     tokens: list[Token]
@@ -100,7 +108,30 @@ class _Groups(msgspec.Struct, forbid_unknown_fields=True):
     preferred_role_from: str | None = None
 
 
+class _Item(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Related(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Query(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    index: str | None = None
+    partition: dict[str, str]
+    sort_begins_with: dict[str, str] | None = None
+    limit: int
+
+
 class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    item: _Item | None = None
+    related: list[_Related] = []
+    query: list[_Query] = []
     claims: list[_Rule] = []
     static: _Static = msgspec.field(default_factory=_Static)
     suppress: _Suppress = msgspec.field(default_factory=_Suppress)
@@ -108,9 +139,14 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True):
     groups: _Groups = msgspec.field(default_factory=_Groups)
 
 
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    client_metadata: list[str] = []
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     user: _Section = msgspec.field(default_factory=_Section)
     client: _Section = msgspec.field(default_factory=_Section)
+    request: _Request = msgspec.field(default_factory=_Request)
 
 
 def _plain_problem(value: Any) -> str | None:
@@ -130,24 +166,6 @@ def _plain_problem(value: Any) -> str | None:
     if isinstance(value, list):
         return next((p for v in value if (p := _plain_problem(v))), None)
     return None
-
-
-def projection_bytes(count: int) -> int:
-    """Bytes of the ProjectionExpression the store sends for `count` attributes.
-
-    The store names each attribute with a placeholder, `#a0, #a1, ...` (`shared.store`), so
-    the length depends on the count alone, never on the names.
-    """
-    placeholders = sum(len(f"#a{i}") for i in range(count))
-    return placeholders + 2 * max(count - 1, 0)
-
-
-def _most_attributes() -> int:
-    """Most top-level attributes one section may read (600), the key attribute aside."""
-    count = 0
-    while projection_bytes(count + 2) <= MAX_PROJECTION_BYTES:  # + 1 for the key attribute
-        count += 1
-    return count
 
 
 class _Checker:
@@ -170,21 +188,10 @@ class _Checker:
             size = len(encode_json(static))
         except TypeError:
             return  # a value that is no JSON at all: `claim` reports it
-        if size > STATIC_CLAIMS_MAX_BYTES:
+        if size > _STATIC_CLAIMS_MAX_BYTES:
             self.problems.append(
                 f"{where}: static claims take {size} bytes of JSON, more than the "
-                f"{STATIC_CLAIMS_MAX_BYTES} allowed per token"
-            )
-
-    def projection(self, where: str, attributes: tuple[str, ...]) -> None:
-        # The store always projects the key attribute as well: count it, as a distinct name.
-        size = projection_bytes(len(attributes) + 1)
-        if size > MAX_PROJECTION_BYTES:
-            self.problems.append(
-                f"{where}: the mapping reads {len(attributes)} top-level attributes, whose "
-                f"GetItem ProjectionExpression would take {size} bytes; DynamoDB allows "
-                f"{MAX_PROJECTION_BYTES}, which fits at most {_most_attributes()} attributes "
-                "(group rules under fewer top-level maps, reached with dotted paths)"
+                f"{_STATIC_CLAIMS_MAX_BYTES} allowed per token"
             )
 
     def attribute(self, where: str, name: str | None) -> None:
@@ -217,14 +224,142 @@ def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName
         else:
             default = rule.default
     return ClaimRule(
-        path, claim, tuple(dict.fromkeys(rule.tokens)), rule.type, default, rule.required
+        path,
+        claim,
+        tuple(dict.fromkeys(rule.tokens)),
+        rule.type,
+        default,
+        rule.required,
+        source=rule.source,
     )
 
 
-def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Section:
+def _key(
+    check: _Checker, where: str, raw: dict[str, str], use: KeyUse
+) -> tuple[tuple[str, KeyTemplate], ...]:
+    parts: list[tuple[str, KeyTemplate]] = []
+    if not 1 <= len(raw) <= 2:
+        check.problems.append(
+            f"{where}: a key names 1 or 2 attributes (partition, then sort key), got {len(raw)}"
+        )
+    for attribute, template in raw.items():
+        check.attribute(where, attribute)
+        try:
+            parts.append((attribute, KeyTemplate(f"{where}.{attribute}", template, use=use)))
+        except ConfigError as exc:
+            check.problems.append(str(exc))
+    return tuple(parts)
+
+
+def _owner(
+    check: _Checker,
+    where: str,
+    key: tuple[tuple[str, KeyTemplate], ...],
+    section: SectionName,
+    allowed: frozenset[str],
+) -> None:
+    """`clientMetadata` only beside the principal's own id, and only allowlisted keys."""
+    templates = [template for _, template in key]
+    used = frozenset().union(*(t.metadata_keys for t in templates))
+    if not used:
+        return
+    for unknown in sorted(used - allowed):
+        check.problems.append(
+            f"{where}: `{{clientMetadata.{unknown}}}` is not allowlisted in "
+            "`[request] client_metadata`"
+        )
+    owners = {"user": ("sub", "userName"), "client": ("clientId",)}[section]
+    if not any(name in t.event_names for t in templates for name in owners):
+        names = " or ".join(f"`{{{name}}}`" for name in owners)
+        check.problems.append(
+            f"{where}: a `{{clientMetadata.<key>}}` placeholder needs {names} in the same key, "
+            "so a client can only select among its own items"
+        )
+
+
+def _compile_lookup(
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
+) -> LookupSpec:
+    item = None
+    if raw.item is not None:
+        key = _key(check, f"{name}.item.key", raw.item.key, "primary")
+        if key and not any(t.event_names for _, t in key):
+            check.problems.append(
+                f"{name}.item.key: must contain an event placeholder (`{{sub}}`, `{{userName}}`, "
+                "`{clientId}`): every principal would share one item"
+            )
+        item = ItemSpec(name=PRIMARY, table=raw.item.table, key=key)
+    names: dict[str, str] = {PRIMARY: f"{name}.item"}
+    if len(raw.related) > MAX_RELATED:
+        check.problems.append(f"{name}.related: at most {MAX_RELATED} related items")
+    if len(raw.query) > MAX_QUERIES:
+        check.problems.append(f"{name}.query: at most {MAX_QUERIES} queries")
+    related: list[ItemSpec] = []
+    for i, entry in enumerate(raw.related):
+        where = f"{name}.related[{i}]"
+        if entry.name in names:
+            check.problems.append(
+                f"{where}: the source name `{entry.name}` is taken by {names[entry.name]}"
+            )
+        names[entry.name] = where
+        key = _key(check, f"{where}.key", entry.key, "related")
+        _owner(check, f"{where}.key", key, name, allowed)
+        related.append(ItemSpec(name=entry.name, table=entry.table, key=key))
+    queries: list[QuerySpec] = []
+    for i, query in enumerate(raw.query):
+        where = f"{name}.query[{i}]"
+        if query.name in names:
+            check.problems.append(
+                f"{where}: the source name `{query.name}` is taken by {names[query.name]}"
+            )
+        names[query.name] = where
+        if not 1 <= query.limit <= MAX_QUERY_LIMIT:
+            check.problems.append(f"{where}: `limit` must be in 1..{MAX_QUERY_LIMIT}")
+        partition = _key(check, f"{where}.partition", query.partition, "query")
+        if len(query.partition) != 1:
+            check.problems.append(f"{where}.partition: names exactly one attribute")
+        prefix = None
+        if query.sort_begins_with is not None:
+            if len(query.sort_begins_with) != 1:
+                check.problems.append(f"{where}.sort_begins_with: names exactly one attribute")
+            (prefix, *_) = _key(
+                check, f"{where}.sort_begins_with", query.sort_begins_with, "query"
+            ) or (None,)
+        _owner(check, where, partition + ((prefix,) if prefix else ()), name, allowed)
+        if partition:
+            queries.append(
+                QuerySpec(
+                    name=query.name,
+                    table=query.table,
+                    index=query.index,
+                    partition=partition[0],
+                    sort_prefix=prefix,
+                    limit=query.limit,
+                )
+            )
+    return LookupSpec(item=item, related=tuple(related), queries=tuple(queries))
+
+
+def _compile_section(
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
+) -> Section:
     rules = tuple(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
+    lookup = _compile_lookup(check, name, raw, allowed)
+    sources = {PRIMARY} | {r.name for r in lookup.related}
+    lists = {q.name for q in lookup.queries}
+    for i, rule in enumerate(rules):
+        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
+        if rule.source in lists:
+            if rule.type not in ("string_list", "json"):
+                check.problems.append(
+                    f"{where}: source `{rule.source}` is a query, which yields a list: "
+                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
+                )
+        elif rule.source not in sources:
+            known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
+            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
     seen: dict[tuple[Token, str], str] = {}
     statics: tuple[tuple[Token, dict[str, Any]], ...] = (
         ("id", raw.static.id),
@@ -269,7 +404,7 @@ def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Secti
         groups = raw.groups
         if groups.groups_from or groups.iam_roles_from or groups.preferred_role_from:
             check.problems.append("client.groups: machine clients have no groups")
-    section = Section(
+    return Section(
         rules=rules,
         static_id=tuple(raw.static.id.items()),
         static_access=tuple(raw.static.access.items()),
@@ -284,9 +419,8 @@ def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Secti
         groups_from=raw.groups.groups_from,
         iam_roles_from=raw.groups.iam_roles_from,
         preferred_role_from=raw.groups.preferred_role_from,
+        lookup=lookup,
     )
-    check.projection(name, section.attributes)
-    return section
 
 
 _MAX_FILE_BYTES: Final = 4 * 1024 * 1024
@@ -315,6 +449,17 @@ def _decode(data: bytes, *, toml: bool) -> _File:
     return msgspec.json.decode(data, type=_File)
 
 
+def _compile(check: _Checker, raw: _File) -> Mapping:
+    allowed = frozenset(raw.request.client_metadata)
+    for key in raw.request.client_metadata:
+        check.attribute("request.client_metadata", key)
+    return Mapping(
+        user=_compile_section(check, "user", raw.user, allowed),
+        client=_compile_section(check, "client", raw.client, allowed),
+        client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
+    )
+
+
 def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     """Decode, check and compile a mapping document.
 
@@ -338,11 +483,7 @@ def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
         raise ConfigError(prefix + problem)
     check = _Checker()
     try:
-        raw = _decode(data, toml=toml)
-        mapping = Mapping(
-            user=_compile_section(check, "user", raw.user),
-            client=_compile_section(check, "client", raw.client),
-        )
+        mapping = _compile(check, _decode(data, toml=toml))
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ConfigError(prefix + str(exc)) from exc
     except RecursionError:

@@ -27,6 +27,7 @@ __all__ = (
     "UserAttributes",
     "decode_event",
     "encode_json",
+    "version_number",
 )
 
 JSONValue: TypeAlias = Any
@@ -76,11 +77,16 @@ class Request(msgspec.Struct, rename="camel"):
         Current groups; null for machine clients.
     scopes
         OAuth scopes of the access token; present only in V2 and V3 events.
+    client_metadata
+        What the client passed as `ClientMetadata` (`RespondToAuthChallenge`,
+        `GetTokensFromRefreshToken`, client credentials; never `InitiateAuth`). Chosen by the
+        client, so kept loose here: only allowlisted keys holding short strings are ever read.
     """
 
     user_attributes: UserAttributes | None = None
     group_configuration: GroupConfiguration | None = None
     scopes: list[str] | None = None
+    client_metadata: Any = None
 
 
 class CallerContext(msgspec.Struct, rename="camel"):
@@ -133,24 +139,28 @@ class Event(msgspec.Struct, rename="camel"):
 
     @property
     def version_number(self) -> int:
-        """The event version as a number; 0 ("no version") for anything Cognito could not mean.
+        """The event version as a number; 0 when absent or not one Cognito could send."""
+        return version_number(self.version)
 
-        Cognito sends `"1"`, `"2"` or `"3"`. Only ASCII digits count (`"²"` and `"٣"` are
-        digits to `str.isdigit` but not to `int`), at most three of them; an integer counts when
-        it is in 0..999 (never a bool). Anything else (`""`, `" 2"`, `"2.0"`, `"-1"`, `2**70`,
-        `True`, `2.0`) is decided as a missing version would be.
-        """
-        version = self.version
-        if type(version) is int:
-            return version if 0 <= version <= _MAX_VERSION else 0
-        if (
-            isinstance(version, str)
-            and 0 < len(version) <= _MAX_VERSION_DIGITS
-            and version.isascii()
-            and version.isdigit()
-        ):
-            return int(version)
-        return 0
+
+def version_number(version: object) -> int:
+    """Read an event `version`: 0 ("no version") for anything Cognito could not mean.
+
+    Cognito sends `"1"`, `"2"` or `"3"`. Only ASCII digits count (`"²"` and `"٣"` are digits to
+    `str.isdigit` but not to `int`), at most three of them; an integer counts when it is in
+    0..999 (never a bool). Anything else (`""`, `" 2"`, `"2.0"`, `"-1"`, `2**70`, `True`,
+    `2.0`) is decided as a missing version would be.
+    """
+    if type(version) is int:
+        return version if 0 <= version <= _MAX_VERSION else 0
+    if (
+        isinstance(version, str)
+        and 0 < len(version) <= _MAX_VERSION_DIGITS
+        and version.isascii()
+        and version.isdigit()
+    ):
+        return int(version)
+    return 0
 
 
 def decode_event(event: object) -> Event:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ("build", "find_python")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 _BOTOCORE_DATA_KEPT = {"endpoints.json", "partitions.json", "sdk-default-configuration.json",
                        "_retry.json", "dynamodb"}  # fmt: skip

@@ -16,6 +16,7 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
+from shared.lookup import ItemRead
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
 from tools.fault_proxy import FaultProxy, http_response
@@ -38,7 +39,13 @@ WRONG_TYPES = http_response(
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
-    return h.loop.run_until_complete(h.deps.store.get(key, machine=machine, timeout=timeout))
+    principal = h.deps.client if machine else h.deps.user
+    source = principal.lookup.primary
+    read = ItemRead(source=source, key=((source.key[0][0], key),))
+    consistent = principal.lookup.consistent
+    return h.loop.run_until_complete(
+        h.deps.store.get_item(read, consistent=consistent, timeout=timeout)
+    )
 
 
 def _free_port() -> int:
@@ -191,12 +198,12 @@ def test_handler_core_stale_if_error_through_real_store(proxy: FaultProxy, harne
         STORE_MAX_ATTEMPTS="1",
     )
     event = load_event("v2-authentication.json")
-    fresh = h.evaluate(event)
-    assert fresh.cache == "miss"
+    fresh = h.call(event)
+    assert fresh.log["cache"] == "miss"
     h.clock.advance(0.06)  # past the 50 ms TTL, well inside the stale window
     proxy.set_mode("respond", THROTTLED)
-    stale = h.evaluate(event)
-    assert (stale.outcome, stale.cache) == ("claims_added", "stale")
+    stale = h.call(event)
+    assert (stale.log["outcome"], stale.log["cache"]) == ("claims_added", "stale")
     assert stale.response == fresh.response
 
 

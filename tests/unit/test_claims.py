@@ -213,7 +213,7 @@ def test_apply_malformed_group_attribute_never_overrides(
     # THEN nothing overrides the request's groups, and each drop is named by its attribute
     assert claims.groups is None
     assert set(claims.dropped) == expected
-    response = build_response(_event_with_groups(), claims, "v2")
+    response = build_response(_event_with_groups(), claims, "v2", machine=False)
     assert response["claimsAndScopeOverrideDetails"]["groupOverrideDetails"] == _REQUEST_GROUPS
 
 
@@ -228,14 +228,14 @@ def test_apply_one_valid_group_setting_overrides_only_its_field(field: str, attr
            "preferred_role_from": "preferredRole"}[field]  # fmt: skip
     expected[key] = value
     assert claims.dropped == ()
-    response = build_response(_event_with_groups(), claims, "v2")
+    response = build_response(_event_with_groups(), claims, "v2", machine=False)
     assert response["claimsAndScopeOverrideDetails"]["groupOverrideDetails"] == expected
     # An empty list is a valid, explicit override; absent keeps the request's value.
     if field != "preferred_role_from":
         emptied = apply_mapping(section, {attribute: []})
-        answer = build_response(_event_with_groups(), emptied, "v2")
+        answer = build_response(_event_with_groups(), emptied, "v2", machine=False)
         assert answer["claimsAndScopeOverrideDetails"]["groupOverrideDetails"][key] == []
-    kept = build_response(_event_with_groups(), apply_mapping(section, {}), "v2")
+    kept = build_response(_event_with_groups(), apply_mapping(section, {}), "v2", machine=False)
     assert kept["claimsAndScopeOverrideDetails"]["groupOverrideDetails"] == _REQUEST_GROUPS
 
 
@@ -244,7 +244,7 @@ def test_apply_valid_groups_override_while_malformed_roles_keep_the_request_role
     claims = apply_mapping(section, {"groups": ["ops"], "roles": "arn:r", "role": None})
     assert claims.groups == GroupOverride(["ops"], None, None)
     assert set(claims.dropped) == {("roles", "not_a_list"), ("role", "null")}
-    response = build_response(_event_with_groups(), claims, "v1")
+    response = build_response(_event_with_groups(), claims, "v1", machine=False)
     assert response["claimsOverrideDetails"]["groupOverrideDetails"] == {
         **_REQUEST_GROUPS,
         "groupsToOverride": ["ops"],

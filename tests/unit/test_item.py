@@ -172,10 +172,10 @@ def test_property_dynamodb_numbers_round_trip_exactly(text: str) -> None:
     # WHEN it goes out through the Lambda runtime (V2) and as V1's string
     section = Section(rules=tuple(ClaimRule((a,), a, ("id",)) for a in ("n", "l", "m")))
     claims = apply_mapping(section, item)
-    v2 = build_response(decode_event({"version": "2"}), claims, "v2")
+    v2 = build_response(decode_event({"version": "2"}), claims, "v2", machine=False)
     wire = json.loads(to_json(v2), parse_float=Decimal, parse_int=Decimal)
     sent = wire["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]
-    v1 = build_response(decode_event({"version": "1"}), claims, "v1")
+    v1 = build_response(decode_event({"version": "1"}), claims, "v1", machine=False)
     strings = v1["claimsOverrideDetails"]["claimsToAddOrOverride"]
     # THEN every digit survives
     exact = Decimal(text)

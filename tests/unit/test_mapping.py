@@ -8,17 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.claims import DEFAULT_MAPPING, ClaimRule, apply_mapping
+from shared.claims import ClaimRule, apply_mapping
 from shared.errors import ConfigError
-from shared.mapping import (
-    STATIC_CLAIMS_MAX_BYTES,
-    load_mapping,
-    parse_mapping,
-    projection_bytes,
-)
-from shared.store import _request as _store_request  # the expression the store really sends
-from shared.trigger import mapping_for
-from tests.conftest import EVENTS, make_settings
+from shared.keys import KeyTemplate
+from shared.lookup import build_lookup
+from shared.mapping import load_mapping, parse_mapping
+from shared.store import _projection as _store_projection  # what the store really sends
+from tests.conftest import EVENTS
 
 EXAMPLE = EVENTS / "claims.example.toml"
 
@@ -85,11 +81,6 @@ def test_json_mapping_equals_toml_mapping(tmp_path: Path) -> None:
 def test_claim_defaults_to_the_attribute() -> None:
     mapping = _parse({"user": {"claims": [{"attribute": "tier", "tokens": ["id"]}]}})
     assert mapping.user.rules[0].claim == "tier"
-
-
-def test_settings_choose_the_mapping() -> None:
-    assert mapping_for(make_settings()) is DEFAULT_MAPPING
-    assert mapping_for(make_settings(CLAIMS_CONFIG=str(EXAMPLE))) == load_mapping(str(EXAMPLE))
 
 
 @pytest.mark.parametrize(
@@ -344,26 +335,8 @@ def test_property_any_bytes_load_or_raise_config_error_only(data: bytes, toml: b
 # ---- limits a real deployment meets --------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 99, 100, 599, 600, 601, 700])
-def test_projection_bytes_is_what_the_store_sends(count: int) -> None:
-    attributes = tuple(f"attr{i}" for i in range(count))
-    request = _store_request(make_settings(), attributes)
-    assert projection_bytes(count + 1) == len(request["ProjectionExpression"].encode())
-
-
-def _many_attributes(count: int, section: str = "user") -> dict[str, Any]:
-    rules = [{"attribute": f"a{i}", "tokens": ["access"]} for i in range(count)]
-    return {section: {"claims": rules}}
-
-
-@pytest.mark.parametrize("section", ["user", "client"])
-def test_projection_over_4_kb_is_refused_saying_how_many_fit(section: str) -> None:
-    fits = _parse(_many_attributes(600, section))
-    assert len(getattr(fits, section).attributes) == 600
-    message = _problem(_many_attributes(601, section))
-    assert f"{section}: the mapping reads 601 top-level attributes" in message
-    assert "4102 bytes" in message
-    assert "fits at most 600 attributes" in message
+STATIC_CLAIMS_MAX_BYTES = 262_144
+"""256 KB of JSON per token, as the README says."""
 
 
 @pytest.mark.parametrize("token", ["id", "access"])
@@ -372,3 +345,35 @@ def test_static_claims_over_256_kb_are_refused(token: str) -> None:
     assert _parse({"user": {"static": {token: {"big": at_limit}}}}).user
     message = _problem({"user": {"static": {token: {"big": at_limit + "x"}}}})
     assert f"user.static.{token}: static claims take {STATIC_CLAIMS_MAX_BYTES + 1} bytes" in message
+
+
+@pytest.mark.parametrize("count", [1, 598, 599, 600, 601, 700])
+@pytest.mark.parametrize("key", [("id",), ("pk", "sk")])
+def test_projection_past_4_kb_is_refused_at_init_exactly_when_the_store_would_send_one(
+    count: int, key: tuple[str, ...]
+) -> None:
+    # GIVEN a mapping reading `count` top-level attributes, and the key the store adds
+    rules = [{"attribute": f"a{i}", "tokens": ["access"]} for i in range(count)]
+    mapping = _parse({"user": {"claims": rules}})
+    default_key = tuple((name, KeyTemplate("USER_KEY", "U#{userName}")) for name in key)
+    # WHEN the reads are built at init, and the expression the store would send is measured
+    sent = _store_projection(key, mapping.user.attributes)["ProjectionExpression"]
+    too_long = len(sent.encode()) > 4096
+
+    def build() -> object:
+        return build_lookup(
+            mapping.user.lookup,
+            reads=mapping.user.reads,
+            default_table="profiles",
+            default_key=default_key,
+            consistent=False,
+            where="claim mapping `m.toml`: user",
+        )
+
+    # THEN init refuses exactly the mappings DynamoDB would refuse on every sign-in
+    if too_long:
+        with pytest.raises(ConfigError, match="4096-byte expression limit"):
+            build()
+    else:
+        build()
+    assert too_long == (count + len(key) > 601)
