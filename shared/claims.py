@@ -10,6 +10,7 @@ could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `tr
 
 from collections.abc import Mapping as Mapping_
 from decimal import Decimal
+from functools import cached_property
 from typing import Final, Literal
 
 import msgspec
@@ -142,7 +143,7 @@ class ClaimRule(msgspec.Struct, frozen=True):
     source: str = PRIMARY
 
 
-class Section(msgspec.Struct, frozen=True):
+class Section(msgspec.Struct, frozen=True, dict=True):
     """Everything applied to one kind of item (users, or machine clients).
 
     Parameters
@@ -186,6 +187,11 @@ class Section(msgspec.Struct, frozen=True):
             if rule.source != PRIMARY:
                 reads.setdefault(rule.source, {})[rule.path[0]] = None
         return {source: tuple(names) for source, names in reads.items()}
+
+    @cached_property
+    def names_bound(self) -> int:
+        """Upper bound of the JSON bytes the rules' claim names (and the syntax) take."""
+        return sum(12 * len(rule.claim) + 12 for rule in self.rules) + 4
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -338,7 +344,7 @@ _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 
 
 def _size_bound(value: JSONValue) -> int:
-    """An upper bound of the bytes of `value`'s compact JSON, cheap for the common values."""
+    """An upper bound of the bytes of a non-string `value`'s compact JSON, cheap when scalar."""
     if type(value) is str:
         return 6 * len(value) + 2  # at worst every character is a `\uXXXX` escape
     if type(value) is int:
@@ -403,7 +409,9 @@ def apply_mapping(
     for name, value in section.static_access:
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
-    bound = 2  # an upper bound of the rules' claims' JSON bytes, both tokens together
+    # What the rules placed, for an upper bound of its JSON size: characters of names and
+    # string values (at worst 6 bytes each, a `\uXXXX` escape), other values' bounds.
+    chars = other = 0
     for rule in section.rules:
         path = rule.path
         if rule.source != PRIMARY:
@@ -426,16 +434,19 @@ def apply_mapping(
             dropped.append((rule.claim, "wrong_type"))
             continue
         claim = rule.claim
-        tokens = rule.tokens
-        for token in tokens:
+        for token in rule.tokens:
             into = id_claims if token == "id" else access_claims
             if claim in _GUARDED:
                 _place(into, token, claim, value, client_id=client_id, dropped=dropped)
             else:
                 into[claim] = value
-        size = 6 * len(value) + 2 if type(value) is str else _size_bound(value)
-        bound += (6 * len(claim) + 4 + size) * len(tokens)
-    if bound > budget:
+        if type(value) is str:
+            chars += len(value)
+        else:
+            other += _size_bound(value)
+    # Per rule and token, `"name":value,` takes at most 6 bytes a character plus 6 for quotes,
+    # colon and comma; a rule reaches at most two tokens; then the braces.
+    if 12 * chars + 2 * other + section.names_bound > budget:
         # Rarely reached: only then measure each token's claims exactly.
         for token, into in (("id", id_claims), ("access", access_claims)):
             names = [rule.claim for rule in section.rules if token in rule.tokens]
