@@ -9,13 +9,16 @@ could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `tr
 """
 
 from collections.abc import Mapping as Mapping_
+from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
+from shared.config import DEFAULT_CLAIMS_BUDGET_BYTES
 from shared.item import Item
 from shared.lookup import PRIMARY, LookupSpec
-from shared.models import JSONValue
+from shared.models import JSONValue, encode_json
 
 if TYPE_CHECKING:
     # Only for annotations: `shared.policy` imports this module.
@@ -109,7 +112,7 @@ def fits_type(value: JSONValue, claim_type: ClaimType) -> bool:
     if claim_type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if claim_type == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
     if claim_type == "string_list":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, dict | list)  # json: an object or an array
@@ -149,7 +152,7 @@ class ClaimRule(msgspec.Struct, frozen=True):
     when: "Condition | None" = None
 
 
-class Section(msgspec.Struct, frozen=True):
+class Section(msgspec.Struct, frozen=True, dict=True):
     """Everything applied to one kind of item (users, or machine clients).
 
     Parameters
@@ -203,6 +206,11 @@ class Section(msgspec.Struct, frozen=True):
             if rule.source != PRIMARY:
                 reads.setdefault(rule.source, {})[rule.path[0]] = None
         return {source: tuple(names) for source, names in reads.items()}
+
+    @cached_property
+    def names_bound(self) -> int:
+        """Upper bound of the JSON bytes the rules' claim names (and the syntax) take."""
+        return sum(12 * len(rule.claim) + 12 for rule in self.rules) + 4
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -272,8 +280,10 @@ class ClaimSet(msgspec.Struct, frozen=True):
     missing_required
         The first required claim the item lacked, or None.
     dropped
-        Claim (or scope) names not emitted, with the reason: `null`, `wrong_type`, `reserved`,
-        `object_not_allowed`, `invalid_scope`, `not_a_list`.
+        What was not emitted, with the reason: `null`, `wrong_type`, `reserved`,
+        `object_not_allowed`, `invalid_scope`, `not_a_list`, `over_budget`. Named by claim,
+        attribute or mapping setting (all from the mapping); a name read from an item list is
+        named by its position (`suppress.id_from[3]`), never by what it says.
     """
 
     id_claims: dict[str, JSONValue]
@@ -371,20 +381,56 @@ def place_claim(
 def override_groups(section: Section, item: Item) -> list[str] | None:
     """The groups the section's `[user.groups]` override sets from `item`, or None to keep them.
 
-    As `apply_mapping` does: a `groups_from` attribute present in the item sets the groups (to
-    none when it is null or not a list of strings).
+    As `apply_mapping` does: only a `groups_from` attribute holding a list of strings (possibly
+    empty) sets the groups; absent, null or malformed, the request's groups are kept.
     """
     attribute = section.groups_from
-    if attribute is None or attribute not in item:
-        return None
-    value = item[attribute]
+    value = item.get(attribute) if attribute is not None else None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
-    return []
+    return None
 
 
 _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
+
+
+def _size_bound(value: JSONValue) -> int:
+    """An upper bound of the bytes of a non-string `value`'s compact JSON, cheap when scalar."""
+    if type(value) is str:
+        return 6 * len(value) + 2  # at worst every character is a `\uXXXX` escape
+    if type(value) is int:
+        return value.bit_length() // 3 + 2  # log10(2) < 1/3; one more for the sign
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, Decimal):
+        return len(str(value))
+    return len(encode_json(value))
+
+
+def _fit_budget(
+    claims: dict[str, JSONValue],
+    names: list[str],
+    budget: int,
+    dropped: list[tuple[str, str]],
+) -> None:
+    """Drop the largest of `names` from `claims` until their compact JSON fits `budget` bytes."""
+    sizes = {
+        name: len(encode_json(name)) + 1 + len(encode_json(claims[name]))
+        for name in names
+        if name in claims
+    }
+    # The size of `{"a":1,"b":2}`: every entry, a comma between two, the braces.
+    total = sum(sizes.values()) + len(sizes) + 1
+    if total <= budget:
+        return
+    # Largest first, then by name: the same item always gives the same answer (Cognito retries).
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        del claims[name]
+        dropped.append((name, "over_budget"))
+        total -= sizes[name] + 1
+        if total <= budget:
+            return
 
 
 def apply_mapping(
@@ -394,6 +440,7 @@ def apply_mapping(
     *,
     sources: Mapping_[str, Item | list[Item] | None] | None = None,
     context: "Context | None" = None,
+    budget: int = DEFAULT_CLAIMS_BUDGET_BYTES,
 ) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
@@ -403,7 +450,11 @@ def apply_mapping(
     source that was not read leaves its rules absent. A value of the wrong type, or one the
     Cognito guard refuses, is dropped and reported in `dropped`; it is never sent. A rule with a
     condition (`when`) applies only when it holds for `context`; without a context (None), no
-    conditional rule applies.
+    conditional rule applies. Per token,
+    the claims the rules take from the data (defaults included) may fill at most `budget` bytes
+    of compact JSON (`CLAIMS_BUDGET_BYTES`): past it the largest are dropped (`over_budget`)
+    until the rest fit. Static claims are never dropped: they are the mapping's own, bounded
+    when it is loaded.
     """
     dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
@@ -413,6 +464,9 @@ def apply_mapping(
     for name, value in section.static_access:
         _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
+    # What the rules placed, for an upper bound of its JSON size: characters of names and
+    # string values (at worst 6 bytes each, a `\uXXXX` escape), other values' bounds.
+    chars = other = 0
     for rule in section.rules:
         if rule.when is not None and (context is None or not rule.when.holds(context)):
             continue
@@ -443,6 +497,17 @@ def apply_mapping(
                 _place(into, token, claim, value, client_id=client_id, dropped=dropped)
             else:
                 into[claim] = value
+        if type(value) is str:
+            chars += len(value)
+        else:
+            other += _size_bound(value)
+    # Per rule and token, `"name":value,` takes at most 6 bytes a character plus 6 for quotes,
+    # colon and comma; a rule reaches at most two tokens; then the braces.
+    if 12 * chars + 2 * other + section.names_bound > budget:
+        # Rarely reached: only then measure each token's claims exactly.
+        for token, into in (("id", id_claims), ("access", access_claims)):
+            names = [rule.claim for rule in section.rules if token in rule.tokens]
+            _fit_budget(into, names, budget, dropped)
     if not (
         section.suppress_id or section.suppress_access or section.suppress_id_from
         or section.suppress_access_from or section.scopes_add or section.scopes_add_from
@@ -463,6 +528,50 @@ def apply_mapping(
     )
 
 
+def _group_list(
+    item: Item, attribute: str | None, dropped: list[tuple[str, str]]
+) -> list[str] | None:
+    """A valid list of strings overriding one group field, or None to keep the request's."""
+    if attribute is None:
+        return None
+    value = item.get(attribute, _ABSENT)
+    if value is _ABSENT:
+        return None
+    if value is None:
+        dropped.append((attribute, "null"))
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        dropped.append((attribute, "not_a_list"))
+        return None
+    return value
+
+
+def _group_override(
+    section: Section, item: Item, dropped: list[tuple[str, str]]
+) -> GroupOverride | None:
+    """The group fields the item validly overrides; a malformed one keeps the request's value.
+
+    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
+    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
+    list holding anything else is dropped and named by its attribute.
+    """
+    groups = _group_list(item, section.groups_from, dropped)
+    roles = _group_list(item, section.iam_roles_from, dropped)
+    preferred: str | None = None
+    attribute = section.preferred_role_from
+    if attribute is not None:
+        value = item.get(attribute, _ABSENT)
+        if isinstance(value, str):
+            preferred = value
+        elif value is None:
+            dropped.append((attribute, "null"))
+        elif value is not _ABSENT:
+            dropped.append((attribute, "wrong_type"))
+    if groups is None and roles is None and preferred is None:
+        return None
+    return GroupOverride(groups, roles, preferred)
+
+
 def _with_extras(
     section: Section,
     item: Item,
@@ -474,41 +583,29 @@ def _with_extras(
 ) -> ClaimSet:
     id_suppress = list(section.suppress_id)
     access_suppress = list(section.suppress_access)
-    for source, target in (
-        (section.suppress_id_from, id_suppress),
-        (section.suppress_access_from, access_suppress),
+    for where, source, target in (
+        ("suppress.id_from", section.suppress_id_from, id_suppress),
+        ("suppress.access_from", section.suppress_access_from, access_suppress),
     ):
-        for name in _strings(item, source, dropped):
+        for position, name in enumerate(_strings(item, source, dropped)):
             if suppress_reason(name) is None:
                 target.append(name)
             else:
-                dropped.append((name, "reserved"))
+                # The name came from the item: log where it was, never what it says.
+                dropped.append((f"{where}[{position}]", "reserved"))
     scopes: list[list[str]] = [list(section.scopes_add), list(section.scopes_suppress)]
-    for source, target in (
-        (section.scopes_add_from, scopes[0]),
-        (section.scopes_suppress_from, scopes[1]),
+    for where, source, target in (
+        ("scopes.add_from", section.scopes_add_from, scopes[0]),
+        ("scopes.suppress_from", section.scopes_suppress_from, scopes[1]),
     ):
-        for scope in _strings(item, source, dropped):
+        for position, scope in enumerate(_strings(item, source, dropped)):
             if scope_reason(scope) is None:
                 target.append(scope)
             else:
-                dropped.append((source or "", "invalid_scope"))
+                dropped.append((f"{where}[{position}]", "invalid_scope"))
     groups = None
     if section.groups_from or section.iam_roles_from or section.preferred_role_from:
-        group_names = _strings(item, section.groups_from, dropped)
-        roles = _strings(item, section.iam_roles_from, dropped)
-        preferred = _attribute(item, section.preferred_role_from)
-        has_groups = section.groups_from is not None and section.groups_from in item
-        has_roles = section.iam_roles_from is not None and section.iam_roles_from in item
-        if preferred is not _ABSENT and not isinstance(preferred, str):
-            dropped.append((section.preferred_role_from or "", "wrong_type"))
-            preferred = _ABSENT
-        if has_groups or has_roles or preferred is not _ABSENT:
-            groups = GroupOverride(
-                group_names if has_groups else None,
-                roles if has_roles else None,
-                preferred if isinstance(preferred, str) else None,
-            )
+        groups = _group_override(section, item, dropped)
     return ClaimSet(
         id_claims,
         access_claims,

@@ -22,12 +22,14 @@ __all__ = (
     "CACHE_NEGATIVE_TTL_SECONDS",
     "CACHE_STALE_IF_ERROR_SECONDS",
     "CACHE_TTL_SECONDS",
+    "CLAIMS_BUDGET_BYTES",
     "CLAIMS_CONFIG",
     "CLIENT_KEY",
     "CLIENT_SORT_KEY",
     "COGNITO_BUDGET_MS",
     "CONSISTENT_READ",
     "DEADLINE_MARGIN_MS",
+    "DEFAULT_CLAIMS_BUDGET_BYTES",
     "KEY_ATTRIBUTE",
     "LOG_LEVEL",
     "LOOKUP_TIMEOUT_MS",
@@ -68,6 +70,7 @@ ON_ERROR: Final = "ON_ERROR"
 LOG_LEVEL: Final = "LOG_LEVEL"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
+CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
 METRICS: Final = "METRICS"
 METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
 AWS_REGION: Final = "AWS_REGION"
@@ -77,6 +80,12 @@ AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 
 COGNITO_BUDGET_MS: Final = 5000
 """Cognito waits at most this long for the trigger, whatever the function's own timeout."""
+
+DEFAULT_CLAIMS_BUDGET_BYTES: Final = 65_536
+"""Default bound on the JSON bytes of the claims one token takes from the item."""
+_MAX_CLAIMS_BUDGET_BYTES: Final = 1_048_576
+"""Two tokens at this bound, plus static claims and V1's re-quoting, stay far below Lambda's
+6 MB response limit."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _T = TypeVar("_T")
@@ -125,6 +134,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
+    claims_budget_bytes
+        Most bytes of compact JSON the claims taken from the item may fill per token; past it
+        the largest are dropped (`CLAIMS_BUDGET_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
     """
@@ -152,6 +164,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     claims_config: str | None = None
+    claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
 
@@ -297,6 +310,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "region": region[1] if region else None,
         "endpoint_url": endpoint[1] if endpoint else None,
         "claims_config": read.text(CLAIMS_CONFIG),
+        "claims_budget_bytes": read.integer(CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
         "metrics": read.boolean(METRICS),
         "metrics_namespace": read.text(METRICS_NAMESPACE),
     }

@@ -1,13 +1,22 @@
 """DynamoDB AttributeValue maps -> plain JSON values, decoded with msgspec.
 
-S is a string; N an int, or a float when it has a fraction or exponent; BOOL a bool; NULL None;
-L a list; M a dict; SS and NS sorted lists (never a `set`: the Lambda runtime cannot marshal
-one).
-Binary values (B, BS) have no JSON form and are left out. No Decimal, bytes or datetime is ever
-returned. Pure: no I/O, no logging.
+S is a string; N an int when it is integral, else an exact `decimal.Decimal` (never a float:
+DynamoDB numbers carry 38 digits, a float 17); BOOL a bool; NULL None; L a list; M a dict; SS and
+NS sorted lists (never a `set`: the Lambda runtime cannot marshal one). The Lambda runtime writes
+a Decimal as its exact text, and `shared.models.encode_json` does the same. Binary values (B, BS)
+have no JSON form and are left out; no bytes or datetime is ever returned. Pure: no I/O, no
+logging.
 """
 
-import math
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Subnormal,
+)
 from typing import Final
 
 import msgspec
@@ -44,19 +53,40 @@ _OMIT: Final = _Omit()
 _ITEM_TYPE: Final = dict[str, _AttributeValue]
 
 
-def _number(text: str) -> int | float:
-    if "." not in text and "e" not in text and "E" not in text:
-        try:
+_MAX_DIGITS: Final = 38
+_EXACT: Final = Context(
+    prec=_MAX_DIGITS,
+    Emax=125,
+    Emin=-130,
+    traps=[InvalidOperation, Overflow, Inexact, Subnormal],
+)
+"""DynamoDB's numbers: up to 38 significant digits, magnitude 1E-130 to 9.99...E+125. Reading
+through this context raises on anything else instead of rounding it."""
+
+
+def _number(text: str) -> int | Decimal:
+    """An exact number: an int when integral, else a Decimal; ItemError past DynamoDB's range."""
+    # The common case first: a plain integer of at most 38 ASCII digits (`isascii` is O(1)).
+    if text.isdigit():
+        if text.isascii() and len(text) <= _MAX_DIGITS:
             return int(text)
-        except ValueError:
-            pass
+    elif text[:1] == "-" and text.isascii() and len(text) <= _MAX_DIGITS + 1 and text[1:].isdigit():
+        return int(text)
+    # Decimal also reads other scripts' digits, spaces, underscores and a leading `+`: DynamoDB
+    # writes none of them.
+    if not text.isascii() or "_" in text or text[:1] == "+" or text != text.strip():
+        raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)")
     try:
-        value = float(text)
-    except ValueError:
+        number = _EXACT.create_decimal(text)
+    except InvalidOperation:
         raise ItemError(f"item holds a malformed number `N` ({len(text)} characters)") from None
-    if not math.isfinite(value):
-        raise ItemError("item holds a number `N` outside the float range")
-    return value
+    except DecimalException as exc:  # Inexact (over 38 digits), Overflow, Subnormal
+        raise ItemError(f"item holds a number `N` outside DynamoDB's range ({exc!r})") from None
+    if not number.is_finite():
+        raise ItemError("item holds a number `N` that is not finite")
+    if number == number.to_integral_value():
+        return int(number)
+    return number
 
 
 def _plain(value: _AttributeValue) -> JSONValue | _Omit:

@@ -33,12 +33,17 @@ access token only)::
     scopes_add = ["orders/write"]            groups_none scopes_any attribute_equals
     claims = { access = { role = "admin" } } metadata_equals; actions: scopes_add
                                              scopes_suppress claims groups_add groups_remove deny
+
+The file must be UTF-8 text; whatever its bytes, a bad one is a `ConfigError` naming it. Each
+token's static claims may take at most 256 KB of JSON, so that with the
+run-time claims budget no answer comes near Lambda's 6 MB response limit (the projections'
+4 KB expression limit is checked by `shared.lookup`).
 """
 
 import datetime
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -65,9 +70,13 @@ from shared.lookup import (
     LookupSpec,
     QuerySpec,
 )
+from shared.models import encode_json
 from shared.policy import TRIGGER_SOURCES, Condition, Grant, compile_condition
 
 __all__ = ("load_mapping", "parse_mapping")
+
+_STATIC_CLAIMS_MAX_BYTES: Final = 262_144
+"""Most bytes of compact JSON the static claims of one token may take (256 KB)."""
 
 SectionName = Literal["user", "client"]
 
@@ -172,11 +181,17 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _plain_problem(value: Any) -> str | None:
-    """Why `value` cannot be a claim value (a TOML date, a float that is not finite), or None."""
+    """Why `value`, or anything nested in it, cannot be a claim value, or None.
+
+    Refused: TOML dates and times, `inf`, `-inf` and `nan` (no JSON form: V2 would send
+    `Infinity`, invalid on the wire) and null (a claim of null is no claim: leave it out).
+    """
+    if value is None:
+        return "null is not a claim value: leave the claim out instead"
     if isinstance(value, datetime.date | datetime.time):
         return "dates and times are not JSON values: write them as strings"
-    if isinstance(value, float) and value != value:  # noqa: PLR0124 (NaN)
-        return "NaN is not a JSON value"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "`inf`, `-inf` and `nan` are not JSON values"
     if isinstance(value, dict):
         return next((p for v in value.values() if (p := _plain_problem(v))), None)
     if isinstance(value, list):
@@ -198,6 +213,17 @@ class _Checker:
             self.problems.append(f"{where}: `{name}` may not hold an object or array")
         if value is not msgspec.UNSET and (problem := _plain_problem(value)):
             self.problems.append(f"{where}: `{name}`: {problem}")
+
+    def static_size(self, where: str, static: dict[str, Any]) -> None:
+        try:
+            size = len(encode_json(static))
+        except TypeError:
+            return  # a value that is no JSON at all: `claim` reports it
+        if size > _STATIC_CLAIMS_MAX_BYTES:
+            self.problems.append(
+                f"{where}: static claims take {size} bytes of JSON, more than the "
+                f"{_STATIC_CLAIMS_MAX_BYTES} allowed per token"
+            )
 
     def attribute(self, where: str, name: str | None) -> None:
         if name is not None and (not name or name != name.strip()):
@@ -315,7 +341,7 @@ def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName
         if rule.required:
             check.problems.append(f"{where}: `required` and `default` contradict each other")
         elif problem := _plain_problem(rule.default):
-            check.problems.append(f"{where}: `default`: {problem}")
+            check.problems.append(f"{where}: `default` of claim `{claim}`: {problem}")
         elif not fits_type(rule.default, rule.type):
             check.problems.append(f"{where}: `default` is not of type `{rule.type}`")
         else:
@@ -551,6 +577,7 @@ def _compile_section(
         for claim, value in static.items():
             check.claim(f"{name}.static.{token}", claim, token, value)
             seen[(token, claim)] = f"{name}.static.{token}"
+        check.static_size(f"{name}.static.{token}", static)
     for i, rule in enumerate(rules):
         for token in rule.tokens:
             if (token, rule.claim) in seen:
@@ -605,13 +632,50 @@ def _compile_section(
     )
 
 
+_MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+"""A mapping file larger than this is refused before it is read (static claims alone stay
+under 256 KB a token)."""
+
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+
+
+def _text_problem(data: bytes) -> str | None:
+    """Why `data` is not UTF-8 text a decoder can read, or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16 text: save it as UTF-8"
+    if b"\x00" in data:
+        return "the file holds NUL bytes: it is not a text file"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the file is not UTF-8 text (invalid byte at offset {exc.start})"
+    return None
+
+
+def _decode(data: bytes, *, toml: bool) -> _File:
+    if toml:
+        return msgspec.toml.decode(data, type=_File)
+    return msgspec.json.decode(data, type=_File)
+
+
+def _compile(check: _Checker, raw: _File) -> Mapping:
+    allowed = frozenset(raw.request.client_metadata)
+    for key in raw.request.client_metadata:
+        check.attribute("request.client_metadata", key)
+    return Mapping(
+        user=_compile_section(check, "user", raw.user, allowed),
+        client=_compile_section(check, "client", raw.client, allowed),
+        client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
+    )
+
+
 def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     """Decode, check and compile a mapping document.
 
     Parameters
     ----------
     data
-        The file's bytes.
+        The file's bytes: UTF-8 text (a leading byte-order mark is ignored).
     source
         Its name, for messages.
     toml
@@ -620,26 +684,23 @@ def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     Raises
     ------
     ConfigError
-        Naming `source`, the rule and every problem found.
+        Naming `source`, the rule and every problem found; whatever the bytes, nothing else.
     """
-    try:
-        if toml:
-            raw = msgspec.toml.decode(data, type=_File)
-        else:
-            raw = msgspec.json.decode(data, type=_File)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ConfigError(f"claim mapping `{source}`: {exc}") from exc
+    prefix = f"claim mapping `{source}`: "
+    data = data.removeprefix(_UTF8_BOM)
+    if problem := _text_problem(data):
+        raise ConfigError(prefix + problem)
     check = _Checker()
-    allowed = frozenset(raw.request.client_metadata)
-    for key in raw.request.client_metadata:
-        check.attribute("request.client_metadata", key)
-    mapping = Mapping(
-        user=_compile_section(check, "user", raw.user, allowed),
-        client=_compile_section(check, "client", raw.client, allowed),
-        client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
-    )
+    try:
+        mapping = _compile(check, _decode(data, toml=toml))
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(prefix + str(exc)) from exc
+    except RecursionError:
+        raise ConfigError(prefix + "the document nests too deeply") from None
+    except ValueError as exc:  # the decoders' other complaints (tomllib's among them)
+        raise ConfigError(prefix + f"not valid {'TOML' if toml else 'JSON'}: {exc}") from exc
     if check.problems:
-        raise ConfigError(f"claim mapping `{source}`: " + "; ".join(check.problems))
+        raise ConfigError(prefix + "; ".join(check.problems))
     return mapping
 
 
@@ -649,13 +710,20 @@ def load_mapping(path: str) -> Mapping:
     Raises
     ------
     ConfigError
-        The file is missing, unreadable, of another kind, or invalid.
+        The file is missing, unreadable (a folder, too large, not UTF-8 text), of another
+        kind, or invalid; the message names the file and what is wrong.
     """
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in (".toml", ".json"):
         raise ConfigError(f"`CLAIMS_CONFIG` must name a .toml or .json file, got `{path}`")
     try:
+        size = file.stat().st_size
+        if size > _MAX_FILE_BYTES:
+            raise ConfigError(
+                f"`CLAIMS_CONFIG`: `{path}` is {size} bytes; a mapping may take at most "
+                f"{_MAX_FILE_BYTES}"
+            )
         data = file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"`CLAIMS_CONFIG`: cannot read `{path}`: {exc.strerror}") from exc

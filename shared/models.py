@@ -3,14 +3,17 @@
 Pure data, no I/O. The Structs declare only the fields the trigger reads; unknown fields are
 ignored (Cognito adds fields over time) and `response` is never decoded: the handler answers with
 the original event dict and only `response` replaced, so nothing it does not model is lost.
-Absent and null are folded once, here, into defaults.
+Absent and null are folded once, here, into defaults. `encode_json` writes a plain JSON value
+as compact JSON with every number exact (DynamoDB's 38-digit integers and decimals included).
 
 Contract: https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
 """
 
+from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 import msgspec
+import orjson
 
 from shared.errors import EventError
 
@@ -23,11 +26,16 @@ __all__ = (
     "Request",
     "UserAttributes",
     "decode_event",
+    "encode_json",
     "version_number",
 )
 
 JSONValue: TypeAlias = Any
-"""A plain JSON value: str, int, float, bool, None, list of JSONValue, dict[str, JSONValue]."""
+"""A plain JSON value: str, int, float, `Decimal` (an exact non-integral DynamoDB number), bool,
+None, list of JSONValue, dict[str, JSONValue]."""
+
+_MAX_VERSION: Final = 999
+_MAX_VERSION_DIGITS: Final = 3
 
 CLIENT_CREDENTIALS: Final = "TokenGeneration_ClientCredentials"
 """`triggerSource` of a V3 machine-to-machine (client credentials) token request."""
@@ -107,7 +115,7 @@ class Event(msgspec.Struct, rename="camel"):
         Attributes, groups and scopes.
     """
 
-    version: str | int | None = None
+    version: JSONValue = None
     trigger_source: str | None = None
     user_pool_id: str | None = None
     user_name: str | None = None
@@ -136,15 +144,21 @@ class Event(msgspec.Struct, rename="camel"):
 
 
 def version_number(version: object) -> int:
-    """Read an event `version` (`"2"`, or 2): 0 when absent or anything Cognito could not mean.
+    """Read an event `version`: 0 ("no version") for anything Cognito could not mean.
 
-    Only ASCII digits count: `"²".isdigit()` is true, yet `int("²")` raises.
+    Cognito sends `"1"`, `"2"` or `"3"`. Only ASCII digits count (`"²"` and `"٣"` are digits to
+    `str.isdigit` but not to `int`), at most three of them; an integer counts when it is in
+    0..999 (never a bool). Anything else (`""`, `" 2"`, `"2.0"`, `"-1"`, `2**70`, `True`,
+    `2.0`) is decided as a missing version would be.
     """
-    if isinstance(version, bool):
-        return 0
-    if isinstance(version, int):
-        return max(version, 0)
-    if isinstance(version, str) and version.isascii() and version.isdigit():
+    if type(version) is int:
+        return version if 0 <= version <= _MAX_VERSION else 0
+    if (
+        isinstance(version, str)
+        and 0 < len(version) <= _MAX_VERSION_DIGITS
+        and version.isascii()
+        and version.isdigit()
+    ):
         return int(version)
     return 0
 
@@ -162,3 +176,39 @@ def decode_event(event: object) -> Event:
         return msgspec.convert(event, Event)
     except msgspec.ValidationError as exc:
         raise EventError(f"unusable event: {exc}") from exc
+
+
+def _exact(value: object) -> orjson.Fragment:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
+
+
+def _text(value: JSONValue) -> str:
+    """Compact JSON text, slow path: integers past 64 bits, which orjson refuses."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return orjson.dumps(value).decode()
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ",".join(map(_text, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_text(k)}:{_text(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
+
+
+def encode_json(value: JSONValue) -> bytes:
+    """Encode a plain JSON value as compact UTF-8 JSON, every number exact.
+
+    A `Decimal` is written as its exact text (`str(d)`, as the Lambda runtime does), an integer
+    of any size as its digits; orjson alone stops at 64-bit integers and refuses `Decimal`.
+
+    Raises
+    ------
+    TypeError
+        `value` holds something that is not a plain JSON value.
+    """
+    try:
+        return orjson.dumps(value, default=_exact)
+    except TypeError:
+        return _text(value).encode()

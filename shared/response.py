@@ -9,13 +9,17 @@ empty or null; it is left out only when the request has no group configuration (
 clients). Pure: no I/O, no logging.
 """
 
-import json
 from typing import Final, Literal
 
-import orjson
-
 from shared.claims import ClaimSet, GroupOverride
-from shared.models import CLIENT_CREDENTIALS, Event, GroupConfiguration, JSONValue, version_number
+from shared.models import (
+    CLIENT_CREDENTIALS,
+    Event,
+    GroupConfiguration,
+    JSONValue,
+    encode_json,
+    version_number,
+)
 
 __all__ = ("Shape", "blank_response", "build_response", "choose_shape")
 
@@ -77,11 +81,8 @@ def _groups(
 def _as_string(value: JSONValue) -> str:
     if isinstance(value, str):
         return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        # orjson stops at 64-bit integers; DynamoDB numbers carry up to 38 digits.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Exact: a 38-digit integer or a Decimal, alone or nested, keeps every digit.
+    return encode_json(value).decode()
 
 
 def _generation(claims: dict[str, JSONValue], suppress: tuple[str, ...]) -> dict[str, JSONValue]:

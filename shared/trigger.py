@@ -150,8 +150,11 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
     if item is None:
         return _on_missing(plan, "missing", profile.cache, deps)
     section = plan.principal.section
+    budget = deps.settings.claims_budget_bytes
     if not section.conditional:
-        claims = apply_mapping(section, item, plan.decoded.client_id, sources=profile.sources)
+        claims = apply_mapping(
+            section, item, plan.decoded.client_id, sources=profile.sources, budget=budget
+        )
         ignored = 0
     else:
         context = build_context(
@@ -162,7 +165,12 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         )
         ignored = context.metadata_ignored
         claims = apply_mapping(
-            section, item, plan.decoded.client_id, sources=profile.sources, context=context
+            section,
+            item,
+            plan.decoded.client_id,
+            sources=profile.sources,
+            context=context,
+            budget=budget,
         )
         # Before `required`: a deny grant reading the item fires whatever else it lacks.
         granted = apply_grants(section.grants, claims, context)

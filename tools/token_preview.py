@@ -2,8 +2,9 @@
 
 For `make invoke` and tests: it applies a response the way the Cognito docs describe (add or
 override, then suppress, which wins; scopes added then suppressed; groups replaced by
-`groupOverrideDetails`, removed when that is empty or null). Times, issuer and ids are
-placeholders: no token is signed.
+`groupOverrideDetails`, removed when that is empty or null). `cognito:groups` goes to both
+tokens; `cognito:roles` and `cognito:preferred_role` to the ID token only, as Cognito issues
+them. Times, issuer and ids are placeholders: no token is signed.
 """
 
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 __all__ = ("preview_tokens",)
 
 _TIMES = {"auth_time": 1_700_000_000, "iat": 1_700_000_000, "exp": 1_700_003_600}
+_ID_TOKEN_ONLY = ("cognito:roles", "cognito:preferred_role")
 
 
 def _group_claims(groups: Any) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def preview_tokens(event: dict[str, Any], response: dict[str, Any]) -> dict[str,
 
     access: dict[str, Any] = {
         "sub": client_id if machine else attributes.get("sub"),
-        **({} if machine else groups),
+        # The access token carries the groups, never the IAM roles.
+        **({} if machine else {k: v for k, v in groups.items() if k not in _ID_TOKEN_ONLY}),
         "iss": issuer,
         "client_id": client_id,
         "token_use": "access",

@@ -170,7 +170,9 @@ def test_fault_stale_entry_outside_window_is_not_served(
 def test_fault_item_of_400_kb_is_served_within_the_deadline(
     endpoint: str, proxy: FaultProxy, container: Callable[..., Harness]
 ) -> None:
-    # GIVEN a profile at DynamoDB's item size limit, most of it in mapped attributes
+    # GIVEN a profile at DynamoDB's item size limit, most of it in mapped attributes: one
+    # inside the claims budget (64 KB a token), one far past it
+    fits = "x" * 60_000
     big = "x" * 190_000
     put_items(
         endpoint,
@@ -178,9 +180,9 @@ def test_fault_item_of_400_kb_is_served_within_the_deadline(
         [
             {
                 "id": {"S": "USER#big.item"},
-                "first_name": {"S": big},
+                "first_name": {"S": fits},
                 "last_name": {"S": big},
-                "notes": {"S": "y" * 15_000},
+                "notes": {"S": "y" * 145_000},
             }
         ],
     )
@@ -192,7 +194,8 @@ def test_fault_item_of_400_kb_is_served_within_the_deadline(
     assert result.log["outcome"] == "claims_added"
     assert result.response is not None
     claims = result.response["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
-    assert claims["claimsToAddOrOverride"]["first_name"] == big
+    assert claims["claimsToAddOrOverride"] == {"first_name": fits}
+    assert result.log["dropped_claims"] == [["last_name", "over_budget"]]
     simplejson.dumps(result.response)
 
 

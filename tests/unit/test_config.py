@@ -83,6 +83,12 @@ def test_config_generic_endpoint_variable_is_a_fallback() -> None:
         ("CACHE_MAX_ENTRIES", "0", "an integer in 1..10000000"),
         ("STORE_MAX_ATTEMPTS", "11", "an integer in 1..5"),
         ("LOG_LEVEL", "TRACE", "one of `DEBUG`"),
+        ("CLAIMS_BUDGET_BYTES", "64KB", "an integer in 1024..1048576"),
+        ("CLAIMS_BUDGET_BYTES", "1023", "an integer in 1024..1048576"),
+        ("CLAIMS_BUDGET_BYTES", "1048577", "an integer in 1024..1048576"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000", "an http:// or https:// URL"),
+        ("AWS_ENDPOINT_URL", "localhost:8000", "an http:// or https:// URL"),
+        ("AWS_ENDPOINT_URL", "ftp://x", "an http:// or https:// URL"),
     ],
 )
 def test_config_rejects_bad_value_naming_variable(name: str, value: str, expected: str) -> None:
@@ -126,6 +132,37 @@ def test_config_lookup_and_margin_must_fit_cognito_budget() -> None:
 def test_config_endpoint_must_be_http_url() -> None:
     with pytest.raises(ConfigError, match="AWS_ENDPOINT_URL_DYNAMODB"):
         make_settings(AWS_ENDPOINT_URL_DYNAMODB="localhost:8000")
+
+
+@pytest.mark.parametrize(
+    ("environ", "named", "not_named"),
+    [
+        ({"AWS_ENDPOINT_URL": "bad"}, "`AWS_ENDPOINT_URL`", "`AWS_ENDPOINT_URL_DYNAMODB`"),
+        (
+            {"AWS_ENDPOINT_URL": "bad", "AWS_ENDPOINT_URL_DYNAMODB": "  "},
+            "`AWS_ENDPOINT_URL`",
+            "`AWS_ENDPOINT_URL_DYNAMODB`",
+        ),
+        (
+            {"AWS_ENDPOINT_URL": "http://fine", "AWS_ENDPOINT_URL_DYNAMODB": "bad"},
+            "`AWS_ENDPOINT_URL_DYNAMODB`",
+            "`AWS_ENDPOINT_URL`",
+        ),
+    ],
+)
+def test_config_endpoint_error_names_the_variable_holding_the_bad_value(
+    environ: dict[str, str], named: str, not_named: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(**environ)
+    message = str(caught.value)
+    assert named in message
+    assert not_named not in message
+
+
+def test_config_claims_budget_default_and_value() -> None:
+    assert make_settings().claims_budget_bytes == 65_536
+    assert make_settings(CLAIMS_BUDGET_BYTES="4096").claims_budget_bytes == 4096
 
 
 def test_config_reads_only_the_mapping_given() -> None:

@@ -27,6 +27,7 @@ INTENDED: dict[str, set[str]] = {
         "METRICS", "METRICS_NAMESPACE", "ON_ERROR", "ON_MISSING", "RESPONSE_FORMAT",
         "SERVICE_NAME", "STORE_MAX_ATTEMPTS", "Settings", "TABLE_NAME", "USER_KEY",
         "load_settings", "SORT_KEY_ATTRIBUTE", "USER_SORT_KEY", "CLIENT_SORT_KEY",
+        "CLAIMS_BUDGET_BYTES", "DEFAULT_CLAIMS_BUDGET_BYTES",
     },
     "deps": {"Cached", "Deps", "Principal", "ProfileSource", "build_deps", "open_deps"},
     "errors": {
@@ -46,7 +47,7 @@ INTENDED: dict[str, set[str]] = {
     "mapping": {"load_mapping", "parse_mapping"},
     "models": {
         "CLIENT_CREDENTIALS", "CallerContext", "Event", "GroupConfiguration", "JSONValue",
-        "Request", "UserAttributes", "decode_event", "version_number",
+        "Request", "UserAttributes", "decode_event", "encode_json", "version_number",
     },
     "policy": {
         "Condition", "Context", "Denial", "EMPTY_CONTEXT", "Grant", "TRIGGER_SOURCES",

@@ -1,12 +1,20 @@
 """AttributeValue maps decode to plain JSON values that the Lambda runtime can marshal."""
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import simplejson
+from awslambdaric.lambda_runtime_marshaller import to_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from shared.claims import ClaimRule, Section, apply_mapping
 from shared.errors import ItemError
 from shared.item import decode_item
+from shared.models import decode_event
+from shared.response import build_response
 
 
 def _walk_types(value: Any) -> set[type]:
@@ -41,18 +49,19 @@ def test_decode_item_every_type() -> None:
         "int": 42,
         "neg": -7,
         "big": 12345678901234567890123456789012345678,
-        "float": 1.5,
-        "exp": 1000.0,
+        "float": Decimal("1.5"),
+        "exp": 1000,
         "yes": True,
         "null": None,
         "list": ["a", 1, False, None],
-        "map": {"inner": {"deep": "x"}, "n": 0.25},
+        "map": {"inner": {"deep": "x"}, "n": Decimal("0.25")},
         "ss": ["a", "b"],
-        "ns": [1, 2.5],
+        "ns": [1, Decimal("2.5")],
         "listbin": ["kept"],
     }
-    # Only plain JSON types: no set, Decimal, bytes or datetime reaches a response.
-    assert _walk_types(item) <= {dict, list, str, int, float, bool, type(None)}
+    # Only plain JSON types: no set, float, bytes or datetime reaches a response; a Decimal is
+    # an exact non-integral number, which the Lambda runtime writes as its text.
+    assert _walk_types(item) <= {dict, list, str, int, Decimal, bool, type(None)}
     simplejson.dumps(item)
 
 
@@ -66,6 +75,25 @@ def test_decode_item_empty() -> None:
         {"a": {}},
         {"a": {"N": "abc"}},
         {"a": {"N": "1e999"}},
+        {"a": {"N": "NaN"}},
+        {"a": {"N": "-Infinity"}},
+        {"a": {"N": "Infinity"}},
+        {"a": {"N": "sNaN"}},
+        {"a": {"N": ""}},
+        {"a": {"N": "-"}},
+        {"a": {"N": "1e"}},
+        {"a": {"N": " 1"}},
+        {"a": {"N": "1 "}},
+        {"a": {"N": "1_000"}},
+        {"a": {"N": "+1"}},
+        {"a": {"N": "\u0663"}},
+        {"a": {"N": "\uff11.5"}},
+        {"a": {"N": "1E+126"}},
+        {"a": {"N": "1E-131"}},
+        {"a": {"N": "1" * 39}},
+        {"a": {"N": "1." + "1" * 38}},
+        {"a": {"N": "1E+999999999"}},
+        {"a": {"NS": ["1", "x"]}},
         {"a": {"S": 5}},
         {"a": "plain"},
         {"a": {"L": "x"}},
@@ -81,3 +109,77 @@ def test_decode_item_error_names_no_values() -> None:
     with pytest.raises(ItemError) as caught:
         decode_item({"secret_attr": {"N": "s3cr3t-value"}})
     assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.00000000000000000001", Decimal("1.00000000000000000001")),
+        ("9223372036854775809", 2**63 + 1),
+        ("-9223372036854775809", -(2**63) - 1),
+        ("1E+3", 1000),
+        ("1.0", 1),
+        ("-0", 0),
+        ("0.000", 0),
+        ("1.5E-7", Decimal("1.5E-7")),
+        ("1E-130", Decimal("1E-130")),
+        ("9.9999999999999999999999999999999999999E+125", 10**126 - 10**88),
+        (".5", Decimal("0.5")),
+        ("0.1", Decimal("0.1")),
+        ("1" * 38, int("1" * 38)),
+        ("-" + "9" * 38, -int("9" * 38)),
+        ("0" * 50 + "7", 7),
+    ],
+)
+def test_decode_item_numbers_are_exact(text: str, expected: int | Decimal) -> None:
+    value = decode_item({"n": {"N": text}})["n"]
+    assert type(value) is type(expected)
+    assert value == expected
+    assert Decimal(to_json(value)) == Decimal(text)
+
+
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=38)
+
+
+@st.composite
+def _dynamodb_numbers(draw: st.DrawFn) -> str:
+    """Number text DynamoDB can hold: 1..38 significant digits, magnitude 1E-130..9.9E+125."""
+    digits = draw(_digits).lstrip("0") or "0"
+    if digits == "0":
+        return draw(st.sampled_from(["0", "-0", "0.0", "0E+5", "0.000E-3"]))
+    sign = draw(st.sampled_from(["", "-"]))
+    low, high = -130 - (len(digits) - 1), 125 - (len(digits) - 1)
+    exponent = draw(st.integers(low, high))
+    style = draw(st.sampled_from(["e", "E", "point"]))
+    if style == "point" and -60 < exponent < 0:
+        cut = len(digits) + exponent
+        text = digits[:cut] + "." + digits[cut:] if cut > 0 else "0." + "0" * -cut + digits
+        return sign + text
+    if style == "point" and 0 <= exponent < 60:
+        return sign + digits + "0" * exponent
+    letter = "e" if style == "point" else style
+    return f"{sign}{digits}{letter}{exponent:+d}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_dynamodb_numbers())
+def test_property_dynamodb_numbers_round_trip_exactly(text: str) -> None:
+    # GIVEN any number DynamoDB can hold, alone and nested in a list and a map
+    item = decode_item(
+        {"n": {"N": text}, "l": {"L": [{"N": text}]}, "m": {"M": {"k": {"N": text}}}}
+    )
+    assert not any(isinstance(v, float) for v in (item["n"], item["l"][0], item["m"]["k"]))
+    # WHEN it goes out through the Lambda runtime (V2) and as V1's string
+    section = Section(rules=tuple(ClaimRule((a,), a, ("id",)) for a in ("n", "l", "m")))
+    claims = apply_mapping(section, item)
+    v2 = build_response(decode_event({"version": "2"}), claims, "v2", machine=False)
+    wire = json.loads(to_json(v2), parse_float=Decimal, parse_int=Decimal)
+    sent = wire["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]
+    v1 = build_response(decode_event({"version": "1"}), claims, "v1", machine=False)
+    strings = v1["claimsOverrideDetails"]["claimsToAddOrOverride"]
+    # THEN every digit survives
+    exact = Decimal(text)
+    assert sent["n"] == sent["l"][0] == sent["m"]["k"] == exact
+    assert Decimal(strings["n"]) == exact
+    assert json.loads(strings["l"], parse_float=Decimal, parse_int=Decimal) == [exact]
+    assert json.loads(strings["m"], parse_float=Decimal, parse_int=Decimal) == {"k": exact}

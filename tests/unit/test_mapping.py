@@ -5,10 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.claims import ClaimRule, apply_mapping
 from shared.errors import ConfigError
+from shared.keys import KeyTemplate
+from shared.lookup import build_lookup
 from shared.mapping import load_mapping, parse_mapping
+from shared.store import _projection as _store_projection  # what the store really sends
 from tests.conftest import EVENTS
 
 EXAMPLE = EVENTS / "claims.example.toml"
@@ -183,3 +188,192 @@ def test_file_problems_name_the_file(tmp_path: Path) -> None:
     broken.write_text("[user\n")
     with pytest.raises(ConfigError, match=r"claim mapping `.*broken\.toml`"):
         load_mapping(str(broken))
+
+
+# ---- values with no JSON form: refused at load time, file, section and claim named ----------
+
+_NON_JSON_TOML = ["inf", "-inf", "nan", "+inf", "[1, inf]", "{ a = [2, { b = -inf }] }"]
+_NON_JSON_JSON = ["null", "[1, null]", '{"a": {"b": null}}', '[{"c": [null]}]']
+
+
+@pytest.mark.parametrize("value", _NON_JSON_TOML)
+@pytest.mark.parametrize("token", ["id", "access"])
+def test_static_non_finite_values_are_refused(tmp_path: Path, value: str, token: str) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(f"[user.static.{token}]\nratio = {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(str(path))
+    message = str(caught.value)
+    assert f"m.toml`: user.static.{token}: `ratio`" in message
+    assert "are not JSON values" in message
+
+
+@pytest.mark.parametrize("value", _NON_JSON_TOML)
+def test_default_non_finite_values_are_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(
+        f'[[client.claims]]\nattribute = "r"\nclaim = "ratio"\ntokens = ["access"]\n'
+        f"default = {value}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(str(path))
+    message = str(caught.value)
+    assert "m.toml`: client.claims[0] (`r`): `default` of claim `ratio`" in message
+    assert "are not JSON values" in message
+
+
+@pytest.mark.parametrize("value", _NON_JSON_JSON)
+def test_null_and_out_of_range_json_values_are_refused(value: str) -> None:
+    static = f'{{"user": {{"static": {{"access": {{"level": {value}}}}}}}}}'
+    default = (
+        '{"user": {"claims": [{"attribute": "l", "claim": "level", "tokens": ["id"], '
+        f'"default": {value}}}]}}}}'
+    )
+    for document, where in (
+        (static, "user.static.access: `level`"),
+        (default, "user.claims[0] (`l`): `default` of claim `level`"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse_mapping(document.encode(), source="m.json", toml=False)
+        message = str(caught.value)
+        assert f"claim mapping `m.json`: {where}" in message
+        assert "null is not a claim value" in message
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "[[1e400]]"])
+def test_json_numbers_past_the_float_range_are_refused(value: str) -> None:
+    document = f'{{"user": {{"static": {{"access": {{"level": {value}}}}}}}}}'
+    with pytest.raises(ConfigError, match=r"m\.json`: Number out of range - at `\$\.user\.static"):
+        parse_mapping(document.encode(), source="m.json", toml=False)
+
+
+# ---- unreadable files: always a ConfigError naming the file and what is wrong ---------------
+
+_GOOD_TOML = '[user.static.id]\napp = "portal"\n'
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (_GOOD_TOML.encode("utf-16"), "UTF-16"),
+        (_GOOD_TOML.encode("utf-16-be"), "NUL bytes"),
+        (b"\x00\x01\x02binary\xff", "NUL bytes"),
+        (b"\x7fELF\x02\x01\x01\xff\xfe", "not UTF-8 text (invalid byte at offset 7)"),
+        (_GOOD_TOML.encode("latin-1") + "caf\u00e9 = 1\n".encode("latin-1"), "not UTF-8 text"),
+        (b"[user.static.id]\nx = " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b"x = " + b"{a = " * 3000 + b"1" + b"}" * 3000, ""),
+        (b"[user\n", "claim mapping"),
+        (b'x = "\\ud800"\n', ""),
+    ],
+)
+def test_unreadable_toml_files_are_config_errors(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(str(path))
+    message = str(caught.value)
+    assert f"claim mapping `{path}`: " in message
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (json.dumps({"user": {}}).encode("utf-16"), "UTF-16"),
+        (b'{"user": ' * 50_000 + b"{}" + b"}" * 50_000, ""),
+        (b'{"user": {"static": {"id": {"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}}}", ""),
+        (b'{"user": {"static": {"id": {"x": "\xc3\x28"}}}}', "not UTF-8 text"),
+        (b"\xef\xbb\xbf" + b"[]", "Expected `object`"),
+    ],
+)
+def test_unreadable_json_files_are_config_errors(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(str(path))
+    assert f"claim mapping `{path}`: " in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_a_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + _GOOD_TOML.encode())
+    assert load_mapping(str(path)).user.static_id == (("app", "portal"),)
+
+
+def test_a_folder_or_a_huge_file_is_a_config_error(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match=r"cannot read `.*folder\.toml`: Is a directory"):
+        load_mapping(str(folder))
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as file:
+        file.truncate(5 * 1024 * 1024)
+    with pytest.raises(ConfigError, match=r"`.*huge\.toml` is 5242880 bytes"):
+        load_mapping(str(huge))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
+                      st.sampled_from([_GOOD_TOML.encode(), b'{"user": {}}']).flatmap(
+                          lambda good: st.binary(max_size=8).map(lambda junk: good + junk))),
+       toml=st.booleans())  # fmt: skip
+def test_property_any_bytes_load_or_raise_config_error_only(data: bytes, toml: bool) -> None:
+    try:
+        parse_mapping(data, source="fuzz.toml", toml=toml)
+    except ConfigError as exc:
+        message = str(exc)
+    else:
+        return
+    assert message.startswith("claim mapping `fuzz.toml`: ")
+
+
+# ---- limits a real deployment meets --------------------------------------------------------
+
+
+STATIC_CLAIMS_MAX_BYTES = 262_144
+"""256 KB of JSON per token, as the README says."""
+
+
+@pytest.mark.parametrize("token", ["id", "access"])
+def test_static_claims_over_256_kb_are_refused(token: str) -> None:
+    at_limit = "x" * (STATIC_CLAIMS_MAX_BYTES - len('{"big":""}'))
+    assert _parse({"user": {"static": {token: {"big": at_limit}}}}).user
+    message = _problem({"user": {"static": {token: {"big": at_limit + "x"}}}})
+    assert f"user.static.{token}: static claims take {STATIC_CLAIMS_MAX_BYTES + 1} bytes" in message
+
+
+@pytest.mark.parametrize("count", [1, 598, 599, 600, 601, 700])
+@pytest.mark.parametrize("key", [("id",), ("pk", "sk")])
+def test_projection_past_4_kb_is_refused_at_init_exactly_when_the_store_would_send_one(
+    count: int, key: tuple[str, ...]
+) -> None:
+    # GIVEN a mapping reading `count` top-level attributes, and the key the store adds
+    rules = [{"attribute": f"a{i}", "tokens": ["access"]} for i in range(count)]
+    mapping = _parse({"user": {"claims": rules}})
+    default_key = tuple((name, KeyTemplate("USER_KEY", "U#{userName}")) for name in key)
+    # WHEN the reads are built at init, and the expression the store would send is measured
+    sent = _store_projection(key, mapping.user.attributes)["ProjectionExpression"]
+    too_long = len(sent.encode()) > 4096
+
+    def build() -> object:
+        return build_lookup(
+            mapping.user.lookup,
+            reads=mapping.user.reads,
+            default_table="profiles",
+            default_key=default_key,
+            consistent=False,
+            where="claim mapping `m.toml`: user",
+        )
+
+    # THEN init refuses exactly the mappings DynamoDB would refuse on every sign-in
+    if too_long:
+        with pytest.raises(ConfigError, match="4096-byte expression limit"):
+            build()
+    else:
+        build()
+    assert too_long == (count + len(key) > 601)

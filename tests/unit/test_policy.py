@@ -198,9 +198,10 @@ def test_context_without_allowlist_reads_no_metadata() -> None:
     [
         ({}, None),
         ({"groups": ["a", "b"]}, ["a", "b"]),
-        ({"groups": None}, []),
-        ({"groups": "a"}, []),
-        ({"groups": ["a", 1]}, []),
+        ({"groups": []}, []),
+        ({"groups": None}, None),
+        ({"groups": "a"}, None),
+        ({"groups": ["a", 1]}, None),
     ],
 )
 def test_override_groups_matches_apply_mapping(item: dict[str, Any], expected: Any) -> None:

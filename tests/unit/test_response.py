@@ -1,5 +1,6 @@
 """Response building: shape choice, V1 strings, group preservation, machine clients."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from shared.claims import EMPTY_CLAIMS, ClaimSet, GroupOverride
 from shared.models import decode_event
 from shared.response import build_response, choose_shape
 from tests.conftest import load_event
+from tests.unit.test_models import ODD_VERSIONS
 
 CLAIMS = ClaimSet(
     {"first_name": "Jane", "age": 42, "vip": True, "tags": ["a", 1], "meta": {"k": "v"}},
@@ -37,6 +39,20 @@ def test_choose_shape_auto(name: str, shape: str) -> None:
 
 def test_choose_shape_emulator_version_zero_is_v1() -> None:
     assert choose_shape(decode_event({"version": "0", "userName": "u"}), "auto") == "v1"
+
+
+@pytest.mark.parametrize("version", ODD_VERSIONS, ids=repr)
+def test_choose_shape_odd_version_decides_as_a_missing_one(version: object) -> None:
+    # GIVEN events that differ from a version-less one only in an odd `version`
+    for base in ({"userName": "u"}, load_event("v1-authentication.json")):
+        missing = {k: v for k, v in base.items() if k != "version"}
+        odd = {**missing, "version": version}
+        # THEN the shape is the one a missing version gives (V1 here: no scopes)
+        assert choose_shape(decode_event(odd), "auto") == "v1"
+        assert choose_shape(decode_event(missing), "auto") == "v1"
+    # and the request's scopes still decide for V2, whatever the version says
+    with_scopes = {**load_event("v2-authentication.json"), "version": version}
+    assert choose_shape(decode_event(with_scopes), "auto") == "v2"
 
 
 @pytest.mark.parametrize("forced", ["v1", "v2"])
@@ -145,6 +161,19 @@ def test_build_response_v1_big_numbers_become_text() -> None:
     assert details["claimsToAddOrOverride"] == {
         "n": str(big),
         "l": f'[{big},{{"k":-{big}}}]',
+    }
+
+
+def test_build_response_v1_decimals_render_as_their_exact_text() -> None:
+    exact = Decimal("1.00000000000000000001")
+    tiny = Decimal("-1.5E-130")
+    claims = ClaimSet({"n": exact, "l": [exact, {"k": tiny}], "big": 2**63 + 1}, {})
+    event = decode_event(load_event("v1-authentication.json"))
+    details = build_response(event, claims, "v1", machine=False)["claimsOverrideDetails"]
+    assert details["claimsToAddOrOverride"] == {
+        "n": "1.00000000000000000001",
+        "l": '[1.00000000000000000001,{"k":-1.5E-130}]',
+        "big": "9223372036854775809",
     }
 
 

@@ -486,3 +486,14 @@ def test_trigger_settings_choose_the_mapping() -> None:
     example = str(EVENTS / "claims.example.toml")
     named = _container(FakeSource(), CLAIMS_CONFIG=example).deps
     assert named.user.section == load_mapping(example).user
+
+
+@pytest.mark.parametrize(("budget", "kept"), [("1024", False), ("65536", True)])
+def test_trigger_claims_budget_setting_reaches_the_mapping(budget: str, kept: bool) -> None:
+    # GIVEN a 2 KB first name and CLAIMS_BUDGET_BYTES set
+    source = FakeSource({"USER#jane.doe": {"first_name": "x" * 2048, "last_name": "Doe"}})
+    call = _container(source, CLAIMS_BUDGET_BYTES=budget).call(load_event("v2-authentication.json"))
+    assert call.response is not None
+    claims = call.response["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+    assert ("first_name" in claims["claimsToAddOrOverride"]) is kept
+    assert (["first_name", "over_budget"] in call.log.get("dropped_claims", [])) is not kept
