@@ -19,7 +19,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
-from shared.store import open_client
+from shared.store import Store, open_client
 from shared.trigger import Deps, answer, open_deps
 
 __all__ = ("run",)
@@ -70,18 +70,16 @@ def run(
     floor_client = loop.run_until_complete(open_client(off, stack))
     table = off.table_name
 
+    floor_store = Store(floor_client, off, user_attributes=(), client_attributes=())
+    wanted = ("first_name", "last_name", "interesting_value")
+
     def floor(event: dict[str, Any]) -> object:
         # The same GetItem our store sends (projection included), with none of our work around it.
         return loop.run_until_complete(
-            floor_client.get_item(
-                TableName=table,
-                Key={"id": {"S": "USER#" + event["userName"]}},
-                ProjectionExpression="#a0, #a1, #a2, #a3",
-                ExpressionAttributeNames={
-                    "#a0": "id", "#a1": "first_name", "#a2": "last_name", "#a3": "interesting_value"
-                },
+            floor_store.get_item(
+                table, {"id": "USER#" + event["userName"]}, wanted, False, timeout=1.5
             )
-        )  # fmt: skip
+        )
 
     contenders: dict[str, Call] = {
         "ours (cache off)": lambda e: answer(e, 5000, deps_off, loop),

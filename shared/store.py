@@ -1,39 +1,49 @@
-"""The profile store: one long-lived DynamoDB client and the one async GetItem.
+"""The profile store: one DynamoDB client per container, and the reads it serves.
 
-The only module that imports botocore, aiobotocore and aiohttp. It creates the client once per
-container on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make invoke`; Lambda
-has no reliable close hook), with connect/read timeouts and a standard-mode retry budget that fit
-inside the lookup deadline. Every lookup is also bounded by `asyncio.timeout`, and every failure
-below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raised `from` it.
+The only module that talks to DynamoDB and imports aiohttp and aiodynamo. `open_client` builds
+the container's one client on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make
+invoke`; Lambda has no reliable close hook): one aiohttp session with pooled keep-alive
+connections, aiodynamo's aiohttp adapter over it, and the credentials `shared.credentials`
+picks. Requests are signed by aiodynamo's SigV4 signer and sent by `Store._send`, which owns the
+retries: every read (`get`, `get_item`, `batch_get`, `query`) ends by the deadline its caller
+gives, attempts and backoff included, and a backoff that would not fit is not started.
+aiodynamo's own `Client` is not used: its retry loop sleeps past any deadline, it parses bodies
+with `json` and numbers into float, and its import (expressions, models) costs about 35 ms of
+cold start. Response bodies are decoded from bytes by `shared.item`'s msgspec decoders.
+
+Every failure is translated here into a `StoreError` raised `from` its cause: throttling into
+`StoreThrottled`; 5xx, other refusals, connection failures and corrupted 2xx bodies into
+`StoreUnavailable`; no answer inside the deadline into `StoreTimeout` (unless an earlier attempt
+of the same read met a throttle or a failure: that is what is reported); an undecodable item into
+`ItemError`. `asyncio.CancelledError` passes through untouched.
 """
 
 import asyncio
-from collections.abc import Sequence
+import os
+import random
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final
+from decimal import Decimal
+from typing import Any, Final
 
 import aiohttp
-import orjson
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    DataNotFoundError,
-    ReadTimeoutError,
-)
-from botocore.loaders import JSONFileLoader, Loader
+import msgspec
+from aiodynamo.credentials import Credentials
+from aiodynamo.http.aiohttp import AIOHTTP
+from aiodynamo.http.types import Request as HttpRequest
+from aiodynamo.http.types import RequestFailed, Response
+from aiodynamo.sign import make_default_endpoint, signed_dynamo_request
+from yarl import URL
 
 from shared.config import Settings
+from shared.credentials import credentials_from
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
-from shared.item import Item, decode_item
+from shared.item import Item, RawKey, decode_batch_get, decode_get_item, decode_query
 
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.client import DynamoDBClient
+__all__ = ("Client", "KeyValue", "Page", "Store", "open_client")
 
-__all__ = ("Store", "create_session", "open_client")
+KeyValue = str | int | Decimal
+"""A key attribute's value: a string (S) or a number (N)."""
 
 _THROTTLE_CODES: Final = frozenset(
     {
@@ -43,201 +53,188 @@ _THROTTLE_CODES: Final = frozenset(
         "Throttling",
     }
 )
+_EXPIRED_CODES: Final = frozenset({"ExpiredTokenException", "ExpiredToken"})
+_BACKOFF_BASE_SECONDS: Final = 0.05
+"""First retry waits up to this long (full jitter), doubling per retry."""
+_BACKOFF_CAP_SECONDS: Final = 1.0
+_NO_CREDENTIALS: Final = StoreUnavailable(
+    "no AWS credentials: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or the container "
+    "credentials variables"
+)
+_BATCH_MAX_KEYS: Final = 100
+"""BatchGetItem's limit on keys per request."""
 
 
-_LAST_ATTEMPT: Final[ContextVar[str | None]] = ContextVar("pretoken_last_attempt", default=None)
-"""What the last attempt of the current lookup met: an error code or exception name, or None."""
+class Client:
+    """The container's connection to DynamoDB: session, adapter, signer inputs, retry budget."""
 
-
-def _remember_attempt(
-    response: Any = None, caught_exception: BaseException | None = None, **_: Any
-) -> None:
-    # A retry's backoff can outlast the deadline; then the timeout is what we see, and this is
-    # what happened before it. Returns None: a value here would be taken as a retry delay.
-    if caught_exception is not None:
-        _LAST_ATTEMPT.set(type(caught_exception).__name__)
-    elif response is not None:
-        _LAST_ATTEMPT.set(response[1].get("Error", {}).get("Code"))
-
-
-class _MalformedResponse(Exception):
-    """A 2xx GetItem response whose body is not a JSON object."""
-
-
-def _require_json_object(response_dict: dict[str, Any], **_: Any) -> None:
-    # botocore's JSON parser turns an unparsable body into an empty result, which would read
-    # as "no such item"; a corrupted answer must be an error, never a missing profile.
-    if response_dict.get("status_code", 0) >= 300:
-        return
-    try:
-        body = orjson.loads(response_dict.get("body", b""))
-    except orjson.JSONDecodeError:
-        raise _MalformedResponse("GetItem response body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _MalformedResponse("GetItem response body is not a JSON object")
-
-
-class _OrjsonFileLoader(JSONFileLoader):
-    """botocore's model loader, parsing with orjson instead of `json` + `OrderedDict`.
-
-    Client creation spends most of its time parsing botocore's JSON (endpoints, partitions, the
-    DynamoDB model); orjson reads the same files into the same (insertion-ordered) dicts, several
-    times faster. `bench/` measures the difference; tests check endpoints resolve identically.
-    """
-
-    def _load_file(self, full_path: str, open_method: Any) -> Any:
-        try:
-            with open_method(full_path, "rb") as file:
-                return orjson.loads(file.read())
-        except FileNotFoundError:
-            return None
-
-
-class _ServiceNames(Sequence[str]):
-    """The services botocore knows, answering `name in ...` by looking in one folder only.
-
-    botocore checks the service name against a listing of every service folder (over 400 of
-    them, about 20 ms of client creation) before loading one model. Membership is all that
-    check needs; the full listing is built only if something iterates.
-    """
-
-    def __init__(self, loader: "_Loader", type_name: str) -> None:
-        self._loader = loader
-        self._type_name = type_name
-        self._all: list[str] | None = None
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        try:
-            return bool(self._loader.list_api_versions(name, self._type_name))
-        except DataNotFoundError:
-            return False
-
-    def _listing(self) -> list[str]:
-        if self._all is None:
-            self._all = Loader.list_available_services(self._loader, self._type_name)
-        return self._all
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._listing()[index]
-
-    def __len__(self) -> int:
-        return len(self._listing())
-
-
-class _Loader(Loader):
-    """botocore's loader, with the service-name check answered without listing every service."""
-
-    def list_available_services(self, type_name: str) -> Any:
-        return _ServiceNames(self, type_name)
-
-
-def create_session() -> AioSession:
-    """An aiobotocore session whose model loader parses with orjson and looks up lazily.
-
-    Same search paths (`AWS_DATA_PATH` included) and same data as botocore's own loader; tests
-    check the models and the resolved endpoints are identical.
-    """
-    session = AioSession()
-    stock = session.get_component("data_loader")
-    loader = _Loader(
-        extra_search_paths=list(stock.search_paths),
-        file_loader=_OrjsonFileLoader(),
-        include_default_search_paths=False,
+    __slots__ = (
+        "attempt_timeout",
+        "credentials",
+        "endpoint",
+        "http",
+        "max_attempts",
+        "region",
+        "session",
+        "url",
     )
-    session.register_component("data_loader", loader)
-    return session
-
-
-async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBClient":
-    """Create the DynamoDB client and enter it on `stack`, which closes it.
-
-    aiobotocore directly, not aioboto3: aioboto3 adds nothing a GetItem needs and imports boto3
-    (about 0.1 s of cold start, measured by `make bench`). Connect and read timeouts are one
-    attempt's share of `lookup_timeout_ms`, and standard-mode retries are capped at
-    `store_max_attempts` (botocore's defaults, 60 s timeouts and 10 attempts, could never fit
-    Cognito's 5 s).
-    """
-    per_attempt = settings.attempt_timeout_seconds
-    config = AioConfig(
-        connect_timeout=per_attempt,
-        read_timeout=per_attempt,
-        retries={"mode": "standard", "total_max_attempts": settings.store_max_attempts},
-        tcp_keepalive=True,
-    )
-    plain_http = (settings.endpoint_url or "").startswith("http://")
-    creator = create_session().create_client(
-        "dynamodb",
-        region_name=settings.region,
-        endpoint_url=settings.endpoint_url,
-        # A plain-HTTP endpoint (DynamoDB Local, moto) has no TLS to verify: not loading the CA
-        # bundle saves its parse (about 35 ms) on the first request. HTTPS always verifies.
-        verify=False if plain_http else None,
-        config=config,
-    )
-    client = await stack.enter_async_context(creator)
-    client.meta.events.register("before-parse.dynamodb.GetItem", _require_json_object)
-    client.meta.events.register("needs-retry.dynamodb.GetItem", _remember_attempt)
-    return client
-
-
-def _request(settings: Settings, attributes: tuple[str, ...]) -> dict[str, Any]:
-    # The key attribute is always projected, so an item that holds none of the mapped
-    # attributes still comes back and is told apart from a missing one.
-    wanted = tuple(dict.fromkeys((settings.key_attribute, *attributes)))
-    names = {f"#a{i}": name for i, name in enumerate(wanted)}
-    return {
-        "TableName": settings.table_name,
-        "ConsistentRead": settings.consistent_read,
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": names,
-    }
-
-
-def _translate(exc: Exception) -> StoreError:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _THROTTLE_CODES:
-            return StoreThrottled(f"DynamoDB throttled GetItem: {code}")
-        return StoreUnavailable(f"DynamoDB rejected GetItem: {code or 'unknown'} (HTTP {status})")
-    if isinstance(exc, _MalformedResponse):
-        return StoreUnavailable(str(exc))
-    if isinstance(exc, TimeoutError):
-        last = _LAST_ATTEMPT.get()
-        if last in _THROTTLE_CODES:
-            return StoreThrottled(f"DynamoDB throttled GetItem: {last}; no retry fit the deadline")
-        if last is not None and not last.endswith("TimeoutError"):
-            return StoreUnavailable(f"GetItem failed: {last}; no retry fit the deadline")
-        return StoreTimeout("GetItem timed out: no answer inside the deadline")
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return StoreTimeout(f"GetItem timed out: {type(exc).__name__}")
-    return StoreUnavailable(f"GetItem failed: {type(exc).__name__}: {exc}")
-
-
-class Store:
-    """Reads profile items by key through one shared client."""
-
-    __slots__ = ("_client", "_client_request", "_key_attribute", "_user_request")
 
     def __init__(
         self,
-        client: "DynamoDBClient",
+        session: aiohttp.ClientSession,
+        credentials: Credentials,
+        settings: Settings,
+    ) -> None:
+        """Wrap an open `session`; requests go to `settings.endpoint_url` or the region's."""
+        self.session = session
+        self.http = AIOHTTP(session)
+        self.credentials = credentials
+        self.region = settings.region
+        self.endpoint = (
+            URL(settings.endpoint_url)
+            if settings.endpoint_url
+            else make_default_endpoint(settings.region)
+        )
+        self.url = str(self.endpoint)
+        self.max_attempts = settings.store_max_attempts
+        self.attempt_timeout = settings.attempt_timeout_seconds
+
+
+async def open_client(
+    settings: Settings, stack: AsyncExitStack, *, environ: Mapping[str, str] = os.environ
+) -> Client:
+    """Create the DynamoDB client and enter it on `stack`, which closes it.
+
+    Parameters
+    ----------
+    settings
+        Region, endpoint override, attempts and their timeout.
+    stack
+        Closes the session (and its pooled connections) when it closes.
+    environ
+        Where the AWS credentials variables are read (`shared.credentials`).
+
+    Raises
+    ------
+    ConfigError
+        The credentials endpoint URI is not one credentials may come from.
+    """
+    credentials = credentials_from(environ)
+    session = aiohttp.ClientSession(
+        # The deadline is enforced per read by `Store._send`; the session adds no other bound.
+        timeout=aiohttp.ClientTimeout(total=None),
+        # DynamoDB needs neither header, and aiohttp would build both for every request.
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+    )
+    await stack.enter_async_context(session)
+    return Client(session, credentials, settings)
+
+
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a Query.
+
+    Parameters
+    ----------
+    items
+        The items on this page, in the index's sort order.
+    last_key
+        Where the next page would start (DynamoDB JSON), or None when this was the last.
+    """
+
+    items: list[Item]
+    last_key: RawKey | None
+
+
+def _attribute_value(value: KeyValue) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise TypeError(f"a key value must be a str, int or Decimal, got {type(value).__name__}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"a key number must be finite, got {value}")
+    return {"N": str(value)}
+
+
+def _projection(
+    names: dict[str, str], keys: Sequence[str], attributes: tuple[str, ...]
+) -> dict[str, str]:
+    # The key attributes are always projected, so an item holding none of the asked attributes
+    # still comes back and is told apart from a missing one.
+    wanted = dict.fromkeys((*keys, *attributes))
+    placeholders = []
+    for index, name in enumerate(wanted):
+        placeholder = f"#p{index}"
+        names[placeholder] = name
+        placeholders.append(placeholder)
+    return {"ProjectionExpression": ", ".join(placeholders)}
+
+
+def _read_request(
+    keys: Sequence[str], attributes: tuple[str, ...] | None, consistent: bool
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"ConsistentRead": consistent}
+    if attributes is not None:
+        names: dict[str, str] = {}
+        request |= _projection(names, keys, attributes)
+        request["ExpressionAttributeNames"] = names
+    return request
+
+
+class _ErrorBody(msgspec.Struct):
+    type: str = msgspec.field(name="__type", default="")
+
+
+_ERROR_BODY: Final = msgspec.json.Decoder(_ErrorBody)
+
+
+def _refusal(action: str, response: Response) -> tuple[StoreError, str]:
+    """What a non-200 answer means, and DynamoDB's error code."""
+    try:
+        code = _ERROR_BODY.decode(response.body).type.rpartition("#")[2]
+    except msgspec.DecodeError:
+        code = ""
+    if code in _THROTTLE_CODES:
+        return StoreThrottled(f"DynamoDB throttled {action}: {code}"), code
+    return StoreUnavailable(
+        f"DynamoDB rejected {action}: {code or 'unknown'} (HTTP {response.status})"
+    ), code
+
+
+def _backoff(retry: int) -> float:
+    return random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (retry - 1)))
+
+
+def _caused(error: StoreError, cause: BaseException) -> StoreError:
+    error.__cause__ = cause
+    return error
+
+
+class Store:
+    """Reads items through the container's one client, each read bounded by its deadline."""
+
+    __slots__ = ("_client", "_client_request", "_key_attribute", "_table", "_user_request")
+
+    def __init__(
+        self,
+        client: Client,
         settings: Settings,
         *,
         user_attributes: tuple[str, ...],
         client_attributes: tuple[str, ...],
     ) -> None:
-        """Prepare both GetItem requests once: table, consistency and projection."""
+        """Prepare both profile GetItem requests once: table, consistency and projection."""
         self._client = client
+        self._table = settings.table_name
         self._key_attribute = settings.key_attribute
-        self._user_request = _request(settings, user_attributes)
-        self._client_request = _request(settings, client_attributes)
+        keys = (settings.key_attribute,)
+        base = {"TableName": settings.table_name}
+        self._user_request = base | _read_request(keys, user_attributes, settings.consistent_read)
+        self._client_request = base | _read_request(
+            keys, client_attributes, settings.consistent_read
+        )
 
     async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
-        """Fetch the item at `key`, or None when there is none.
+        """Fetch the profile item at `key`, or None when there is none.
 
         Parameters
         ----------
@@ -254,22 +251,260 @@ class Store:
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
         request = self._client_request if machine else self._user_request
-        _LAST_ATTEMPT.set(None)
+        payload = {**request, "Key": {self._key_attribute: {"S": key}}}
+        body = await self._send("GetItem", payload, self._deadline(timeout))
+        return self._decode_get_item(body)
+
+    async def get_item(
+        self,
+        table: str,
+        key: Mapping[str, KeyValue],
+        attributes: tuple[str, ...] | None,
+        consistent: bool,
+        *,
+        timeout: float,
+    ) -> Item | None:
+        """Fetch one item by its full key (partition, and sort key if the table has one).
+
+        Parameters
+        ----------
+        table
+            Table name.
+        key
+            Attribute name -> value (str for S, int or Decimal for N).
+        attributes
+            Attributes to fetch (the key attributes are always added); None for the whole item.
+        consistent
+            Strongly consistent read.
+        timeout
+            Seconds this read may take, retries included.
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        payload = {
+            "TableName": table,
+            "Key": {name: _attribute_value(value) for name, value in key.items()},
+            **_read_request(tuple(key), attributes, consistent),
+        }
+        body = await self._send("GetItem", payload, self._deadline(timeout))
+        return self._decode_get_item(body)
+
+    async def batch_get(
+        self,
+        keys: Mapping[str, Sequence[Mapping[str, KeyValue]]],
+        attributes: tuple[str, ...] | None,
+        *,
+        consistent: bool = False,
+        timeout: float,
+    ) -> dict[str, list[Item]]:
+        """Fetch up to 100 items from one or more tables; keys DynamoDB leaves unprocessed are
+        asked again, after a backoff, while the deadline allows.
+
+        Parameters
+        ----------
+        keys
+            Table -> the full keys to fetch there (no key twice).
+        attributes
+            Attributes to fetch in every table (each table's key attributes are always added);
+            None for whole items.
+        consistent
+            Strongly consistent reads.
+        timeout
+            Seconds this read may take, every round and retry included.
+
+        Returns
+        -------
+        dict
+            Table -> the items found there, in no particular order; a missing item is absent.
+
+        Raises
+        ------
+        ValueError
+            More than 100 keys.
+        StoreError
+            `StoreTimeout`, `StoreThrottled` (also when unprocessed keys remain and no further
+            round fits the deadline), `StoreUnavailable` or `ItemError`.
+        """
+        deadline = self._deadline(timeout)
+        if sum(map(len, keys.values())) > _BATCH_MAX_KEYS:
+            raise ValueError(f"BatchGetItem takes at most {_BATCH_MAX_KEYS} keys")
+        found: dict[str, list[Item]] = {table: [] for table in keys}
+        requests = {
+            table: {
+                "Keys": [{n: _attribute_value(v) for n, v in key.items()} for key in table_keys],
+                **_read_request(tuple(table_keys[0]), attributes, consistent),
+            }
+            for table, table_keys in keys.items()
+            if table_keys
+        }
+        loop = asyncio.get_running_loop()
+        round_ = 0
+        while requests:
+            body = await self._send("BatchGetItem", {"RequestItems": requests}, deadline)
+            try:
+                items, unprocessed = decode_batch_get(body)
+            except msgspec.DecodeError as exc:
+                raise StoreUnavailable("BatchGetItem response body is not a JSON object") from exc
+            for table, table_items in items.items():
+                found.setdefault(table, []).extend(table_items)
+            requests = {
+                table: requests[table] | {"Keys": left}
+                for table, left in unprocessed.items()
+                if left and table in requests
+            }
+            if requests:
+                round_ += 1
+                delay = _backoff(round_)
+                if loop.time() + delay >= deadline:
+                    left = sum(len(r["Keys"]) for r in requests.values())
+                    raise StoreThrottled(
+                        f"BatchGetItem left {left} keys unprocessed; no retry fit the deadline"
+                    )
+                await asyncio.sleep(delay)
+        return found
+
+    async def query(
+        self,
+        table: str,
+        *,
+        index: str | None,
+        partition: tuple[str, KeyValue],
+        sort_begins_with: tuple[str, str] | None,
+        limit: int,
+        attributes: tuple[str, ...] | None,
+        consistent: bool,
+        timeout: float,
+    ) -> Page:
+        """Read one page (at most `limit` items) of a Query on the table or one of its indexes.
+
+        Parameters
+        ----------
+        table, index
+            Table name, and the index to query (None for the table itself).
+        partition
+            The partition key's attribute name and value.
+        sort_begins_with
+            The sort key's attribute name and a string prefix its values must start with.
+        limit
+            Most items to read (DynamoDB also stops a page at 1 MB).
+        attributes
+            Attributes to fetch (the named key attributes are always added); None for all.
+        consistent
+            Strongly consistent read (not on a global secondary index).
+        timeout
+            Seconds this read may take, retries included.
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        names = {"#k0": partition[0]}
+        values = {":k0": _attribute_value(partition[1])}
+        condition = "#k0 = :k0"
+        if sort_begins_with is not None:
+            names["#k1"] = sort_begins_with[0]
+            values[":k1"] = {"S": sort_begins_with[1]}
+            condition += " AND begins_with(#k1, :k1)"
+        payload: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ExpressionAttributeNames": names,
+            "ConsistentRead": consistent,
+            "Limit": limit,
+        }
+        if index is not None:
+            payload["IndexName"] = index
+        if attributes is not None:
+            keys = (partition[0], *(() if sort_begins_with is None else (sort_begins_with[0],)))
+            payload |= _projection(names, keys, attributes)
+        body = await self._send("Query", payload, self._deadline(timeout))
         try:
-            async with asyncio.timeout(timeout):
-                response = await self._client.get_item(
-                    **request, Key={self._key_attribute: {"S": key}}
-                )
-        except asyncio.CancelledError:
-            raise
-        except (
-            BotoCoreError,
-            ClientError,
-            aiohttp.ClientError,
-            OSError,
-            _MalformedResponse,
-        ) as exc:
-            # OSError covers TimeoutError (the deadline) and raw socket errors aiohttp lets by.
-            raise _translate(exc) from exc
-        raw = response.get("Item")
-        return None if raw is None else decode_item(raw)
+            items, last_key = decode_query(body)
+        except msgspec.DecodeError as exc:
+            raise StoreUnavailable("Query response body is not a JSON object") from exc
+        return Page(items=items, last_key=last_key)
+
+    @staticmethod
+    def _deadline(timeout: float) -> float:
+        return asyncio.get_running_loop().time() + timeout
+
+    @staticmethod
+    def _decode_get_item(body: bytes) -> Item | None:
+        try:
+            return decode_get_item(body)
+        except msgspec.DecodeError as exc:
+            # A corrupted answer must be an error, never a missing profile.
+            raise StoreUnavailable("GetItem response body is not a JSON object") from exc
+
+    async def _send(self, action: str, payload: Mapping[str, Any], deadline: float) -> bytes:
+        """Sign and send one request, retrying what may pass, until `deadline`; the 200 body.
+
+        Retried: throttling, 5xx, an expired token (after dropping it), connection failures
+        and an attempt's own timeout, each after a jittered backoff that must end before the
+        deadline. When no further attempt fits, the last attempt's error is raised.
+        """
+        client = self._client
+        loop = asyncio.get_running_loop()
+        last: StoreError | None = None
+        for attempt in range(client.max_attempts):
+            if attempt:
+                delay = _backoff(attempt)
+                if loop.time() + delay >= deadline:
+                    break
+                await asyncio.sleep(delay)
+            bound = min(deadline, loop.time() + client.attempt_timeout)
+            try:
+                async with asyncio.timeout_at(bound):
+                    key = await client.credentials.get_key(client.http)
+                    if key is None:
+                        raise _NO_CREDENTIALS
+                    signed = signed_dynamo_request(
+                        key=key,
+                        payload=payload,
+                        action=action,
+                        region=client.region,
+                        endpoint=client.endpoint,
+                    )
+                    response = await client.http(
+                        HttpRequest("POST", client.url, signed.headers, signed.body)
+                    )
+            except TimeoutError as exc:
+                if bound >= deadline and last is not None:
+                    break  # the deadline cut this attempt: report what the one before met
+                last = _caused(StoreTimeout(f"{action} timed out: no answer in time"), exc)
+                continue
+            except RequestFailed as exc:
+                inner = exc.inner
+                if isinstance(inner, TimeoutError):
+                    last = _caused(
+                        StoreTimeout(f"{action} timed out: {type(inner).__name__}"), inner
+                    )
+                else:
+                    last = _caused(
+                        StoreUnavailable(f"{action} failed: {type(inner).__name__}: {inner}"), inner
+                    )
+                continue
+            except StoreUnavailable as exc:  # the credentials could not be had
+                if exc is _NO_CREDENTIALS:
+                    raise StoreUnavailable(str(exc)) from None
+                last = exc
+                continue
+            except OSError as exc:  # a socket error aiohttp lets by
+                last = _caused(StoreUnavailable(f"{action} failed: {type(exc).__name__}"), exc)
+                continue
+            if response.status == 200:
+                return response.body
+            error, code = _refusal(action, response)
+            if code in _EXPIRED_CODES:
+                client.credentials.invalidate()
+            elif not (isinstance(error, StoreThrottled) or response.status >= 500):
+                raise error
+            last = error
+        if last is None:  # unreachable: max_attempts is at least 1
+            raise StoreTimeout(f"{action} timed out: no attempt fit the deadline")
+        raise last
