@@ -1,10 +1,15 @@
-"""The real aioboto3 client against a moto server over HTTP, with faults injected in between."""
+"""The store's client against a moto server over HTTP, with faults injected in between, and
+against a scripted server where DynamoDB's rarer answers (unprocessed keys) must be shown."""
 
+import asyncio
+import json
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from typing import Any, TypeVar
 
+import boto3
 import pytest
 import simplejson
 
@@ -16,10 +21,15 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
+from shared.store import Store
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
+from tests.support.scripted_http import Answer, ScriptedServer
 from tools.fault_proxy import FaultProxy, http_response
-from tools.local_dynamodb import put_items
+from tools.local_dynamodb import FAKE_CREDENTIALS, put_items
+
+T = TypeVar("T")
+Scripted = Callable[[list[Answer]], ScriptedServer]
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +146,7 @@ def test_store_retries_within_attempt_budget(proxy: FaultProxy, harness: Build) 
     proxy.set_mode("respond", SERVER_ERROR)
     with pytest.raises(StoreUnavailable):
         _get(h, "USER#jane.doe", timeout=4.0)
-    assert proxy.connections == 2  # first try plus one retry, never botocore's default 10
+    assert proxy.connections == 2  # first try plus one retry, never more than the budget
 
 
 def test_store_reset_connection_is_unavailable(proxy: FaultProxy, harness: Build) -> None:
@@ -249,3 +259,291 @@ def test_example_mapping_end_to_end_through_moto(harness: Build) -> None:
     v1 = h.invoke(load_event("v1-authentication.json"))["response"]["claimsOverrideDetails"]
     assert all(isinstance(v, str) for v in v1["claimsToAddOrOverride"].values())
     simplejson.dumps(answer)
+
+
+# --- the lower-level reads: composite keys, numbers, BatchGetItem, Query ----------------------
+
+ORDERS = "orders"  # partition `tenant` (S), sort `sk` (S); index `by_email` on `email`
+COUNTERS = "counters"  # partition `n` (N), sort `v` (N)
+BIG = Decimal("12345678901234567890.123456789012345678")  # 38 digits: no float holds it
+NEXT = BIG + Decimal("1E-18")  # the same float as BIG
+
+
+@pytest.fixture(scope="module")
+def tables(endpoint: str) -> str:
+    client = boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", **FAKE_CREDENTIALS
+    )
+    client.create_table(
+        TableName=ORDERS,
+        KeySchema=[
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "email", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_email",
+                "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.create_table(
+        TableName=COUNTERS,
+        KeySchema=[
+            {"AttributeName": "n", "KeyType": "HASH"},
+            {"AttributeName": "v", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "n", "AttributeType": "N"},
+            {"AttributeName": "v", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    put_items(
+        endpoint,
+        ORDERS,
+        [
+            {"tenant": {"S": "acme"}, "sk": {"S": f"ORDER#{i}"}, "total": {"N": str(i * 10)},
+             "email": {"S": f"buyer{i % 2}@acme.test"}, "note": {"S": "n"}}
+            for i in range(1, 5)
+        ] + [{"tenant": {"S": "acme"}, "sk": {"S": "PROFILE"}, "name": {"S": "Acme"}}],
+    )  # fmt: skip
+    put_items(
+        endpoint,
+        COUNTERS,
+        [
+            {"n": {"N": "7"}, "v": {"N": str(BIG)}, "c": {"N": "1"}},
+            {"n": {"N": "7"}, "v": {"N": str(NEXT)}, "c": {"N": "2"}},
+        ],
+    )
+    return endpoint
+
+
+def _store(h: Harness) -> Store:
+    store = h.deps.store
+    if not isinstance(store, Store):
+        raise TypeError(f"expected the real store, got {type(store).__name__}")
+    return store
+
+
+def _run(h: Harness, read: Awaitable[T]) -> T:
+    return h.loop.run_until_complete(read)
+
+
+def test_store_get_item_composite_key_projects_keys_and_asked(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    key = {"tenant": "acme", "sk": "ORDER#2"}
+    item = _run(h, _store(h).get_item(ORDERS, key, ("total",), False, timeout=1.5))
+    assert item == {"tenant": "acme", "sk": "ORDER#2", "total": 20}
+    whole = _run(h, _store(h).get_item(ORDERS, key, None, True, timeout=1.5))
+    assert whole is not None
+    assert set(whole) == {"tenant", "sk", "total", "email", "note"}
+
+
+def test_store_get_item_without_asked_attributes_is_not_missing(
+    tables: str, harness: Build
+) -> None:
+    h = harness(url=tables)
+    store = _store(h)
+    bare = _run(h, store.get_item(ORDERS, {"tenant": "acme", "sk": "PROFILE"}, ("total",), False,
+                                  timeout=1.5))  # fmt: skip
+    assert bare == {"tenant": "acme", "sk": "PROFILE"}
+    none = _run(h, store.get_item(ORDERS, {"tenant": "acme", "sk": "NOPE"}, ("total",), False,
+                                  timeout=1.5))  # fmt: skip
+    assert none is None
+
+
+def test_store_get_item_number_key_is_exact(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    store = _store(h)
+    # Two sort keys one float apart from nothing: each finds its own item, so each key went out
+    # as its exact text, never through a float.
+    item = _run(h, store.get_item(COUNTERS, {"n": 7, "v": BIG}, ("c",), False, timeout=1.5))
+    neighbour = _run(h, store.get_item(COUNTERS, {"n": 7, "v": NEXT}, ("c",), False, timeout=1.5))
+    assert float(BIG) == float(NEXT)
+    assert item is not None
+    assert neighbour is not None
+    assert (item["c"], neighbour["c"]) == (1, 2)
+
+
+def test_store_get_item_refuses_a_bool_key(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    with pytest.raises(TypeError, match="bool"):
+        _run(h, _store(h).get_item(COUNTERS, {"n": True}, None, False, timeout=1.5))
+
+
+def test_store_query_one_page_with_prefix_and_limit(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    page = _run(
+        h,
+        _store(h).query(
+            ORDERS, index=None, partition=("tenant", "acme"), sort_begins_with=("sk", "ORDER#"),
+            limit=3, attributes=("total",), consistent=True, timeout=1.5,
+        ),
+    )  # fmt: skip
+    assert page.items == [
+        {"tenant": "acme", "sk": f"ORDER#{i}", "total": i * 10} for i in range(1, 4)
+    ]
+    assert page.last_key == {"tenant": {"S": "acme"}, "sk": {"S": "ORDER#3"}}
+    rest = _run(
+        h,
+        _store(h).query(
+            ORDERS, index=None, partition=("tenant", "acme"), sort_begins_with=("sk", "ORDER#"),
+            limit=10, attributes=None, consistent=False, timeout=1.5,
+        ),
+    )  # fmt: skip
+    assert [i["sk"] for i in rest.items] == [f"ORDER#{i}" for i in range(1, 5)]
+    assert rest.last_key is None
+
+
+def test_store_query_an_index(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    page = _run(
+        h,
+        _store(h).query(
+            ORDERS, index="by_email", partition=("email", "buyer0@acme.test"),
+            sort_begins_with=None, limit=10, attributes=("total",), consistent=False, timeout=1.5,
+        ),
+    )  # fmt: skip
+    assert sorted(i["total"] for i in page.items) == [20, 40]
+    assert all(set(i) == {"email", "total"} for i in page.items)
+
+
+def test_store_batch_get_across_tables(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    found = _run(
+        h,
+        _store(h).batch_get(
+            {
+                ORDERS: [{"tenant": "acme", "sk": "ORDER#1"}, {"tenant": "acme", "sk": "NOPE"}],
+                COUNTERS: [{"n": 7, "v": BIG}],
+                TABLE: [{"id": "USER#jane.doe"}],
+            },
+            ("first_name", "total"),
+            timeout=1.5,
+        ),
+    )
+    assert found[ORDERS] == [{"tenant": "acme", "sk": "ORDER#1", "total": 10}]
+    assert len(found[COUNTERS]) == 1
+    assert found[TABLE] == [{"id": "USER#jane.doe", "first_name": "Jane"}]
+
+
+def test_store_batch_get_refuses_more_than_100_keys(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    keys = {TABLE: [{"id": f"USER#{i}"} for i in range(101)]}
+    with pytest.raises(ValueError, match="100"):
+        _run(h, _store(h).batch_get(keys, None, timeout=1.5))
+
+
+# --- a scripted DynamoDB: answers a queue of canned responses, records the requests -----------
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
+    made: list[ScriptedServer] = []
+
+    def build(answers: list[Answer]) -> ScriptedServer:
+        made.append(ScriptedServer(answers))
+        return made[-1]
+
+    yield build
+    for server in made:
+        server.close()
+
+
+def _bodies(server: ScriptedServer) -> list[Any]:
+    return [json.loads(r.body) for r in server.requests]
+
+
+_THROTTLE_BODY = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}'
+_ITEM = b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": "Jane"}}}'
+
+
+def test_store_batch_get_asks_again_for_unprocessed_keys(
+    scripted: Scripted, harness: Build
+) -> None:
+    # GIVEN DynamoDB answering one key and leaving the other unprocessed, then answering it
+    first = {
+        "Responses": {TABLE: [{"id": {"S": "USER#a"}}]},
+        "UnprocessedKeys": {TABLE: {"Keys": [{"id": {"S": "USER#b"}}]}},
+    }
+    second = {"Responses": {TABLE: [{"id": {"S": "USER#b"}, "first_name": {"S": "B"}}]},
+              "UnprocessedKeys": {}}  # fmt: skip
+    server = scripted([(200, json.dumps(first).encode()), (200, json.dumps(second).encode())])
+    h = harness(url=server.endpoint)
+    keys = {TABLE: [{"id": "USER#a"}, {"id": "USER#b"}]}
+    found = _run(h, _store(h).batch_get(keys, ("first_name",), timeout=1.5))
+    # THEN both items come back, and the second round asked for the unprocessed key only
+    assert sorted(i["id"] for i in found[TABLE]) == ["USER#a", "USER#b"]
+    assert len(server.requests) == 2
+    assert _bodies(server)[1]["RequestItems"][TABLE]["Keys"] == [{"id": {"S": "USER#b"}}]
+    projection = _bodies(server)[1]["RequestItems"][TABLE]
+    assert set(projection["ExpressionAttributeNames"].values()) == {"id", "first_name"}
+
+
+def test_store_batch_get_unprocessed_past_the_deadline_is_throttled(
+    scripted: Scripted, harness: Build
+) -> None:
+    left = {"Responses": {}, "UnprocessedKeys": {TABLE: {"Keys": [{"id": {"S": "USER#a"}}]}}}
+    server = scripted([(200, json.dumps(left).encode())])
+    h = harness(url=server.endpoint)
+    with pytest.raises(StoreThrottled, match="unprocessed"):
+        _run(h, _store(h).batch_get({TABLE: [{"id": "USER#a"}]}, None, timeout=0.3))
+    assert len(server.requests) >= 2  # it did ask again while the deadline allowed
+
+
+def test_store_retries_a_throttle_then_answers(scripted: Scripted, harness: Build) -> None:
+    server = scripted([(400, _THROTTLE_BODY), (200, _ITEM)])
+    h = harness(url=server.endpoint, STORE_MAX_ATTEMPTS="2", LOOKUP_TIMEOUT_MS="2000")
+    assert _get(h, "USER#jane.doe", timeout=2.0) == {"id": "USER#jane.doe", "first_name": "Jane"}
+    assert len(server.requests) == 2
+    # Signed as DynamoDB expects: SigV4 over the target, with the region and service in scope.
+    headers = server.requests[1].headers
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
+    assert "/us-east-1/dynamodb/aws4_request" in headers["Authorization"]
+
+
+def test_store_does_not_retry_a_client_error(scripted: Scripted, harness: Build) -> None:
+    denied = b'{"__type":"com.amazon.coral.service#AccessDeniedException","message":"no"}'
+    server = scripted([(400, denied), (200, _ITEM)])
+    h = harness(url=server.endpoint, STORE_MAX_ATTEMPTS="3")
+    with pytest.raises(StoreUnavailable, match="AccessDeniedException"):
+        _get(h, "USER#jane.doe")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
+def test_store_corrupted_body_is_unavailable_for_every_read(
+    scripted: Scripted, harness: Build, body: bytes
+) -> None:
+    server = scripted([(200, body)])
+    h = harness(url=server.endpoint)
+    store = _store(h)
+    with pytest.raises(StoreUnavailable, match="GetItem"):
+        _run(h, store.get_item(TABLE, {"id": "USER#x"}, None, False, timeout=1.5))
+    with pytest.raises(StoreUnavailable, match="BatchGetItem"):
+        _run(h, store.batch_get({TABLE: [{"id": "USER#x"}]}, None, timeout=1.5))
+    with pytest.raises(StoreUnavailable, match="Query"):
+        _run(h, store.query(TABLE, index=None, partition=("id", "USER#x"), sort_begins_with=None,
+                            limit=1, attributes=None, consistent=False, timeout=1.5))  # fmt: skip
+
+
+def test_store_cancellation_passes_through(proxy: FaultProxy, harness: Build) -> None:
+    h = harness(url=proxy.endpoint)
+    proxy.set_mode("stall")
+
+    async def cancel_soon() -> None:
+        task = asyncio.ensure_future(h.deps.store.get("USER#jane.doe", machine=False, timeout=5))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        _run(h, cancel_soon())
