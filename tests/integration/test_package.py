@@ -42,6 +42,8 @@ def test_package_runs_alone_against_moto(endpoint: str, tmp_path: Path) -> None:
     # The store runs on aiodynamo and aiohttp: no AWS SDK ships.
     assert not (task / "botocore").exists()
     assert (task / "aiodynamo").is_dir()
+    # The CA bundle `template.yaml` points SSL_CERT_FILE at ships with the code.
+    assert "shared/certs/amazon-trust.pem" in names
     assert not any("/tests/" in n or n.startswith("tests/") for n in names)
     tag = f"cpython-{sys.version_info[0]}{sys.version_info[1]}"
     assert any(n.startswith("handler/__pycache__/app.") and tag in n for n in names)

@@ -1,10 +1,11 @@
 """A scripted HTTP server for tests: answers canned (status, body) pairs in order, records requests.
 
 It stands in for what moto cannot be made to say on demand (DynamoDB's unprocessed keys, an
-expired token, the container credentials endpoint). Listens on 127.0.0.1 on a free port, serves
-from a thread; `close` stops it.
+expired token), for the container credentials endpoint, and for a TLS server. Listens on
+127.0.0.1 on a free port, serves from a thread; `close` stops it.
 """
 
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,7 @@ class ScriptedServer:
         self,
         answers: list[Answer] | Callable[[Recorded], Answer],
         content_type: str = "application/x-amz-json-1.0",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._answers = answers
         self.requests: list[Recorded] = []
@@ -58,8 +60,10 @@ class ScriptedServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port: int = self._server.server_address[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
