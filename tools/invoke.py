@@ -31,7 +31,7 @@ from tools.local_dynamodb import (
 )
 from tools.token_preview import preview_tokens
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 DEFAULT_EVENT = EVENTS / "v2-authentication.json"
 WARM_RUNS = 50

@@ -29,7 +29,7 @@ from tools.ddb_stub import stats, stub_process
 
 __all__ = ("run",)
 
-_TEMPLATE = Path(__file__).resolve().parents[2] / "events" / "v2-authentication.json"
+_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "v2-authentication.json"
 
 
 def _rss_mb() -> float:
