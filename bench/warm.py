@@ -5,7 +5,6 @@ machine's speed and any position effect fall on all of them alike. Standard outp
 /dev/null while measuring, so every contender's log line costs the same.
 """
 
-import asyncio
 import contextlib
 import gc
 import importlib
@@ -19,8 +18,9 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
+from shared.lookup import ItemRead
 from shared.store import Store, open_client
-from shared.trigger import Deps, answer, open_deps
+from tools.container import Container
 
 __all__ = ("run",)
 
@@ -61,34 +61,28 @@ def run(
         "powertools": importlib.import_module("bench.peers.powertools_plain").handler,
     }
     naive = importlib.import_module("bench.peers.aioboto3_naive").handler
-    loop = asyncio.new_event_loop()
     off = load_settings(env)
     on = load_settings({**env, "CACHE_TTL_SECONDS": "300"})
-    deps_off: Deps = loop.run_until_complete(open_deps(off))
-    deps_on: Deps = loop.run_until_complete(open_deps(on))
+    # Two containers, as handler.app builds them; log lines are built, then discarded.
+    ours_off = Container(off, logs="discard")
+    ours_on = Container(on, logs="discard")
+    loop = ours_off.loop
     stack = contextlib.AsyncExitStack()
     floor_client = loop.run_until_complete(open_client(off, stack))
-    table = off.table_name
 
-    floor_store = Store(floor_client, off, user_attributes=(), client_attributes=())
-    wanted = ("first_name", "last_name", "interesting_value")
+    floor_store = Store(floor_client)
+    primary = ours_off.deps.user.lookup.primary
 
     def floor(event: dict[str, Any]) -> object:
         # The same GetItem our store sends (projection included), with none of our work around it.
-        return loop.run_until_complete(
-            floor_store.get_item(
-                table, {"id": "USER#" + event["userName"]}, wanted, False, timeout=1.5
-            )
-        )
+        read = ItemRead(source=primary, key=(("id", "USER#" + event["userName"]),))
+        return loop.run_until_complete(floor_store.get_item(read, consistent=False, timeout=1.5))
 
     contenders: dict[str, Call] = {
-        "ours (cache off)": lambda e: answer(e, 5000, deps_off, loop),
-        "ours (cache on)": lambda e: answer(e, 5000, deps_on, loop),
+        "ours (cache off)": ours_off.invoke,
+        "ours (cache on)": ours_on.invoke,
         "floor (bare GetItem)": floor,
         # The floor plus only our store wrapper (deadline, item decoding): splits our overhead.
-        "ours: lookup only": lambda e: loop.run_until_complete(
-            deps_off.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
-        ),
         "plain boto3": lambda e: peers["boto3"](e, None),
         "Powertools + boto3": lambda e: peers["powertools"](e, None),
     }
@@ -99,7 +93,7 @@ def run(
     latencies: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     hits_before = 0
-    cache = deps_on.cache
+    cache = ours_on.deps.cache
     assert cache is not None
     with _quiet():
         for event in events[:warmup]:
@@ -120,7 +114,7 @@ def run(
         # Only fresh hits: users already cached, answered without the event loop.
         hot = [population.event(name) for name in population.names[:50]]
         for event in hot:
-            answer(event, 5000, deps_on, loop)
+            ours_on.invoke(event)
         hit_latencies = []
         hit_started = time.perf_counter()
         for index in range(hit_rounds):
@@ -133,11 +127,9 @@ def run(
         progress.step("warm: aioboto3 asyncio.run per call")
     latencies["ours (cache hit only)"] = hit_latencies
     latencies["aioboto3, asyncio.run per call"] = naive_latencies
-    loop.run_until_complete(deps_off.aclose())
-    loop.run_until_complete(deps_on.aclose())
     loop.run_until_complete(stack.aclose())
-    loop.run_until_complete(asyncio.sleep(0.01))
-    loop.close()
+    ours_off.close()
+    ours_on.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
     for name, used in cpu.items():
         # CPU this thread spent per invocation: the client side is CPU-bound (botocore builds,

@@ -17,7 +17,7 @@ import msgspec
 from shared.errors import ItemError
 from shared.models import JSONValue
 
-__all__ = ("Item", "decode_batch_get", "decode_get_item", "decode_item", "decode_query")
+__all__ = ("Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query")
 
 Item = dict[str, JSONValue]
 """A profile item as plain JSON values, keyed by attribute name."""

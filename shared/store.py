@@ -23,7 +23,6 @@ import os
 import random
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from decimal import Decimal
 from typing import Any, Final
 
 import aiohttp
@@ -38,12 +37,10 @@ from yarl import URL
 from shared.config import Settings
 from shared.credentials import credentials_from
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
-from shared.item import Item, RawKey, decode_batch_get, decode_get_item, decode_query
+from shared.item import Item, decode_batch_get, decode_get_item, decode_query
+from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
 
-__all__ = ("Client", "KeyValue", "Page", "Store", "open_client")
-
-KeyValue = str | int | Decimal
-"""A key attribute's value: a string (S) or a number (N)."""
+__all__ = ("Client", "Store", "open_client")
 
 _THROTTLE_CODES: Final = frozenset(
     {
@@ -61,8 +58,6 @@ _NO_CREDENTIALS: Final = StoreUnavailable(
     "no AWS credentials: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or the container "
     "credentials variables"
 )
-_BATCH_MAX_KEYS: Final = 100
-"""BatchGetItem's limit on keys per request."""
 
 
 class Client:
@@ -130,56 +125,6 @@ async def open_client(
     return Client(session, credentials, settings)
 
 
-class Page(msgspec.Struct, frozen=True, kw_only=True):
-    """One page of a Query.
-
-    Parameters
-    ----------
-    items
-        The items on this page, in the index's sort order.
-    last_key
-        Where the next page would start (DynamoDB JSON), or None when this was the last.
-    """
-
-    items: list[Item]
-    last_key: RawKey | None
-
-
-def _attribute_value(value: KeyValue) -> dict[str, str]:
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise TypeError(f"a key value must be a str, int or Decimal, got {type(value).__name__}")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"a key number must be finite, got {value}")
-    return {"N": str(value)}
-
-
-def _projection(
-    names: dict[str, str], keys: Sequence[str], attributes: tuple[str, ...]
-) -> dict[str, str]:
-    # The key attributes are always projected, so an item holding none of the asked attributes
-    # still comes back and is told apart from a missing one.
-    wanted = dict.fromkeys((*keys, *attributes))
-    placeholders = []
-    for index, name in enumerate(wanted):
-        placeholder = f"#p{index}"
-        names[placeholder] = name
-        placeholders.append(placeholder)
-    return {"ProjectionExpression": ", ".join(placeholders)}
-
-
-def _read_request(
-    keys: Sequence[str], attributes: tuple[str, ...] | None, consistent: bool
-) -> dict[str, Any]:
-    request: dict[str, Any] = {"ConsistentRead": consistent}
-    if attributes is not None:
-        names: dict[str, str] = {}
-        request |= _projection(names, keys, attributes)
-        request["ExpressionAttributeNames"] = names
-    return request
-
-
 class _ErrorBody(msgspec.Struct):
     type: str = msgspec.field(name="__type", default="")
 
@@ -209,139 +154,108 @@ def _caused(error: StoreError, cause: BaseException) -> StoreError:
     return error
 
 
+def _deadline(timeout: float) -> float:
+    return asyncio.get_running_loop().time() + timeout
+
+
+def _projection(key: tuple[str, ...], attributes: tuple[str, ...]) -> dict[str, Any]:
+    # The key attributes are always projected, so an item that holds none of the mapped
+    # attributes still comes back and is told apart from a missing one.
+    wanted = dict.fromkeys((*key, *attributes))
+    names = {f"#a{index}": name for index, name in enumerate(wanted)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+
+
+def _key(read: ItemRead) -> dict[str, dict[str, str]]:
+    return {attribute: {"S": value} for attribute, value in read.key}
+
+
+def _key_of(item: Item, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """An answered item's key, as its read named it (key values are strings: S)."""
+    key = []
+    for name in names:
+        value = item.get(name)
+        key.append((name, value if isinstance(value, str) else ""))
+    return tuple(key)
+
+
 class Store:
-    """Reads items through the container's one client, each read bounded by its deadline."""
+    """Reads items (GetItem, BatchGetItem, Query) through the container's one client.
 
-    __slots__ = ("_client", "_client_request", "_key_attribute", "_table", "_user_request")
+    Each read ends by its `timeout`, attempts and backoff included. Projections are built once
+    per source (sources live as long as the container).
+    """
 
-    def __init__(
-        self,
-        client: Client,
-        settings: Settings,
-        *,
-        user_attributes: tuple[str, ...],
-        client_attributes: tuple[str, ...],
-    ) -> None:
-        """Prepare both profile GetItem requests once: table, consistency and projection."""
+    __slots__ = ("_client", "_projections")
+
+    def __init__(self, client: Client) -> None:
+        """Read through `client`."""
         self._client = client
-        self._table = settings.table_name
-        self._key_attribute = settings.key_attribute
-        keys = (settings.key_attribute,)
-        base = {"TableName": settings.table_name}
-        self._user_request = base | _read_request(keys, user_attributes, settings.consistent_read)
-        self._client_request = base | _read_request(
-            keys, client_attributes, settings.consistent_read
-        )
+        self._projections: dict[int, tuple[ItemSource | QuerySource, dict[str, Any]]] = {}
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
-        """Fetch the profile item at `key`, or None when there is none.
+    def _projected(self, source: ItemSource | QuerySource, key: tuple[str, ...]) -> dict[str, Any]:
+        known = self._projections.get(id(source))
+        if known is None or known[0] is not source:
+            # The source is kept beside its projection, so its id is never reused meanwhile.
+            known = (source, _projection(key, source.attributes))
+            self._projections[id(source)] = known
+        return known[1]
 
-        Parameters
-        ----------
-        key
-            Partition key value.
-        machine
-            Use the machine-client projection instead of the user one.
-        timeout
-            Seconds this lookup may take, retries included.
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        """Fetch the item `read` names, or None when there is none.
 
         Raises
         ------
         StoreError
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
-        request = self._client_request if machine else self._user_request
-        payload = {**request, "Key": {self._key_attribute: {"S": key}}}
-        body = await self._send("GetItem", payload, self._deadline(timeout))
-        return self._decode_get_item(body)
-
-    async def get_item(
-        self,
-        table: str,
-        key: Mapping[str, KeyValue],
-        attributes: tuple[str, ...] | None,
-        consistent: bool,
-        *,
-        timeout: float,
-    ) -> Item | None:
-        """Fetch one item by its full key (partition, and sort key if the table has one).
-
-        Parameters
-        ----------
-        table
-            Table name.
-        key
-            Attribute name -> value (str for S, int or Decimal for N).
-        attributes
-            Attributes to fetch (the key attributes are always added); None for the whole item.
-        consistent
-            Strongly consistent read.
-        timeout
-            Seconds this read may take, retries included.
-
-        Raises
-        ------
-        StoreError
-            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
-        """
+        source = read.source
         payload = {
-            "TableName": table,
-            "Key": {name: _attribute_value(value) for name, value in key.items()},
-            **_read_request(tuple(key), attributes, consistent),
+            "TableName": source.table,
+            "Key": _key(read),
+            "ConsistentRead": consistent,
+            **self._projected(source, tuple(attribute for attribute, _ in read.key)),
         }
-        body = await self._send("GetItem", payload, self._deadline(timeout))
-        return self._decode_get_item(body)
+        body = await self._send("GetItem", payload, _deadline(timeout))
+        try:
+            return decode_get_item(body)
+        except msgspec.DecodeError as exc:
+            # A corrupted answer must be an error, never a missing profile.
+            raise StoreUnavailable("GetItem response body is not a JSON object") from exc
 
     async def batch_get(
-        self,
-        keys: Mapping[str, Sequence[Mapping[str, KeyValue]]],
-        attributes: tuple[str, ...] | None,
-        *,
-        consistent: bool = False,
-        timeout: float,
-    ) -> dict[str, list[Item]]:
-        """Fetch up to 100 items from one or more tables; keys DynamoDB leaves unprocessed are
-        asked again, after a backoff, while the deadline allows.
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        """Fetch the items `reads` name with BatchGetItem, in their order (None: no such item).
 
-        Parameters
-        ----------
-        keys
-            Table -> the full keys to fetch there (no key twice).
-        attributes
-            Attributes to fetch in every table (each table's key attributes are always added);
-            None for whole items.
-        consistent
-            Strongly consistent reads.
-        timeout
-            Seconds this read may take, every round and retry included.
-
-        Returns
-        -------
-        dict
-            Table -> the items found there, in no particular order; a missing item is absent.
+        Keys DynamoDB leaves unprocessed are asked again after a jittered backoff, while the
+        deadline allows; when no further round fits, `StoreThrottled`.
 
         Raises
         ------
-        ValueError
-            More than 100 keys.
         StoreError
-            `StoreTimeout`, `StoreThrottled` (also when unprocessed keys remain and no further
-            round fits the deadline), `StoreUnavailable` or `ItemError`.
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
-        deadline = self._deadline(timeout)
-        if sum(map(len, keys.values())) > _BATCH_MAX_KEYS:
-            raise ValueError(f"BatchGetItem takes at most {_BATCH_MAX_KEYS} keys")
-        found: dict[str, list[Item]] = {table: [] for table in keys}
-        requests = {
-            table: {
-                "Keys": [{n: _attribute_value(v) for n, v in key.items()} for key in table_keys],
-                **_read_request(tuple(table_keys[0]), attributes, consistent),
-            }
-            for table, table_keys in keys.items()
-            if table_keys
-        }
+        deadline = _deadline(timeout)
+        positions: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+        requests: dict[str, dict[str, Any]] = {}
+        for index, read in enumerate(reads):
+            source = read.source
+            where = positions.setdefault((source.table, read.key), [])
+            where.append(index)
+            if len(where) > 1:
+                continue  # DynamoDB refuses a key asked twice in one request
+            entry = requests.get(source.table)
+            if entry is None:
+                key_names = tuple(attribute for attribute, _ in read.key)
+                entry = {"Keys": [], "ConsistentRead": consistent}
+                entry |= self._projected(source, key_names)
+                requests[source.table] = entry
+            entry["Keys"].append(_key(read))
+        key_names_of = {table: tuple(entry["Keys"][0]) for table, entry in requests.items()}
+        found: list[Item | None] = [None] * len(reads)
         loop = asyncio.get_running_loop()
-        round_ = 0
+        rounds = 0
         while requests:
             body = await self._send("BatchGetItem", {"RequestItems": requests}, deadline)
             try:
@@ -349,97 +263,60 @@ class Store:
             except msgspec.DecodeError as exc:
                 raise StoreUnavailable("BatchGetItem response body is not a JSON object") from exc
             for table, table_items in items.items():
-                found.setdefault(table, []).extend(table_items)
+                names = key_names_of.get(table, ())
+                for item in table_items:
+                    for position in positions.get((table, _key_of(item, names)), ()):
+                        found[position] = item
             requests = {
-                table: requests[table] | {"Keys": left}
-                for table, left in unprocessed.items()
-                if left and table in requests
+                table: requests[table] | {"Keys": keys}
+                for table, keys in unprocessed.items()
+                if keys and table in requests
             }
             if requests:
-                round_ += 1
-                delay = _backoff(round_)
+                rounds += 1
+                delay = _backoff(rounds)
                 if loop.time() + delay >= deadline:
-                    left = sum(len(r["Keys"]) for r in requests.values())
+                    left = sum(len(entry["Keys"]) for entry in requests.values())
                     raise StoreThrottled(
-                        f"BatchGetItem left {left} keys unprocessed; no retry fit the deadline"
+                        f"DynamoDB left {left} BatchGetItem keys unprocessed until the deadline"
                     )
                 await asyncio.sleep(delay)
         return found
 
-    async def query(
-        self,
-        table: str,
-        *,
-        index: str | None,
-        partition: tuple[str, KeyValue],
-        sort_begins_with: tuple[str, str] | None,
-        limit: int,
-        attributes: tuple[str, ...] | None,
-        consistent: bool,
-        timeout: float,
-    ) -> Page:
-        """Read one page (at most `limit` items) of a Query on the table or one of its indexes.
-
-        Parameters
-        ----------
-        table, index
-            Table name, and the index to query (None for the table itself).
-        partition
-            The partition key's attribute name and value.
-        sort_begins_with
-            The sort key's attribute name and a string prefix its values must start with.
-        limit
-            Most items to read (DynamoDB also stops a page at 1 MB).
-        attributes
-            Attributes to fetch (the named key attributes are always added); None for all.
-        consistent
-            Strongly consistent read (not on a global secondary index).
-        timeout
-            Seconds this read may take, retries included.
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        """The items `read` matches, in key order: one page (at most `limit` items, 1 MB).
 
         Raises
         ------
         StoreError
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
-        names = {"#k0": partition[0]}
-        values = {":k0": _attribute_value(partition[1])}
-        condition = "#k0 = :k0"
-        if sort_begins_with is not None:
-            names["#k1"] = sort_begins_with[0]
-            values[":k1"] = {"S": sort_begins_with[1]}
-            condition += " AND begins_with(#k1, :k1)"
+        source = read.source
+        projection = self._projected(source, ())
+        names = {**projection["ExpressionAttributeNames"], "#p": source.partition[0]}
+        values = {":p": {"S": read.partition}}
+        condition = "#p = :p"
+        if source.sort_prefix is not None and read.prefix is not None:
+            names["#s"] = source.sort_prefix[0]
+            values[":s"] = {"S": read.prefix}
+            condition += " AND begins_with(#s, :s)"
         payload: dict[str, Any] = {
-            "TableName": table,
+            "TableName": source.table,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ExpressionAttributeNames": names,
-            "ConsistentRead": consistent,
-            "Limit": limit,
+            "ProjectionExpression": projection["ProjectionExpression"],
+            "Limit": source.limit,
+            "ConsistentRead": consistent and source.index is None,
         }
-        if index is not None:
-            payload["IndexName"] = index
-        if attributes is not None:
-            keys = (partition[0], *(() if sort_begins_with is None else (sort_begins_with[0],)))
-            payload |= _projection(names, keys, attributes)
-        body = await self._send("Query", payload, self._deadline(timeout))
+        if source.index is not None:
+            payload["IndexName"] = source.index
+        body = await self._send("Query", payload, _deadline(timeout))
         try:
-            items, last_key = decode_query(body)
+            items, _ = decode_query(body)
         except msgspec.DecodeError as exc:
             raise StoreUnavailable("Query response body is not a JSON object") from exc
-        return Page(items=items, last_key=last_key)
-
-    @staticmethod
-    def _deadline(timeout: float) -> float:
-        return asyncio.get_running_loop().time() + timeout
-
-    @staticmethod
-    def _decode_get_item(body: bytes) -> Item | None:
-        try:
-            return decode_get_item(body)
-        except msgspec.DecodeError as exc:
-            # A corrupted answer must be an error, never a missing profile.
-            raise StoreUnavailable("GetItem response body is not a JSON object") from exc
+        return items
 
     async def _send(self, action: str, payload: Mapping[str, Any], deadline: float) -> bytes:
         """Sign and send one request, retrying what may pass, until `deadline`; the 200 body.

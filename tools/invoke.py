@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         finally:
-            app.LOOP.run_until_complete(app.DEPS.aclose())
+            app.DEPS.close()
             app.LOOP.close()
     return 0
 

@@ -19,6 +19,8 @@ from aiodynamo.credentials import Key
 from shared.config import Settings
 from shared.credentials import ContainerCredentials, credentials_from
 from shared.errors import ConfigError, StoreUnavailable
+from shared.keys import KeyTemplate
+from shared.lookup import ItemRead, ItemSource
 from shared.store import Client, Store, open_client
 from tests.conftest import make_settings
 from tests.support.scripted_http import Answer, Recorded, ScriptedServer
@@ -27,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "Bearer-token-for-tests"
 ITEM = b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": "Jane"}}}'
+PROFILES = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("test", "x")),),
+                      attributes=("first_name",))  # fmt: skip
 EXPIRED = b'{"__type":"com.amazonaws.dynamodb.v20120810#ExpiredTokenException","message":"old"}'
 
 
@@ -87,12 +91,12 @@ class Container:
         self.client: Client = self.loop.run_until_complete(
             open_client(settings, self.stack, environ=environ)
         )
-        self.store = Store(self.client, settings, user_attributes=("first_name",),
-                           client_attributes=())  # fmt: skip
+        self.store = Store(self.client)
 
     def get(self) -> Any:
+        read = ItemRead(source=PROFILES, key=(("id", "USER#jane.doe"),))
         return self.loop.run_until_complete(
-            self.store.get("USER#jane.doe", machine=False, timeout=1.5)
+            self.store.get_item(read, consistent=False, timeout=1.5)
         )
 
     def key(self) -> Key | None:

@@ -6,7 +6,6 @@ import json
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import boto3
@@ -21,6 +20,8 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
+from shared.keys import KeyTemplate
+from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
 from shared.store import Store
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
@@ -28,12 +29,11 @@ from tests.support.scripted_http import Answer, ScriptedServer
 from tools.fault_proxy import FaultProxy, http_response
 from tools.local_dynamodb import FAKE_CREDENTIALS, put_items
 
-T = TypeVar("T")
-Scripted = Callable[[list[Answer]], ScriptedServer]
-
 pytestmark = pytest.mark.integration
 
 Build = Callable[..., Harness]
+Scripted = Callable[[list[Answer]], ScriptedServer]
+T = TypeVar("T")
 
 THROTTLED = http_response(
     400,
@@ -48,7 +48,13 @@ WRONG_TYPES = http_response(
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
-    return h.loop.run_until_complete(h.deps.store.get(key, machine=machine, timeout=timeout))
+    principal = h.deps.client if machine else h.deps.user
+    source = principal.lookup.primary
+    read = ItemRead(source=source, key=((source.key[0][0], key),))
+    consistent = principal.lookup.consistent
+    return h.loop.run_until_complete(
+        h.deps.store.get_item(read, consistent=consistent, timeout=timeout)
+    )
 
 
 def _free_port() -> int:
@@ -201,12 +207,12 @@ def test_handler_core_stale_if_error_through_real_store(proxy: FaultProxy, harne
         STORE_MAX_ATTEMPTS="1",
     )
     event = load_event("v2-authentication.json")
-    fresh = h.evaluate(event)
-    assert fresh.cache == "miss"
+    fresh = h.call(event)
+    assert fresh.log["cache"] == "miss"
     h.clock.advance(0.06)  # past the 50 ms TTL, well inside the stale window
     proxy.set_mode("respond", THROTTLED)
-    stale = h.evaluate(event)
-    assert (stale.outcome, stale.cache) == ("claims_added", "stale")
+    stale = h.call(event)
+    assert (stale.log["outcome"], stale.log["cache"]) == ("claims_added", "stale")
     assert stale.response == fresh.response
 
 
@@ -261,12 +267,9 @@ def test_example_mapping_end_to_end_through_moto(harness: Build) -> None:
     simplejson.dumps(answer)
 
 
-# --- the lower-level reads: composite keys, numbers, BatchGetItem, Query ----------------------
+# --- the other reads: composite keys, Query, BatchGetItem --------------------------------------
 
 ORDERS = "orders"  # partition `tenant` (S), sort `sk` (S); index `by_email` on `email`
-COUNTERS = "counters"  # partition `n` (N), sort `v` (N)
-BIG = Decimal("12345678901234567890.123456789012345678")  # 38 digits: no float holds it
-NEXT = BIG + Decimal("1E-18")  # the same float as BIG
 
 
 @pytest.fixture(scope="module")
@@ -294,18 +297,6 @@ def tables(endpoint: str) -> str:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    client.create_table(
-        TableName=COUNTERS,
-        KeySchema=[
-            {"AttributeName": "n", "KeyType": "HASH"},
-            {"AttributeName": "v", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "n", "AttributeType": "N"},
-            {"AttributeName": "v", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     put_items(
         endpoint,
         ORDERS,
@@ -315,15 +306,26 @@ def tables(endpoint: str) -> str:
             for i in range(1, 5)
         ] + [{"tenant": {"S": "acme"}, "sk": {"S": "PROFILE"}, "name": {"S": "Acme"}}],
     )  # fmt: skip
-    put_items(
-        endpoint,
-        COUNTERS,
-        [
-            {"n": {"N": "7"}, "v": {"N": str(BIG)}, "c": {"N": "1"}},
-            {"n": {"N": "7"}, "v": {"N": str(NEXT)}, "c": {"N": "2"}},
-        ],
-    )
     return endpoint
+
+
+def _source(table: str, keys: tuple[str, ...], attributes: tuple[str, ...]) -> ItemSource:
+    templates = tuple((name, KeyTemplate(f"test key {name}", "unused")) for name in keys)
+    return ItemSource(name=f"test {table}", table=table, key=templates, attributes=attributes)
+
+
+def _read(source: ItemSource, *values: str) -> ItemRead:
+    return ItemRead(source=source, key=tuple(zip((n for n, _ in source.key), values, strict=True)))
+
+
+def _query(
+    index: str | None, partition: str, sort: str | None, limit: int, attributes: tuple[str, ...]
+) -> QuerySource:
+    template = KeyTemplate("test query key", "unused", use="query")
+    return QuerySource(
+        name="test query", table=ORDERS, index=index, partition=(partition, template),
+        sort_prefix=None if sort is None else (sort, template), limit=limit, attributes=attributes,
+    )  # fmt: skip
 
 
 def _store(h: Harness) -> Store:
@@ -339,114 +341,64 @@ def _run(h: Harness, read: Awaitable[T]) -> T:
 
 def test_store_get_item_composite_key_projects_keys_and_asked(tables: str, harness: Build) -> None:
     h = harness(url=tables)
-    key = {"tenant": "acme", "sk": "ORDER#2"}
-    item = _run(h, _store(h).get_item(ORDERS, key, ("total",), False, timeout=1.5))
+    read = _read(_source(ORDERS, ("tenant", "sk"), ("total",)), "acme", "ORDER#2")
+    item = _run(h, _store(h).get_item(read, consistent=True, timeout=1.5))
     assert item == {"tenant": "acme", "sk": "ORDER#2", "total": 20}
-    whole = _run(h, _store(h).get_item(ORDERS, key, None, True, timeout=1.5))
-    assert whole is not None
-    assert set(whole) == {"tenant", "sk", "total", "email", "note"}
 
 
 def test_store_get_item_without_asked_attributes_is_not_missing(
     tables: str, harness: Build
 ) -> None:
     h = harness(url=tables)
+    source = _source(ORDERS, ("tenant", "sk"), ("total",))
     store = _store(h)
-    bare = _run(h, store.get_item(ORDERS, {"tenant": "acme", "sk": "PROFILE"}, ("total",), False,
-                                  timeout=1.5))  # fmt: skip
+    bare = _run(h, store.get_item(_read(source, "acme", "PROFILE"), consistent=False, timeout=1.5))
     assert bare == {"tenant": "acme", "sk": "PROFILE"}
-    none = _run(h, store.get_item(ORDERS, {"tenant": "acme", "sk": "NOPE"}, ("total",), False,
-                                  timeout=1.5))  # fmt: skip
+    none = _run(h, store.get_item(_read(source, "acme", "NOPE"), consistent=False, timeout=1.5))
     assert none is None
-
-
-def test_store_get_item_number_key_is_exact(tables: str, harness: Build) -> None:
-    h = harness(url=tables)
-    store = _store(h)
-    # Two sort keys one float apart from nothing: each finds its own item, so each key went out
-    # as its exact text, never through a float.
-    item = _run(h, store.get_item(COUNTERS, {"n": 7, "v": BIG}, ("c",), False, timeout=1.5))
-    neighbour = _run(h, store.get_item(COUNTERS, {"n": 7, "v": NEXT}, ("c",), False, timeout=1.5))
-    assert float(BIG) == float(NEXT)
-    assert item is not None
-    assert neighbour is not None
-    assert (item["c"], neighbour["c"]) == (1, 2)
-
-
-def test_store_get_item_refuses_a_bool_key(tables: str, harness: Build) -> None:
-    h = harness(url=tables)
-    with pytest.raises(TypeError, match="bool"):
-        _run(h, _store(h).get_item(COUNTERS, {"n": True}, None, False, timeout=1.5))
 
 
 def test_store_query_one_page_with_prefix_and_limit(tables: str, harness: Build) -> None:
     h = harness(url=tables)
-    page = _run(
-        h,
-        _store(h).query(
-            ORDERS, index=None, partition=("tenant", "acme"), sort_begins_with=("sk", "ORDER#"),
-            limit=3, attributes=("total",), consistent=True, timeout=1.5,
-        ),
-    )  # fmt: skip
-    assert page.items == [
-        {"tenant": "acme", "sk": f"ORDER#{i}", "total": i * 10} for i in range(1, 4)
-    ]
-    assert page.last_key == {"tenant": {"S": "acme"}, "sk": {"S": "ORDER#3"}}
-    rest = _run(
-        h,
-        _store(h).query(
-            ORDERS, index=None, partition=("tenant", "acme"), sort_begins_with=("sk", "ORDER#"),
-            limit=10, attributes=None, consistent=False, timeout=1.5,
-        ),
-    )  # fmt: skip
-    assert [i["sk"] for i in rest.items] == [f"ORDER#{i}" for i in range(1, 5)]
-    assert rest.last_key is None
+    read = QueryRead(source=_query(None, "tenant", "sk", 3, ("sk", "total")), partition="acme",
+                     prefix="ORDER#")  # fmt: skip
+    items = _run(h, _store(h).query(read, consistent=True, timeout=1.5))
+    # One page of at most `limit`, in key order, the projection only; `PROFILE` is not an order.
+    assert items == [{"sk": f"ORDER#{i}", "total": i * 10} for i in range(1, 4)]
 
 
 def test_store_query_an_index(tables: str, harness: Build) -> None:
     h = harness(url=tables)
-    page = _run(
-        h,
-        _store(h).query(
-            ORDERS, index="by_email", partition=("email", "buyer0@acme.test"),
-            sort_begins_with=None, limit=10, attributes=("total",), consistent=False, timeout=1.5,
-        ),
-    )  # fmt: skip
-    assert sorted(i["total"] for i in page.items) == [20, 40]
-    assert all(set(i) == {"email", "total"} for i in page.items)
+    read = QueryRead(source=_query("by_email", "email", None, 10, ("total",)),
+                     partition="buyer0@acme.test", prefix=None)  # fmt: skip
+    # Asked consistent: on an index the store reads eventually consistent (DynamoDB's rule).
+    items = _run(h, _store(h).query(read, consistent=True, timeout=1.5))
+    assert sorted(i["total"] for i in items) == [20, 40]
 
 
-def test_store_batch_get_across_tables(tables: str, harness: Build) -> None:
+def test_store_batch_get_in_order_across_tables(tables: str, harness: Build) -> None:
     h = harness(url=tables)
-    found = _run(
-        h,
-        _store(h).batch_get(
-            {
-                ORDERS: [{"tenant": "acme", "sk": "ORDER#1"}, {"tenant": "acme", "sk": "NOPE"}],
-                COUNTERS: [{"n": 7, "v": BIG}],
-                TABLE: [{"id": "USER#jane.doe"}],
-            },
-            ("first_name", "total"),
-            timeout=1.5,
-        ),
-    )
-    assert found[ORDERS] == [{"tenant": "acme", "sk": "ORDER#1", "total": 10}]
-    assert len(found[COUNTERS]) == 1
-    assert found[TABLE] == [{"id": "USER#jane.doe", "first_name": "Jane"}]
-
-
-def test_store_batch_get_refuses_more_than_100_keys(tables: str, harness: Build) -> None:
-    h = harness(url=tables)
-    keys = {TABLE: [{"id": f"USER#{i}"} for i in range(101)]}
-    with pytest.raises(ValueError, match="100"):
-        _run(h, _store(h).batch_get(keys, None, timeout=1.5))
-
-
-# --- a scripted DynamoDB: answers a queue of canned responses, records the requests -----------
+    orders = _source(ORDERS, ("tenant", "sk"), ("total",))
+    profiles = _source(TABLE, ("id",), ("first_name",))
+    reads = [
+        _read(orders, "acme", "ORDER#3"),
+        _read(profiles, "USER#jane.doe"),
+        _read(orders, "acme", "NOPE"),
+        _read(orders, "acme", "ORDER#1"),
+        _read(orders, "acme", "ORDER#3"),  # asked twice: sent once, answered in both places
+    ]
+    found = _run(h, _store(h).batch_get(reads, consistent=False, timeout=1.5))
+    assert found == [
+        {"tenant": "acme", "sk": "ORDER#3", "total": 30},
+        {"id": "USER#jane.doe", "first_name": "Jane"},
+        None,
+        {"tenant": "acme", "sk": "ORDER#1", "total": 10},
+        {"tenant": "acme", "sk": "ORDER#3", "total": 30},
+    ]
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
+def scripted() -> Iterator[Scripted]:
     made: list[ScriptedServer] = []
 
     def build(answers: list[Answer]) -> ScriptedServer:
@@ -464,6 +416,7 @@ def _bodies(server: ScriptedServer) -> list[Any]:
 
 _THROTTLE_BODY = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}'
 _ITEM = b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": "Jane"}}}'
+_PROFILES = _source(TABLE, ("id",), ("first_name",))
 
 
 def test_store_batch_get_asks_again_for_unprocessed_keys(
@@ -478,14 +431,13 @@ def test_store_batch_get_asks_again_for_unprocessed_keys(
               "UnprocessedKeys": {}}  # fmt: skip
     server = scripted([(200, json.dumps(first).encode()), (200, json.dumps(second).encode())])
     h = harness(url=server.endpoint)
-    keys = {TABLE: [{"id": "USER#a"}, {"id": "USER#b"}]}
-    found = _run(h, _store(h).batch_get(keys, ("first_name",), timeout=1.5))
-    # THEN both items come back, and the second round asked for the unprocessed key only
-    assert sorted(i["id"] for i in found[TABLE]) == ["USER#a", "USER#b"]
-    assert len(server.requests) == 2
-    assert _bodies(server)[1]["RequestItems"][TABLE]["Keys"] == [{"id": {"S": "USER#b"}}]
-    projection = _bodies(server)[1]["RequestItems"][TABLE]
-    assert set(projection["ExpressionAttributeNames"].values()) == {"id", "first_name"}
+    reads = [_read(_PROFILES, "USER#a"), _read(_PROFILES, "USER#b")]
+    found = _run(h, _store(h).batch_get(reads, consistent=False, timeout=1.5))
+    # THEN both items come back in order, and the second round asked for the unprocessed key only
+    assert found == [{"id": "USER#a"}, {"id": "USER#b", "first_name": "B"}]
+    second_request = _bodies(server)[1]["RequestItems"][TABLE]
+    assert second_request["Keys"] == [{"id": {"S": "USER#b"}}]
+    assert set(second_request["ExpressionAttributeNames"].values()) == {"id", "first_name"}
 
 
 def test_store_batch_get_unprocessed_past_the_deadline_is_throttled(
@@ -495,7 +447,7 @@ def test_store_batch_get_unprocessed_past_the_deadline_is_throttled(
     server = scripted([(200, json.dumps(left).encode())])
     h = harness(url=server.endpoint)
     with pytest.raises(StoreThrottled, match="unprocessed"):
-        _run(h, _store(h).batch_get({TABLE: [{"id": "USER#a"}]}, None, timeout=0.3))
+        _run(h, _store(h).batch_get([_read(_PROFILES, "USER#a")], consistent=False, timeout=0.3))
     assert len(server.requests) >= 2  # it did ask again while the deadline allowed
 
 
@@ -526,21 +478,23 @@ def test_store_corrupted_body_is_unavailable_for_every_read(
     server = scripted([(200, body)])
     h = harness(url=server.endpoint)
     store = _store(h)
+    read = _read(_PROFILES, "USER#x")
     with pytest.raises(StoreUnavailable, match="GetItem"):
-        _run(h, store.get_item(TABLE, {"id": "USER#x"}, None, False, timeout=1.5))
+        _run(h, store.get_item(read, consistent=False, timeout=1.5))
     with pytest.raises(StoreUnavailable, match="BatchGetItem"):
-        _run(h, store.batch_get({TABLE: [{"id": "USER#x"}]}, None, timeout=1.5))
+        _run(h, store.batch_get([read], consistent=False, timeout=1.5))
+    query = QueryRead(source=_query(None, "id", None, 1, ()), partition="x", prefix=None)
     with pytest.raises(StoreUnavailable, match="Query"):
-        _run(h, store.query(TABLE, index=None, partition=("id", "USER#x"), sort_begins_with=None,
-                            limit=1, attributes=None, consistent=False, timeout=1.5))  # fmt: skip
+        _run(h, store.query(query, consistent=False, timeout=1.5))
 
 
 def test_store_cancellation_passes_through(proxy: FaultProxy, harness: Build) -> None:
     h = harness(url=proxy.endpoint)
     proxy.set_mode("stall")
+    read = _read(_PROFILES, "USER#jane.doe")
 
     async def cancel_soon() -> None:
-        task = asyncio.ensure_future(h.deps.store.get("USER#jane.doe", machine=False, timeout=5))
+        task = asyncio.ensure_future(_store(h).get_item(read, consistent=False, timeout=5))
         await asyncio.sleep(0.05)
         task.cancel()
         await task

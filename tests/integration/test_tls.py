@@ -44,16 +44,21 @@ import asyncio, json, ssl
 from contextlib import AsyncExitStack
 from shared.config import load_settings
 from shared.errors import StoreError
+from shared.keys import KeyTemplate
+from shared.lookup import ItemRead, ItemSource
 from shared.store import Store, open_client
 import os
+
+SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", "x")),),
+                    attributes=("first_name",))
 
 async def main():
     settings = load_settings(os.environ)
     async with AsyncExitStack() as stack:
-        store = Store(await open_client(settings, stack), settings,
-                      user_attributes=("first_name",), client_attributes=())
+        store = Store(await open_client(settings, stack))
+        read = ItemRead(source=SOURCE, key=(("id", "USER#jane.doe"),))
         try:
-            item = await store.get("USER#jane.doe", machine=False, timeout=3)
+            item = await store.get_item(read, consistent=False, timeout=3)
         except StoreError as exc:
             return {"error": type(exc).__name__, "detail": str(exc)}
         return {"item": item}
