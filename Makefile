@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install lint format test fuzz soak invoke bench package deploy clean
+.PHONY: install lint format test fuzz soak invoke bench package deploy attach detach clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
 $(STAMP): pyproject.toml
@@ -66,6 +66,17 @@ package: $(STAMP)
 deploy: package
 	sam build --template-file template.yaml
 	sam deploy --guided
+
+# Set (attach) or remove (detach) the trigger on an existing user pool, repeating every other
+# setting as DescribeUserPool reports it. Shows the change; APPLY=1 applies it. README "Adopt on
+# an existing pool". Credentials and endpoints as boto3 finds them (AWS_ENDPOINT_URL,
+# AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER), plus AWS_ENDPOINT_URL_COGNITO_IDP.
+attach: $(STAMP)
+	$(PY) -m tools.attach attach --pool-id "$(POOL_ID)" --function-arn "$(FUNCTION_ARN)" \
+		--lambda-version "$(or $(LAMBDA_VERSION),V2_0)" --apply "$(APPLY)"
+
+detach: $(STAMP)
+	$(PY) -m tools.attach detach --pool-id "$(POOL_ID)" --apply "$(APPLY)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bench/results/bench-*.json \

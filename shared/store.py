@@ -166,8 +166,8 @@ def _projection(key: tuple[str, ...], attributes: tuple[str, ...]) -> dict[str, 
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
-def _key(read: ItemRead) -> dict[str, dict[str, str]]:
-    return {attribute: {"S": value} for attribute, value in read.key}
+def _key(key: tuple[tuple[str, str], ...]) -> dict[str, dict[str, str]]:
+    return {attribute: {"S": value} for attribute, value in key}
 
 
 def _key_of(item: Item, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -212,7 +212,7 @@ class Store:
         source = read.source
         payload = {
             "TableName": source.table,
-            "Key": _key(read),
+            "Key": _key(read.key),
             "ConsistentRead": consistent,
             **self._projected(source, tuple(attribute for attribute, _ in read.key)),
         }
@@ -237,22 +237,25 @@ class Store:
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
         deadline = _deadline(timeout)
+        # One entry per table: its keys once each (DynamoDB refuses a key asked twice) and one
+        # projection holding every source's attributes.
         positions: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
-        requests: dict[str, dict[str, Any]] = {}
+        tables: dict[str, tuple[tuple[str, ...], dict[str, None]]] = {}
         for index, read in enumerate(reads):
-            source = read.source
-            where = positions.setdefault((source.table, read.key), [])
-            where.append(index)
-            if len(where) > 1:
-                continue  # DynamoDB refuses a key asked twice in one request
-            entry = requests.get(source.table)
-            if entry is None:
-                key_names = tuple(attribute for attribute, _ in read.key)
-                entry = {"Keys": [], "ConsistentRead": consistent}
-                entry |= self._projected(source, key_names)
-                requests[source.table] = entry
-            entry["Keys"].append(_key(read))
-        key_names_of = {table: tuple(entry["Keys"][0]) for table, entry in requests.items()}
+            table = read.source.table
+            positions.setdefault((table, read.key), []).append(index)
+            key_names = tuple(attribute for attribute, _ in read.key)
+            _, attributes = tables.setdefault(table, (key_names, {}))
+            attributes.update(dict.fromkeys(read.source.attributes))
+        requests: dict[str, dict[str, Any]] = {
+            table: {
+                "Keys": [_key(key) for (of, key) in positions if of == table],
+                "ConsistentRead": consistent,
+                **_projection(key_names, tuple(attributes)),
+            }
+            for table, (key_names, attributes) in tables.items()
+        }
+        key_names_of = {table: key_names for table, (key_names, _) in tables.items()}
         found: list[Item | None] = [None] * len(reads)
         loop = asyncio.get_running_loop()
         rounds = 0
