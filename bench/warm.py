@@ -19,7 +19,7 @@ from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
 from shared.lookup import ItemRead
-from shared.store import open_client
+from shared.store import Store, open_client
 from tools.container import Container
 
 __all__ = ("run",)
@@ -70,20 +70,12 @@ def run(
     primary = ours_off.deps.user.lookup.primary
     stack = contextlib.AsyncExitStack()
     floor_client = loop.run_until_complete(open_client(off, stack))
-    table = off.table_name
+    floor_store = Store(floor_client)
 
     def floor(event: dict[str, Any]) -> object:
         # The same GetItem our store sends (projection included), with none of our work around it.
-        return loop.run_until_complete(
-            floor_client.get_item(
-                TableName=table,
-                Key={"id": {"S": "USER#" + event["userName"]}},
-                ProjectionExpression="#a0, #a1, #a2, #a3",
-                ExpressionAttributeNames={
-                    "#a0": "id", "#a1": "first_name", "#a2": "last_name", "#a3": "interesting_value"
-                },
-            )
-        )  # fmt: skip
+        read = ItemRead(source=primary, key=((primary.key[0][0], "USER#" + event["userName"]),))
+        return loop.run_until_complete(floor_store.get_item(read, consistent=False, timeout=1.5))
 
     contenders: dict[str, Call] = {
         "ours (cache off)": ours_off.invoke,

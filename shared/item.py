@@ -4,8 +4,9 @@ S is a string; N an int when it is integral, else an exact `decimal.Decimal` (ne
 DynamoDB numbers carry 38 digits, a float 17); BOOL a bool; NULL None; L a list; M a dict; SS and
 NS sorted lists (never a `set`: the Lambda runtime cannot marshal one). The Lambda runtime writes
 a Decimal as its exact text, and `shared.models.encode_json` does the same. Binary values (B, BS)
-have no JSON form and are left out; no bytes or datetime is ever returned. Pure: no I/O, no
-logging.
+have no JSON form and are left out; no bytes or datetime is ever returned. `decode_get_item`,
+`decode_batch_get` and `decode_query` read a DynamoDB response body (bytes) straight into these
+Structs with one msgspec decoder each, never through `json` or float. Pure: no I/O, no logging.
 """
 
 from decimal import (
@@ -17,14 +18,14 @@ from decimal import (
     Overflow,
     Subnormal,
 )
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 
 from shared.errors import ItemError
 from shared.models import JSONValue
 
-__all__ = ("Item", "decode_item")
+__all__ = ("Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query")
 
 Item = dict[str, JSONValue]
 """A profile item as plain JSON values, keyed by attribute name."""
@@ -137,3 +138,100 @@ def decode_item(raw: object) -> Item:
         return _plain_map(values)
     except RecursionError:
         raise ItemError("item nests too deeply") from None
+
+
+# Response bodies, decoded from bytes in one pass. A key (LastEvaluatedKey, UnprocessedKeys) only
+# ever holds S, N or B values, each a JSON string, so it is kept as sent, ready to send back.
+_T = TypeVar("_T")
+_Values = dict[str, _AttributeValue]
+RawKey = dict[str, dict[str, str]]
+"""A key as DynamoDB JSON (`{"id": {"S": "USER#x"}}`), exactly as the response carried it."""
+
+
+class _GetItemOutput(msgspec.Struct):
+    Item: _Values | None = None
+
+
+class _Keys(msgspec.Struct):
+    Keys: list[RawKey]
+
+
+class _BatchGetOutput(msgspec.Struct):
+    Responses: dict[str, list[_Values]] = {}
+    UnprocessedKeys: dict[str, _Keys] = {}
+
+
+class _QueryOutput(msgspec.Struct):
+    Items: list[_Values] = []
+    LastEvaluatedKey: RawKey | None = None
+
+
+class _Envelope(msgspec.Struct):
+    """Any response object, its fields left undecoded: tells a bad body from a bad item."""
+
+
+_GET_ITEM: Final = msgspec.json.Decoder(_GetItemOutput)
+_BATCH_GET: Final = msgspec.json.Decoder(_BatchGetOutput)
+_QUERY: Final = msgspec.json.Decoder(_QueryOutput)
+_ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
+
+
+def _decode_body(decoder: "msgspec.json.Decoder[_T]", body: bytes, action: str) -> _T:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        # Only on the error path: a second, shallow look says whose fault it is. Anything but a
+        # JSON object is a corrupted response; an object whose items do not decode is an item.
+        _ENVELOPE.decode(body)
+        raise ItemError(f"malformed {action} response: {exc}") from exc
+
+
+def _items(raw: list[dict[str, _AttributeValue]]) -> list[Item]:
+    try:
+        return [_plain_map(values) for values in raw]
+    except RecursionError:
+        raise ItemError("item nests too deeply") from None
+
+
+def decode_get_item(body: bytes) -> Item | None:
+    """Decode a GetItem response body into the item, or None when there is none.
+
+    Raises
+    ------
+    msgspec.DecodeError
+        The body is not a JSON object (a corrupted response, not an item).
+    ItemError
+        The object holds an item that is not AttributeValues (msgspec's path says where), or a
+        malformed number.
+    """
+    output = _decode_body(_GET_ITEM, body, "GetItem")
+    return None if output.Item is None else _items([output.Item])[0]
+
+
+def decode_batch_get(body: bytes) -> tuple[dict[str, list[Item]], dict[str, list[RawKey]]]:
+    """Decode a BatchGetItem response body: the items per table, and the keys left unprocessed.
+
+    Raises
+    ------
+    msgspec.DecodeError
+        The body is not a JSON object.
+    ItemError
+        An item or a key does not decode.
+    """
+    output = _decode_body(_BATCH_GET, body, "BatchGetItem")
+    items = {table: _items(raw) for table, raw in output.Responses.items()}
+    return items, {table: keys.Keys for table, keys in output.UnprocessedKeys.items()}
+
+
+def decode_query(body: bytes) -> tuple[list[Item], RawKey | None]:
+    """Decode a Query response body: the page's items and the key to continue from, if any.
+
+    Raises
+    ------
+    msgspec.DecodeError
+        The body is not a JSON object.
+    ItemError
+        An item or the key does not decode.
+    """
+    output = _decode_body(_QUERY, body, "Query")
+    return _items(output.Items), output.LastEvaluatedKey

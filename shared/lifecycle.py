@@ -2,10 +2,11 @@
 
 Lambda SnapStart snapshots the initialised container and starts copies from it. Before the
 snapshot, `prime` runs what the first invocation would otherwise pay for (msgspec's decoders for
-the event and item types, botocore's endpoint resolution, signer and parsers, the CA bundle)
-with one real GetItem on a key no profile uses. After a restore, `renew` drops what must not be
-shared between restored copies or carried across the time the snapshot slept: the pooled
-connections and the client (with the credentials it resolved), the cache, and the random state.
+the event, the item and the response body, the SigV4 signer, aiohttp's connector and request
+path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
+After a restore, `renew` drops what must not be shared between restored copies or carried
+across the time the snapshot slept: the pooled connections and the client with the credentials
+it resolved (the new client picks and fetches them again), the cache, and the random state.
 """
 
 import random
@@ -14,7 +15,7 @@ from typing import Final
 from shared.config import Settings
 from shared.deps import Deps, open_deps
 from shared.errors import StoreError
-from shared.item import decode_item
+from shared.item import decode_get_item, decode_item
 from shared.lookup import ItemRead
 from shared.models import decode_event
 
@@ -40,6 +41,7 @@ def prime(deps: Deps) -> bool:
     """Warm every lazy path once; return whether the store answered (priming never raises)."""
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
+    decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')
     timeout = deps.settings.lookup_timeout_ms / 1000
     source = deps.user.lookup.primary
     read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))

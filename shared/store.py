@@ -1,41 +1,46 @@
-"""The store: one long-lived DynamoDB client; GetItem, BatchGetItem and Query under a deadline.
+"""The profile store: one DynamoDB client per container, and the reads it serves.
 
-The only module that imports botocore, aiobotocore and aiohttp. It creates the client once per
-container on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make invoke`; Lambda
-has no reliable close hook), with connect/read timeouts and a standard-mode retry budget that fit
-inside the lookup deadline. Every lookup is also bounded by `asyncio.timeout`, and every failure
-below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raised `from` it.
+The only module that talks to DynamoDB and imports aiohttp and aiodynamo. `open_client` builds
+the container's one client on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make
+invoke`; Lambda has no reliable close hook): one aiohttp session with pooled keep-alive
+connections, aiodynamo's aiohttp adapter over it, and the credentials `shared.credentials`
+picks. Requests are signed by aiodynamo's SigV4 signer and sent by `Store._send`, which owns the
+retries: every read (`get`, `get_item`, `batch_get`, `query`) ends by the deadline its caller
+gives, attempts and backoff included, and a backoff that would not fit is not started.
+aiodynamo's own `Client` is not used: its retry loop sleeps past any deadline, it parses bodies
+with `json` and numbers into float, and its import (expressions, models) costs about 35 ms of
+cold start. Response bodies are decoded from bytes by `shared.item`'s msgspec decoders.
+
+Every failure is translated here into a `StoreError` raised `from` its cause: throttling into
+`StoreThrottled`; 5xx, other refusals, connection failures and corrupted 2xx bodies into
+`StoreUnavailable`; no answer inside the deadline into `StoreTimeout` (unless an earlier attempt
+of the same read met a throttle or a failure: that is what is reported); an undecodable item into
+`ItemError`. `asyncio.CancelledError` passes through untouched.
 """
 
 import asyncio
+import os
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import aiohttp
-import orjson
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    DataNotFoundError,
-    ReadTimeoutError,
-)
-from botocore.loaders import JSONFileLoader, Loader
+import msgspec
+from aiodynamo.credentials import Credentials
+from aiodynamo.http.aiohttp import AIOHTTP
+from aiodynamo.http.types import Request as HttpRequest
+from aiodynamo.http.types import RequestFailed, Response
+from aiodynamo.sign import make_default_endpoint, signed_dynamo_request
+from yarl import URL
 
 from shared.config import Settings
+from shared.credentials import credentials_from
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
-from shared.item import Item, decode_item
+from shared.item import Item, decode_batch_get, decode_get_item, decode_query
 from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
 
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.client import DynamoDBClient
-
-__all__ = ("Store", "create_session", "open_client")
+__all__ = ("Client", "Store", "open_client")
 
 _THROTTLE_CODES: Final = frozenset(
     {
@@ -45,224 +50,156 @@ _THROTTLE_CODES: Final = frozenset(
         "Throttling",
     }
 )
+_EXPIRED_CODES: Final = frozenset({"ExpiredTokenException", "ExpiredToken"})
+_BACKOFF_BASE_SECONDS: Final = 0.05
+"""First retry waits up to this long (full jitter), doubling per retry."""
+_BACKOFF_CAP_SECONDS: Final = 1.0
+_NO_CREDENTIALS: Final = StoreUnavailable(
+    "no AWS credentials: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or the container "
+    "credentials variables"
+)
 
 
-_LAST_ATTEMPT: Final[ContextVar[str | None]] = ContextVar("pretoken_last_attempt", default=None)
-"""What the last attempt of the current lookup met: an error code or exception name, or None."""
+class Client:
+    """The container's connection to DynamoDB: session, adapter, signer inputs, retry budget."""
 
-
-def _remember_attempt(
-    response: Any = None, caught_exception: BaseException | None = None, **_: Any
-) -> None:
-    # A retry's backoff can outlast the deadline; then the timeout is what we see, and this is
-    # what happened before it. Returns None: a value here would be taken as a retry delay.
-    if caught_exception is not None:
-        _LAST_ATTEMPT.set(type(caught_exception).__name__)
-    elif response is not None:
-        _LAST_ATTEMPT.set(response[1].get("Error", {}).get("Code"))
-
-
-class _MalformedResponse(Exception):
-    """A 2xx response whose body is not a JSON object."""
-
-
-def _require_json_object(response_dict: dict[str, Any], **_: Any) -> None:
-    # botocore's JSON parser turns an unparsable body into an empty result, which would read
-    # as "no such item"; a corrupted answer must be an error, never a missing profile.
-    if response_dict.get("status_code", 0) >= 300:
-        return
-    try:
-        body = orjson.loads(response_dict.get("body", b""))
-    except orjson.JSONDecodeError:
-        raise _MalformedResponse("DynamoDB response body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _MalformedResponse("DynamoDB response body is not a JSON object")
-
-
-class _OrjsonFileLoader(JSONFileLoader):
-    """botocore's model loader, parsing with orjson instead of `json` + `OrderedDict`.
-
-    Client creation spends most of its time parsing botocore's JSON (endpoints, partitions, the
-    DynamoDB model); orjson reads the same files into the same (insertion-ordered) dicts, several
-    times faster. `bench/` measures the difference; tests check endpoints resolve identically.
-    """
-
-    def _load_file(self, full_path: str, open_method: Any) -> Any:
-        try:
-            with open_method(full_path, "rb") as file:
-                return orjson.loads(file.read())
-        except FileNotFoundError:
-            return None
-
-
-class _ServiceNames(Sequence[str]):
-    """The services botocore knows, answering `name in ...` by looking in one folder only.
-
-    botocore checks the service name against a listing of every service folder (over 400 of
-    them, about 20 ms of client creation) before loading one model. Membership is all that
-    check needs; the full listing is built only if something iterates.
-    """
-
-    def __init__(self, loader: "_Loader", type_name: str) -> None:
-        self._loader = loader
-        self._type_name = type_name
-        self._all: list[str] | None = None
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        try:
-            return bool(self._loader.list_api_versions(name, self._type_name))
-        except DataNotFoundError:
-            return False
-
-    def _listing(self) -> list[str]:
-        if self._all is None:
-            self._all = Loader.list_available_services(self._loader, self._type_name)
-        return self._all
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._listing()[index]
-
-    def __len__(self) -> int:
-        return len(self._listing())
-
-
-class _Loader(Loader):
-    """botocore's loader, with the service-name check answered without listing every service."""
-
-    def list_available_services(self, type_name: str) -> Any:
-        return _ServiceNames(self, type_name)
-
-
-def create_session() -> AioSession:
-    """An aiobotocore session whose model loader parses with orjson and looks up lazily.
-
-    Same search paths (`AWS_DATA_PATH` included) and same data as botocore's own loader; tests
-    check the models and the resolved endpoints are identical.
-    """
-    session = AioSession()
-    stock = session.get_component("data_loader")
-    loader = _Loader(
-        extra_search_paths=list(stock.search_paths),
-        file_loader=_OrjsonFileLoader(),
-        include_default_search_paths=False,
+    __slots__ = (
+        "attempt_timeout",
+        "credentials",
+        "endpoint",
+        "http",
+        "max_attempts",
+        "region",
+        "session",
+        "url",
     )
-    session.register_component("data_loader", loader)
-    return session
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        credentials: Credentials,
+        settings: Settings,
+    ) -> None:
+        """Wrap an open `session`; requests go to `settings.endpoint_url` or the region's."""
+        self.session = session
+        self.http = AIOHTTP(session)
+        self.credentials = credentials
+        self.region = settings.region
+        self.endpoint = (
+            URL(settings.endpoint_url)
+            if settings.endpoint_url
+            else make_default_endpoint(settings.region)
+        )
+        self.url = str(self.endpoint)
+        self.max_attempts = settings.store_max_attempts
+        self.attempt_timeout = settings.attempt_timeout_seconds
 
 
-async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBClient":
+async def open_client(
+    settings: Settings, stack: AsyncExitStack, *, environ: Mapping[str, str] = os.environ
+) -> Client:
     """Create the DynamoDB client and enter it on `stack`, which closes it.
 
-    aiobotocore directly, not aioboto3: aioboto3 adds nothing a GetItem needs and imports boto3
-    (about 0.1 s of cold start, measured by `make bench`). Connect and read timeouts are one
-    attempt's share of `lookup_timeout_ms`, and standard-mode retries are capped at
-    `store_max_attempts` (botocore's defaults, 60 s timeouts and 10 attempts, could never fit
-    Cognito's 5 s).
+    Parameters
+    ----------
+    settings
+        Region, endpoint override, attempts and their timeout.
+    stack
+        Closes the session (and its pooled connections) when it closes.
+    environ
+        Where the AWS credentials variables are read (`shared.credentials`).
+
+    Raises
+    ------
+    ConfigError
+        The credentials endpoint URI is not one credentials may come from.
     """
-    per_attempt = settings.attempt_timeout_seconds
-    config = AioConfig(
-        connect_timeout=per_attempt,
-        read_timeout=per_attempt,
-        retries={"mode": "standard", "total_max_attempts": settings.store_max_attempts},
-        tcp_keepalive=True,
+    credentials = credentials_from(environ)
+    session = aiohttp.ClientSession(
+        # The deadline is enforced per read by `Store._send`; the session adds no other bound.
+        timeout=aiohttp.ClientTimeout(total=None),
+        # DynamoDB needs neither header, and aiohttp would build both for every request.
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
     )
-    plain_http = (settings.endpoint_url or "").startswith("http://")
-    creator = create_session().create_client(
-        "dynamodb",
-        region_name=settings.region,
-        endpoint_url=settings.endpoint_url,
-        # A plain-HTTP endpoint (DynamoDB Local, moto) has no TLS to verify: not loading the CA
-        # bundle saves its parse (about 35 ms) on the first request. HTTPS always verifies.
-        verify=False if plain_http else None,
-        config=config,
-    )
-    client = await stack.enter_async_context(creator)
-    for operation in ("GetItem", "BatchGetItem", "Query"):
-        client.meta.events.register(f"before-parse.dynamodb.{operation}", _require_json_object)
-        client.meta.events.register(f"needs-retry.dynamodb.{operation}", _remember_attempt)
-    return client
+    await stack.enter_async_context(session)
+    return Client(session, credentials, settings)
+
+
+class _ErrorBody(msgspec.Struct):
+    type: str = msgspec.field(name="__type", default="")
+
+
+_ERROR_BODY: Final = msgspec.json.Decoder(_ErrorBody)
+
+
+def _refusal(action: str, response: Response) -> tuple[StoreError, str]:
+    """What a non-200 answer means, and DynamoDB's error code."""
+    try:
+        code = _ERROR_BODY.decode(response.body).type.rpartition("#")[2]
+    except msgspec.DecodeError:
+        code = ""
+    if code in _THROTTLE_CODES:
+        return StoreThrottled(f"DynamoDB throttled {action}: {code}"), code
+    return StoreUnavailable(
+        f"DynamoDB rejected {action}: {code or 'unknown'} (HTTP {response.status})"
+    ), code
+
+
+def _backoff(retry: int) -> float:
+    return random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (retry - 1)))
+
+
+def _caused(error: StoreError, cause: BaseException) -> StoreError:
+    error.__cause__ = cause
+    return error
+
+
+def _deadline(timeout: float) -> float:
+    return asyncio.get_running_loop().time() + timeout
 
 
 def _projection(key: tuple[str, ...], attributes: tuple[str, ...]) -> dict[str, Any]:
     # The key attributes are always projected, so an item that holds none of the mapped
     # attributes still comes back and is told apart from a missing one.
-    wanted = tuple(dict.fromkeys((*key, *attributes)))
-    names = {f"#a{i}": name for i, name in enumerate(wanted)}
+    wanted = dict.fromkeys((*key, *attributes))
+    names = {f"#a{index}": name for index, name in enumerate(wanted)}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
-def _key_values(key: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _key(key: tuple[tuple[str, str], ...]) -> dict[str, dict[str, str]]:
     return {attribute: {"S": value} for attribute, value in key}
 
 
-def _translate(exc: Exception, operation: str) -> StoreError:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _THROTTLE_CODES:
-            return StoreThrottled(f"DynamoDB throttled {operation}: {code}")
-        return StoreUnavailable(
-            f"DynamoDB rejected {operation}: {code or 'unknown'} (HTTP {status})"
-        )
-    if isinstance(exc, _MalformedResponse):
-        return StoreUnavailable(str(exc))
-    if isinstance(exc, TimeoutError):
-        last = _LAST_ATTEMPT.get()
-        if last in _THROTTLE_CODES:
-            return StoreThrottled(
-                f"DynamoDB throttled {operation}: {last}; no retry fit the deadline"
-            )
-        if last is not None and not last.endswith("TimeoutError"):
-            return StoreUnavailable(f"{operation} failed: {last}; no retry fit the deadline")
-        return StoreTimeout(f"{operation} timed out: no answer inside the deadline")
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return StoreTimeout(f"{operation} timed out: {type(exc).__name__}")
-    return StoreUnavailable(f"{operation} failed: {type(exc).__name__}: {exc}")
-
-
-_METHODS: Final = {"GetItem": "get_item", "BatchGetItem": "batch_get_item", "Query": "query"}
+def _key_of(item: Item, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """An answered item's key, as its read named it (key values are strings: S)."""
+    key = []
+    for name in names:
+        value = item.get(name)
+        key.append((name, value if isinstance(value, str) else ""))
+    return tuple(key)
 
 
 class Store:
-    """Reads items (GetItem, BatchGetItem, Query) through one shared client.
+    """Reads items (GetItem, BatchGetItem, Query) through the container's one client.
 
-    Requests are built per read from its source, whose projection was fixed at init.
+    Each read ends by its `timeout`, attempts and backoff included. Projections are built once
+    per source (sources live as long as the container).
     """
 
     __slots__ = ("_client", "_projections")
 
-    def __init__(self, client: "DynamoDBClient") -> None:
+    def __init__(self, client: Client) -> None:
+        """Read through `client`."""
         self._client = client
-        self._projections: dict[int, dict[str, Any]] = {}
+        self._projections: dict[int, tuple[ItemSource | QuerySource, dict[str, Any]]] = {}
 
     def _projected(self, source: ItemSource | QuerySource, key: tuple[str, ...]) -> dict[str, Any]:
-        # Built once per source (sources live as long as the container).
-        projection = self._projections.get(id(source))
-        if projection is None:
-            projection = _projection(key, source.attributes)
-            self._projections[id(source)] = projection
-        return projection
-
-    async def _call(self, operation: str, timeout: float, request: dict[str, Any]) -> Any:
-        _LAST_ATTEMPT.set(None)
-        method = getattr(self._client, _METHODS[operation])
-        try:
-            async with asyncio.timeout(max(timeout, 0)):
-                return await method(**request)
-        except asyncio.CancelledError:
-            raise
-        except (
-            BotoCoreError,
-            ClientError,
-            aiohttp.ClientError,
-            OSError,
-            _MalformedResponse,
-        ) as exc:
-            # OSError covers TimeoutError (the deadline) and raw socket errors aiohttp lets by.
-            raise _translate(exc, operation) from exc
+        known = self._projections.get(id(source))
+        if known is None or known[0] is not source:
+            # The source is kept beside its projection, so its id is never reused meanwhile.
+            known = (source, _projection(key, source.attributes))
+            self._projections[id(source)] = known
+        return known[1]
 
     async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
         """Fetch the item `read` names, or None when there is none.
@@ -273,74 +210,80 @@ class Store:
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
         source = read.source
-        request = {
+        payload = {
             "TableName": source.table,
-            "Key": _key_values(read.key),
+            "Key": _key(read.key),
             "ConsistentRead": consistent,
-            **self._projected(source, tuple(a for a, _ in read.key)),
+            **self._projected(source, tuple(attribute for attribute, _ in read.key)),
         }
-        response = await self._call("GetItem", timeout, request)
-        raw = response.get("Item")
-        return None if raw is None else decode_item(raw)
+        body = await self._send("GetItem", payload, _deadline(timeout))
+        try:
+            return decode_get_item(body)
+        except msgspec.DecodeError as exc:
+            # A corrupted answer must be an error, never a missing profile.
+            raise StoreUnavailable("GetItem response body is not a JSON object") from exc
 
     async def batch_get(
         self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
     ) -> list[Item | None]:
         """Fetch the items `reads` name with BatchGetItem, in their order (None: no such item).
 
-        Unprocessed keys are asked again, with a short backoff, until they are all answered or
-        `timeout` runs out (then `StoreThrottled`: DynamoDB left them unprocessed).
+        Keys DynamoDB leaves unprocessed are asked again after a jittered backoff, while the
+        deadline allows; when no further round fits, `StoreThrottled`.
 
         Raises
         ------
         StoreError
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        # One entry per table: its keys once each (DynamoDB refuses duplicates) and one
+        deadline = _deadline(timeout)
+        # One entry per table: its keys once each (DynamoDB refuses a key asked twice) and one
         # projection holding every source's attributes.
-        wanted: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+        positions: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
         tables: dict[str, tuple[tuple[str, ...], dict[str, None]]] = {}
         for index, read in enumerate(reads):
             table = read.source.table
-            wanted.setdefault((table, read.key), []).append(index)
+            positions.setdefault((table, read.key), []).append(index)
             key_names = tuple(attribute for attribute, _ in read.key)
             _, attributes = tables.setdefault(table, (key_names, {}))
             attributes.update(dict.fromkeys(read.source.attributes))
         requests: dict[str, dict[str, Any]] = {
             table: {
-                "Keys": [_key_values(key) for (t, key) in wanted if t == table],
+                "Keys": [_key(key) for (of, key) in positions if of == table],
                 "ConsistentRead": consistent,
                 **_projection(key_names, tuple(attributes)),
             }
             for table, (key_names, attributes) in tables.items()
         }
+        key_names_of = {table: key_names for table, (key_names, _) in tables.items()}
         found: list[Item | None] = [None] * len(reads)
-        attempt = 0
+        loop = asyncio.get_running_loop()
+        rounds = 0
         while requests:
-            response = await self._call(
-                "BatchGetItem", deadline - loop.time(), {"RequestItems": requests}
-            )
-            for table, items in (response.get("Responses") or {}).items():
-                key_names = tables[table][0] if table in tables else ()
-                for raw in items:
-                    item = decode_item(raw)
-                    values = tuple((name, item.get(name)) for name in key_names)
-                    if not all(isinstance(value, str) for _, value in values):
-                        continue
-                    key = tuple((name, str(value)) for name, value in values)
-                    for position in wanted.get((table, key), ()):
+            body = await self._send("BatchGetItem", {"RequestItems": requests}, deadline)
+            try:
+                items, unprocessed = decode_batch_get(body)
+            except msgspec.DecodeError as exc:
+                raise StoreUnavailable("BatchGetItem response body is not a JSON object") from exc
+            for table, table_items in items.items():
+                names = key_names_of.get(table, ())
+                for item in table_items:
+                    for position in positions.get((table, _key_of(item, names)), ()):
                         found[position] = item
-            requests = response.get("UnprocessedKeys") or {}
+            requests = {
+                table: requests[table] | {"Keys": keys}
+                for table, keys in unprocessed.items()
+                if keys and table in requests
+            }
             if requests:
-                attempt += 1
-                pause = min(0.05 * 2**attempt, 0.5) * random.random()
-                if loop.time() + pause >= deadline:
+                rounds += 1
+                delay = _backoff(rounds)
+                if loop.time() + delay >= deadline:
+                    left = sum(len(entry["Keys"]) for entry in requests.values())
                     raise StoreThrottled(
-                        "DynamoDB left BatchGetItem keys unprocessed until the deadline"
+                        f"DynamoDB left {left} BatchGetItem keys unprocessed until the deadline"
                     )
-                await asyncio.sleep(pause)
+                await asyncio.sleep(delay)
         return found
 
     async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
@@ -352,25 +295,96 @@ class Store:
             `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
         """
         source = read.source
-        partition_attribute = source.partition[0]
-        names = {"#p": partition_attribute}
-        values: dict[str, Any] = {":p": {"S": read.partition}}
+        projection = self._projected(source, ())
+        names = {**projection["ExpressionAttributeNames"], "#p": source.partition[0]}
+        values = {":p": {"S": read.partition}}
         condition = "#p = :p"
         if source.sort_prefix is not None and read.prefix is not None:
             names["#s"] = source.sort_prefix[0]
             values[":s"] = {"S": read.prefix}
             condition += " AND begins_with(#s, :s)"
-        projection = self._projected(source, ())
-        request: dict[str, Any] = {
+        payload: dict[str, Any] = {
             "TableName": source.table,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
+            "ExpressionAttributeNames": names,
+            "ProjectionExpression": projection["ProjectionExpression"],
             "Limit": source.limit,
             "ConsistentRead": consistent and source.index is None,
-            "ProjectionExpression": projection["ProjectionExpression"],
-            "ExpressionAttributeNames": {**projection["ExpressionAttributeNames"], **names},
         }
         if source.index is not None:
-            request["IndexName"] = source.index
-        response = await self._call("Query", timeout, request)
-        return [decode_item(raw) for raw in response.get("Items") or ()]
+            payload["IndexName"] = source.index
+        body = await self._send("Query", payload, _deadline(timeout))
+        try:
+            items, _ = decode_query(body)
+        except msgspec.DecodeError as exc:
+            raise StoreUnavailable("Query response body is not a JSON object") from exc
+        return items
+
+    async def _send(self, action: str, payload: Mapping[str, Any], deadline: float) -> bytes:
+        """Sign and send one request, retrying what may pass, until `deadline`; the 200 body.
+
+        Retried: throttling, 5xx, an expired token (after dropping it), connection failures
+        and an attempt's own timeout, each after a jittered backoff that must end before the
+        deadline. When no further attempt fits, the last attempt's error is raised.
+        """
+        client = self._client
+        loop = asyncio.get_running_loop()
+        last: StoreError | None = None
+        for attempt in range(client.max_attempts):
+            if attempt:
+                delay = _backoff(attempt)
+                if loop.time() + delay >= deadline:
+                    break
+                await asyncio.sleep(delay)
+            bound = min(deadline, loop.time() + client.attempt_timeout)
+            try:
+                async with asyncio.timeout_at(bound):
+                    key = await client.credentials.get_key(client.http)
+                    if key is None:
+                        raise _NO_CREDENTIALS
+                    signed = signed_dynamo_request(
+                        key=key,
+                        payload=payload,
+                        action=action,
+                        region=client.region,
+                        endpoint=client.endpoint,
+                    )
+                    response = await client.http(
+                        HttpRequest("POST", client.url, signed.headers, signed.body)
+                    )
+            except TimeoutError as exc:
+                if bound >= deadline and last is not None:
+                    break  # the deadline cut this attempt: report what the one before met
+                last = _caused(StoreTimeout(f"{action} timed out: no answer in time"), exc)
+                continue
+            except RequestFailed as exc:
+                inner = exc.inner
+                if isinstance(inner, TimeoutError):
+                    last = _caused(
+                        StoreTimeout(f"{action} timed out: {type(inner).__name__}"), inner
+                    )
+                else:
+                    last = _caused(
+                        StoreUnavailable(f"{action} failed: {type(inner).__name__}: {inner}"), inner
+                    )
+                continue
+            except StoreUnavailable as exc:  # the credentials could not be had
+                if exc is _NO_CREDENTIALS:
+                    raise StoreUnavailable(str(exc)) from None
+                last = exc
+                continue
+            except OSError as exc:  # a socket error aiohttp lets by
+                last = _caused(StoreUnavailable(f"{action} failed: {type(exc).__name__}"), exc)
+                continue
+            if response.status == 200:
+                return response.body
+            error, code = _refusal(action, response)
+            if code in _EXPIRED_CODES:
+                client.credentials.invalidate()
+            elif not (isinstance(error, StoreThrottled) or response.status >= 500):
+                raise error
+            last = error
+        if last is None:  # unreachable: max_attempts is at least 1
+            raise StoreTimeout(f"{action} timed out: no attempt fit the deadline")
+        raise last

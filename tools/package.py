@@ -2,9 +2,8 @@
 
 The runtime dependencies (`pyproject.toml`) are installed with pip for the target platform and
 Python version (`--platform`, `--only-binary=:all:`), next to `handler/` and `shared/`. What the
-function never loads is left out: tests, type stubs, caches, and every botocore data file but the
-DynamoDB model and what the client needs to resolve endpoints. Everything is compiled to bytecode
-with `--invalidation-mode unchecked-hash` by an interpreter of the target version, since
+function never loads is left out: tests, type stubs, caches, C sources. Everything is compiled
+to bytecode with `--invalidation-mode unchecked-hash` by an interpreter of the target version, since
 `/var/task` is read-only and file times in a zip cannot be trusted. The zip is reproducible.
 
 `python -m tools.package [--arch arm64|x86_64] [--python 3.13] [--out dist]`
@@ -24,8 +23,6 @@ __all__ = ("build", "find_python")
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
-_BOTOCORE_DATA_KEPT = {"endpoints.json", "partitions.json", "sdk-default-configuration.json",
-                       "_retry.json", "dynamodb"}  # fmt: skip
 _DROP_DIRS = {"__pycache__", "tests"}
 _DROP_SUFFIXES = (".pyi", ".pyc", ".c", ".h", ".pyx", ".md")
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -67,15 +64,6 @@ def _prune(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file() and path.name.endswith(_DROP_SUFFIXES):
             path.unlink()
-    data = target / "botocore" / "data"
-    for entry in data.iterdir():
-        if entry.name not in _BOTOCORE_DATA_KEPT:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    dynamodb = data / "dynamodb"
-    for version in dynamodb.iterdir():
-        for model in version.iterdir():
-            if not model.name.startswith(("service-2", "endpoint-rule-set-1")):
-                model.unlink()
     shutil.rmtree(target / "bin", ignore_errors=True)
 
 

@@ -39,10 +39,11 @@ def test_package_runs_alone_against_moto(endpoint: str, tmp_path: Path) -> None:
         names = archive.namelist()
         archive.extractall(tmp_path / "task")
     task = tmp_path / "task"
-    # Only DynamoDB's model and what endpoint resolution needs are left of botocore's data.
-    data = sorted(p.name for p in (task / "botocore" / "data").iterdir())
-    assert data == ["_retry.json", "dynamodb", "endpoints.json", "partitions.json",
-                    "sdk-default-configuration.json"]  # fmt: skip
+    # The store runs on aiodynamo and aiohttp: no AWS SDK ships.
+    assert not (task / "botocore").exists()
+    assert (task / "aiodynamo").is_dir()
+    # The CA bundle `template.yaml` points SSL_CERT_FILE at ships with the code.
+    assert "shared/certs/amazon-trust.pem" in names
     assert not any("/tests/" in n or n.startswith("tests/") for n in names)
     tag = f"cpython-{sys.version_info[0]}{sys.version_info[1]}"
     assert any(n.startswith("handler/__pycache__/app.") and tag in n for n in names)

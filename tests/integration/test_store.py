@@ -1,10 +1,14 @@
-"""The real aioboto3 client against a moto server over HTTP, with faults injected in between."""
+"""The store's client against a moto server over HTTP, with faults injected in between, and
+against a scripted server where DynamoDB's rarer answers (unprocessed keys) must be shown."""
 
+import asyncio
+import json
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
+import boto3
 import pytest
 import simplejson
 
@@ -16,15 +20,20 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from shared.lookup import ItemRead
+from shared.keys import KeyTemplate
+from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
+from shared.store import Store
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
+from tests.support.scripted_http import Answer, ScriptedServer
 from tools.fault_proxy import FaultProxy, http_response
-from tools.local_dynamodb import put_items
+from tools.local_dynamodb import FAKE_CREDENTIALS, put_items
 
 pytestmark = pytest.mark.integration
 
 Build = Callable[..., Harness]
+Scripted = Callable[[list[Answer]], ScriptedServer]
+T = TypeVar("T")
 
 THROTTLED = http_response(
     400,
@@ -143,7 +152,7 @@ def test_store_retries_within_attempt_budget(proxy: FaultProxy, harness: Build) 
     proxy.set_mode("respond", SERVER_ERROR)
     with pytest.raises(StoreUnavailable):
         _get(h, "USER#jane.doe", timeout=4.0)
-    assert proxy.connections == 2  # first try plus one retry, never botocore's default 10
+    assert proxy.connections == 2  # first try plus one retry, never more than the budget
 
 
 def test_store_reset_connection_is_unavailable(proxy: FaultProxy, harness: Build) -> None:
@@ -256,3 +265,239 @@ def test_example_mapping_end_to_end_through_moto(harness: Build) -> None:
     v1 = h.invoke(load_event("v1-authentication.json"))["response"]["claimsOverrideDetails"]
     assert all(isinstance(v, str) for v in v1["claimsToAddOrOverride"].values())
     simplejson.dumps(answer)
+
+
+# --- the other reads: composite keys, Query, BatchGetItem --------------------------------------
+
+ORDERS = "orders"  # partition `tenant` (S), sort `sk` (S); index `by_email` on `email`
+
+
+@pytest.fixture(scope="module")
+def tables(endpoint: str) -> str:
+    client = boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", **FAKE_CREDENTIALS
+    )
+    client.create_table(
+        TableName=ORDERS,
+        KeySchema=[
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "email", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_email",
+                "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    put_items(
+        endpoint,
+        ORDERS,
+        [
+            {"tenant": {"S": "acme"}, "sk": {"S": f"ORDER#{i}"}, "total": {"N": str(i * 10)},
+             "email": {"S": f"buyer{i % 2}@acme.test"}, "note": {"S": "n"}}
+            for i in range(1, 5)
+        ] + [{"tenant": {"S": "acme"}, "sk": {"S": "PROFILE"}, "name": {"S": "Acme"}}],
+    )  # fmt: skip
+    return endpoint
+
+
+def _source(table: str, keys: tuple[str, ...], attributes: tuple[str, ...]) -> ItemSource:
+    templates = tuple((name, KeyTemplate(f"test key {name}", "unused")) for name in keys)
+    return ItemSource(name=f"test {table}", table=table, key=templates, attributes=attributes)
+
+
+def _read(source: ItemSource, *values: str) -> ItemRead:
+    return ItemRead(source=source, key=tuple(zip((n for n, _ in source.key), values, strict=True)))
+
+
+def _query(
+    index: str | None, partition: str, sort: str | None, limit: int, attributes: tuple[str, ...]
+) -> QuerySource:
+    template = KeyTemplate("test query key", "unused", use="query")
+    return QuerySource(
+        name="test query", table=ORDERS, index=index, partition=(partition, template),
+        sort_prefix=None if sort is None else (sort, template), limit=limit, attributes=attributes,
+    )  # fmt: skip
+
+
+def _store(h: Harness) -> Store:
+    store = h.deps.store
+    if not isinstance(store, Store):
+        raise TypeError(f"expected the real store, got {type(store).__name__}")
+    return store
+
+
+def _run(h: Harness, read: Awaitable[T]) -> T:
+    return h.loop.run_until_complete(read)
+
+
+def test_store_get_item_composite_key_projects_keys_and_asked(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    read = _read(_source(ORDERS, ("tenant", "sk"), ("total",)), "acme", "ORDER#2")
+    item = _run(h, _store(h).get_item(read, consistent=True, timeout=1.5))
+    assert item == {"tenant": "acme", "sk": "ORDER#2", "total": 20}
+
+
+def test_store_get_item_without_asked_attributes_is_not_missing(
+    tables: str, harness: Build
+) -> None:
+    h = harness(url=tables)
+    source = _source(ORDERS, ("tenant", "sk"), ("total",))
+    store = _store(h)
+    bare = _run(h, store.get_item(_read(source, "acme", "PROFILE"), consistent=False, timeout=1.5))
+    assert bare == {"tenant": "acme", "sk": "PROFILE"}
+    none = _run(h, store.get_item(_read(source, "acme", "NOPE"), consistent=False, timeout=1.5))
+    assert none is None
+
+
+def test_store_query_one_page_with_prefix_and_limit(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    read = QueryRead(source=_query(None, "tenant", "sk", 3, ("sk", "total")), partition="acme",
+                     prefix="ORDER#")  # fmt: skip
+    items = _run(h, _store(h).query(read, consistent=True, timeout=1.5))
+    # One page of at most `limit`, in key order, the projection only; `PROFILE` is not an order.
+    assert items == [{"sk": f"ORDER#{i}", "total": i * 10} for i in range(1, 4)]
+
+
+def test_store_query_an_index(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    read = QueryRead(source=_query("by_email", "email", None, 10, ("total",)),
+                     partition="buyer0@acme.test", prefix=None)  # fmt: skip
+    # Asked consistent: on an index the store reads eventually consistent (DynamoDB's rule).
+    items = _run(h, _store(h).query(read, consistent=True, timeout=1.5))
+    assert sorted(i["total"] for i in items) == [20, 40]
+
+
+def test_store_batch_get_in_order_across_tables(tables: str, harness: Build) -> None:
+    h = harness(url=tables)
+    orders = _source(ORDERS, ("tenant", "sk"), ("total",))
+    profiles = _source(TABLE, ("id",), ("first_name",))
+    reads = [
+        _read(orders, "acme", "ORDER#3"),
+        _read(profiles, "USER#jane.doe"),
+        _read(orders, "acme", "NOPE"),
+        _read(orders, "acme", "ORDER#1"),
+        _read(orders, "acme", "ORDER#3"),  # asked twice: sent once, answered in both places
+    ]
+    found = _run(h, _store(h).batch_get(reads, consistent=False, timeout=1.5))
+    assert found == [
+        {"tenant": "acme", "sk": "ORDER#3", "total": 30},
+        {"id": "USER#jane.doe", "first_name": "Jane"},
+        None,
+        {"tenant": "acme", "sk": "ORDER#1", "total": 10},
+        {"tenant": "acme", "sk": "ORDER#3", "total": 30},
+    ]
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    made: list[ScriptedServer] = []
+
+    def build(answers: list[Answer]) -> ScriptedServer:
+        made.append(ScriptedServer(answers))
+        return made[-1]
+
+    yield build
+    for server in made:
+        server.close()
+
+
+def _bodies(server: ScriptedServer) -> list[Any]:
+    return [json.loads(r.body) for r in server.requests]
+
+
+_THROTTLE_BODY = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}'
+_ITEM = b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": "Jane"}}}'
+_PROFILES = _source(TABLE, ("id",), ("first_name",))
+
+
+def test_store_batch_get_asks_again_for_unprocessed_keys(
+    scripted: Scripted, harness: Build
+) -> None:
+    # GIVEN DynamoDB answering one key and leaving the other unprocessed, then answering it
+    first = {
+        "Responses": {TABLE: [{"id": {"S": "USER#a"}}]},
+        "UnprocessedKeys": {TABLE: {"Keys": [{"id": {"S": "USER#b"}}]}},
+    }
+    second = {"Responses": {TABLE: [{"id": {"S": "USER#b"}, "first_name": {"S": "B"}}]},
+              "UnprocessedKeys": {}}  # fmt: skip
+    server = scripted([(200, json.dumps(first).encode()), (200, json.dumps(second).encode())])
+    h = harness(url=server.endpoint)
+    reads = [_read(_PROFILES, "USER#a"), _read(_PROFILES, "USER#b")]
+    found = _run(h, _store(h).batch_get(reads, consistent=False, timeout=1.5))
+    # THEN both items come back in order, and the second round asked for the unprocessed key only
+    assert found == [{"id": "USER#a"}, {"id": "USER#b", "first_name": "B"}]
+    second_request = _bodies(server)[1]["RequestItems"][TABLE]
+    assert second_request["Keys"] == [{"id": {"S": "USER#b"}}]
+    assert set(second_request["ExpressionAttributeNames"].values()) == {"id", "first_name"}
+
+
+def test_store_batch_get_unprocessed_past_the_deadline_is_throttled(
+    scripted: Scripted, harness: Build
+) -> None:
+    left = {"Responses": {}, "UnprocessedKeys": {TABLE: {"Keys": [{"id": {"S": "USER#a"}}]}}}
+    server = scripted([(200, json.dumps(left).encode())])
+    h = harness(url=server.endpoint)
+    with pytest.raises(StoreThrottled, match="unprocessed"):
+        _run(h, _store(h).batch_get([_read(_PROFILES, "USER#a")], consistent=False, timeout=0.3))
+    assert len(server.requests) >= 2  # it did ask again while the deadline allowed
+
+
+def test_store_retries_a_throttle_then_answers(scripted: Scripted, harness: Build) -> None:
+    server = scripted([(400, _THROTTLE_BODY), (200, _ITEM)])
+    h = harness(url=server.endpoint, STORE_MAX_ATTEMPTS="2", LOOKUP_TIMEOUT_MS="2000")
+    assert _get(h, "USER#jane.doe", timeout=2.0) == {"id": "USER#jane.doe", "first_name": "Jane"}
+    assert len(server.requests) == 2
+    # Signed as DynamoDB expects: SigV4 over the target, with the region and service in scope.
+    headers = server.requests[1].headers
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
+    assert "/us-east-1/dynamodb/aws4_request" in headers["Authorization"]
+
+
+def test_store_does_not_retry_a_client_error(scripted: Scripted, harness: Build) -> None:
+    denied = b'{"__type":"com.amazon.coral.service#AccessDeniedException","message":"no"}'
+    server = scripted([(400, denied), (200, _ITEM)])
+    h = harness(url=server.endpoint, STORE_MAX_ATTEMPTS="3")
+    with pytest.raises(StoreUnavailable, match="AccessDeniedException"):
+        _get(h, "USER#jane.doe")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
+def test_store_corrupted_body_is_unavailable_for_every_read(
+    scripted: Scripted, harness: Build, body: bytes
+) -> None:
+    server = scripted([(200, body)])
+    h = harness(url=server.endpoint)
+    store = _store(h)
+    read = _read(_PROFILES, "USER#x")
+    with pytest.raises(StoreUnavailable, match="GetItem"):
+        _run(h, store.get_item(read, consistent=False, timeout=1.5))
+    with pytest.raises(StoreUnavailable, match="BatchGetItem"):
+        _run(h, store.batch_get([read], consistent=False, timeout=1.5))
+    query = QueryRead(source=_query(None, "id", None, 1, ()), partition="x", prefix=None)
+    with pytest.raises(StoreUnavailable, match="Query"):
+        _run(h, store.query(query, consistent=False, timeout=1.5))
+
+
+def test_store_cancellation_passes_through(proxy: FaultProxy, harness: Build) -> None:
+    h = harness(url=proxy.endpoint)
+    proxy.set_mode("stall")
+    read = _read(_PROFILES, "USER#jane.doe")
+
+    async def cancel_soon() -> None:
+        task = asyncio.ensure_future(_store(h).get_item(read, consistent=False, timeout=5))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        _run(h, cancel_soon())

@@ -36,7 +36,10 @@ INTENDED: dict[str, set[str]] = {
         "StoreUnavailable",
     },
     "invocation": {"CacheResult", "Invocation", "Outcome", "Reason", "log_invocation"},
-    "item": {"Item", "decode_item"},
+    "credentials": {"REFRESH_BEFORE_SECONDS", "ContainerCredentials", "credentials_from"},
+    "item": {
+        "Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query",
+    },
     "keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS"},
     "lifecycle": {"PRIME_KEY", "prime", "renew"},
     "lookup": {
@@ -55,7 +58,7 @@ INTENDED: dict[str, set[str]] = {
     },
     "reader": {"Profile", "Reads", "peek", "read", "render"},
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
-    "store": {"Store", "create_session", "open_client"},
+    "store": {"Client", "Store", "open_client"},
     "telemetry": {"Logger"},
     "trigger": {"answer"},
 }  # fmt: skip

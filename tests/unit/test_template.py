@@ -347,7 +347,12 @@ def test_template_sets_every_function_setting() -> None:
     lambda_sets = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
     local_only = {name for name in names if name.startswith("AWS_ENDPOINT_URL_")}
     assert "TABLE_NAME" in names
-    assert set(_Stack({}).environment()) == names - lambda_sets - local_only
+    environment = _Stack({}).environment()
+    # Besides the settings, OpenSSL is pointed at the CA bundle shipped in the package.
+    openssl = {"SSL_CERT_FILE": "/var/task/shared/certs/amazon-trust.pem",
+               "SSL_CERT_DIR": "/var/task/shared/certs"}  # fmt: skip
+    assert {name: environment.get(name) for name in openssl} == openssl
+    assert set(environment) - set(openssl) == names - lambda_sets - local_only
 
 
 @pytest.mark.parametrize(
