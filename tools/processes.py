@@ -8,7 +8,7 @@ from pathlib import Path
 
 __all__ = ("endpoint_process",)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
