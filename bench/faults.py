@@ -5,8 +5,6 @@ For each `ON_ERROR` policy and cache setting (off; on with every entry expired b
 harness asserts no invocation ran past its lookup deadline plus a margin, and none came near 5 s.
 """
 
-import asyncio
-import contextlib
 import os
 import random
 import sys
@@ -17,8 +15,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
-from shared.errors import SignInDenied
-from shared.trigger import decide, open_deps, report
+from tools.container import Container
 from tools.http_fault_proxy import proxy_process, read_counts, set_rates
 
 __all__ = ("LOOKUP_TIMEOUT_MS", "MARGIN_MS", "RATES", "run")
@@ -72,12 +69,11 @@ def run(
                     ),
                 }
             )
-            loop = asyncio.new_event_loop()
-            deps = loop.run_until_complete(open_deps(settings))
+            container = Container(settings)
             set_rates(proxy, {})
             if cached:
                 for user in users:  # every entry is in the cache, and expires at once
-                    decide(population.event(user), 5000, deps, loop)
+                    container.call(population.event(user))
             injected_before = read_counts(proxy)
             set_rates(proxy, RATES)
             draw = random.Random(policy + str(cached)).choice
@@ -93,20 +89,16 @@ def run(
                 for _ in range(per_config):
                     event = population.event(draw(users))
                     started = time.perf_counter()
-                    result = decide(event, 5000, deps, loop)
-                    with contextlib.suppress(SignInDenied):
-                        report(result, deps, started, None)
+                    result = container.call(event)
                     latencies.append(time.perf_counter() - started)
-                    outcomes[result.outcome] += 1
-                    outcomes["served_stale"] += result.cache == "stale"
+                    outcomes[result.log["outcome"]] += 1
+                    outcomes["served_stale"] += result.log["cache"] == "stale"
             finally:
                 sys.stdout.close()
                 sys.stdout = saved
             set_rates(proxy, {})
             injected_after = read_counts(proxy)
-            loop.run_until_complete(deps.aclose())
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.close()
+            container.close()
             summary = summarize(latencies)
             results["configs"][name] = {
                 "summary": summary,

@@ -14,9 +14,9 @@ class Variant(NamedTuple):
 
 
 VARIANTS = {
-    "ours": Variant(("shared.trigger",), "handler.app", "cognito-pretoken (ours)"),
+    "ours": Variant(("shared.deps", "shared.trigger"), "handler.app", "cognito-pretoken (ours)"),
     "tuned": Variant(
-        ("aiobotocore.session", "shared.trigger"),
+        ("aiobotocore.session", "shared.deps", "shared.trigger"),
         "bench.peers.aiobotocore_tuned",
         "ours on tuned aiobotocore",
     ),

@@ -6,7 +6,6 @@ runs right after the same other one (a rotating order did that, and skewed small
 Standard output goes to /dev/null while measuring, so every contender's log line costs the same.
 """
 
-import asyncio
 import contextlib
 import gc
 import importlib
@@ -21,7 +20,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
-from shared.trigger import Deps, answer, open_deps
+from tools.container import Container
 
 __all__ = ("SEED", "run")
 
@@ -65,19 +64,20 @@ def run(
         for name in ("boto3_plain", "powertools_plain", "aiobotocore_tuned", "sigv4_http")
     }
     naive = importlib.import_module("bench.peers.aioboto3_naive").handler
-    loop = asyncio.new_event_loop()
     off = load_settings(env)
     on = load_settings({**env, "CACHE_TTL_SECONDS": "300"})
-    deps_off: Deps = loop.run_until_complete(open_deps(off))
-    deps_on: Deps = loop.run_until_complete(open_deps(on))
+    # Two containers, as handler.app builds them; log lines are built, then discarded.
+    ours_off = Container(off, logs="discard")
+    ours_on = Container(on, logs="discard")
+    loop = ours_off.loop
 
     contenders: dict[str, Call] = {
-        "ours (cache off)": lambda e: answer(e, 5000, deps_off, loop),
-        "ours (cache on)": lambda e: answer(e, 5000, deps_on, loop),
+        "ours (cache off)": ours_off.invoke,
+        "ours (cache on)": ours_on.invoke,
         # Our store's lookup alone (client, deadline, item decoding), none of the pipeline
         # around it: splits our overhead from the client's.
         "ours: lookup only": lambda e: loop.run_until_complete(
-            deps_off.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
+            ours_off.deps.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
         ),
         "ours on tuned aiobotocore": lambda e: peers["aiobotocore_tuned"](e, None),
         "plain boto3": lambda e: peers["boto3_plain"](e, None),
@@ -92,7 +92,7 @@ def run(
     latencies: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     hits_before = 0
-    cache = deps_on.cache
+    cache = ours_on.deps.cache
     assert cache is not None
     with _quiet():
         for event in events[:warmup]:
@@ -114,7 +114,7 @@ def run(
         # Only fresh hits: users already cached, answered without the event loop.
         hot = [population.event(name) for name in population.names[:50]]
         for event in hot:
-            answer(event, 5000, deps_on, loop)
+            ours_on.invoke(event)
         hit_latencies = []
         hit_started = time.perf_counter()
         for index in range(hit_rounds):
@@ -127,14 +127,9 @@ def run(
         progress.step("warm: aioboto3 asyncio.run per call")
     latencies["ours (cache hit only)"] = hit_latencies
     latencies["aioboto3, asyncio.run per call"] = naive_latencies
-    loop.run_until_complete(deps_off.aclose())
-    loop.run_until_complete(deps_on.aclose())
-    loop.run_until_complete(asyncio.sleep(0.01))
-    loop.close()
-    tuned = sys.modules["bench.peers.aiobotocore_tuned"]
-    tuned.LOOP.run_until_complete(tuned.DEPS.aclose())
-    tuned.LOOP.run_until_complete(asyncio.sleep(0.01))
-    tuned.LOOP.close()
+    ours_off.close()
+    ours_on.close()
+    sys.modules["bench.peers.aiobotocore_tuned"].close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
     for name, used in cpu.items():
         # CPU this thread spent per invocation: the client side is CPU-bound (botocore builds,

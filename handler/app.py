@@ -14,15 +14,16 @@ import os
 from typing import Any
 
 from shared.config import load_settings
+from shared.deps import open_deps
 from shared.errors import SignInDenied
 from shared.lifecycle import prime, renew
-from shared.trigger import answer, open_deps
+from shared.trigger import answer
 
 __all__ = ("DEPS", "LOOP", "SETTINGS", "after_restore", "before_snapshot", "handler")
 
 SETTINGS = load_settings(os.environ)
 LOOP = asyncio.new_event_loop()
-DEPS = LOOP.run_until_complete(open_deps(SETTINGS))
+DEPS = open_deps(SETTINGS, LOOP)
 # Init leaves about 100,000 long-lived objects (botocore's parsed models above all); freezing
 # them keeps every later full collection from walking them again, a tail-latency cost.
 gc.freeze()
@@ -30,14 +31,14 @@ gc.freeze()
 
 def before_snapshot() -> None:
     """SnapStart: prime everything the first invocation would pay for, then freeze it too."""
-    prime(DEPS, LOOP)
+    prime(DEPS)
     gc.freeze()
 
 
 def after_restore() -> None:
     """SnapStart: new client and connections, empty cache, fresh random state."""
     global DEPS  # noqa: PLW0603 (the per-container dependencies, replaced once per restore)
-    DEPS = renew(DEPS, SETTINGS, LOOP)
+    DEPS = renew(DEPS, SETTINGS)
 
 
 try:  # in the managed Python runtime (3.12+) and on PyPI; absent elsewhere: no SnapStart
@@ -61,7 +62,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     remaining = context.get_remaining_time_in_millis() if context is not None else None
     try:
-        return answer(event, remaining, DEPS, LOOP, request_id=request_id)
+        return answer(event, DEPS, remaining_ms=remaining, request_id=request_id)
     except SignInDenied:
         raise
     except Exception as exc:

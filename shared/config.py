@@ -154,59 +154,57 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Reader:
-    """Parses variables one by one and collects every problem instead of stopping at the first."""
+    """Parses variables one by one and collects every problem instead of stopping at the first.
+
+    Each method returns None when the variable is unset (or invalid, with the problem noted), so
+    the `Settings` defaults are the only defaults.
+    """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
         self.problems: list[str] = []
 
-    def _raw(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         value = self._environ.get(name)
         if value is None:
             return None
-        value = value.strip()
-        return value or None
+        return value.strip() or None
 
-    def _parse(self, name: str, default: _T, parse: Callable[[str], _T], expected: str) -> _T:
-        raw = self._raw(name)
+    def _parse(self, name: str, parse: Callable[[str], _T], expected: str) -> _T | None:
+        raw = self.text(name)
         if raw is None:
-            return default
+            return None
         try:
             return parse(raw)
         except ValueError:
             self.problems.append(f"`{name}` must be {expected}, got `{raw!r}`")
-            return default
+            return None
 
-    def text(self, name: str, default: str) -> str:
-        raw = self._raw(name)
-        return default if raw is None else raw
-
-    def required(self, name: str, hint: str) -> str:
-        raw = self._raw(name)
+    def required(self, name: str, hint: str) -> str | None:
+        raw = self.text(name)
         if raw is None:
             self.problems.append(f"`{name}` is required: {hint}")
-            return ""
         return raw
 
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
+    def integer(self, name: str, low: int, high: int) -> int | None:
         def parse(raw: str) -> int:
             value = int(raw)
             if not low <= value <= high:
                 raise ValueError(raw)
             return value
 
-        return self._parse(name, default, parse, f"an integer in {low}..{high}")
+        return self._parse(name, parse, f"an integer in {low}..{high}")
 
-    def seconds(self, name: str, default: float, high: float) -> float:
+    def seconds(self, name: str, high: float) -> float | None:
         def parse(raw: str) -> float:
             value = float(raw)
             if not 0 <= value <= high:  # also rejects nan
                 raise ValueError(raw)
             return value
 
-        return self._parse(name, default, parse, f"a number of seconds in 0..{high:g}")
+        return self._parse(name, parse, f"a number of seconds in 0..{high:g}")
 
-    def boolean(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str) -> bool | None:
         def parse(raw: str) -> bool:
             lowered = raw.lower()
             if lowered in ("true", "1", "yes"):
@@ -215,11 +213,9 @@ class _Reader:
                 return False
             raise ValueError(raw)
 
-        return self._parse(name, default, parse, "one of `true`, `false`, `1`, `0`, `yes`, `no`")
+        return self._parse(name, parse, "one of `true`, `false`, `1`, `0`, `yes`, `no`")
 
-    def choice(
-        self, name: str, default: str, accepted: tuple[str, ...], *, upper: bool = False
-    ) -> str:
+    def choice(self, name: str, accepted: tuple[str, ...], *, upper: bool = False) -> str | None:
         def parse(raw: str) -> str:
             value = raw.upper() if upper else raw.lower()
             if value not in accepted:
@@ -227,14 +223,22 @@ class _Reader:
             return value
 
         listed = ", ".join(f"`{a}`" for a in accepted)
-        return self._parse(name, default, parse, f"one of {listed}")
+        return self._parse(name, parse, f"one of {listed}")
+
+    def first(self, *names: str) -> tuple[str, str] | None:
+        """The first of `names` that is set, with its value: the specific variable first."""
+        for name in names:
+            value = self.text(name)
+            if value is not None:
+                return name, value
+        return None
 
 
 _DAY_SECONDS: Final = 86_400.0
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Build `Settings` from environment variables.
+    """Build `Settings` from environment variables; an unset variable takes the field's default.
 
     Parameters
     ----------
@@ -247,61 +251,65 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         One error naming every invalid or missing variable, its value and what is accepted.
     """
     read = _Reader(environ)
-    endpoint = read.text(AWS_ENDPOINT_URL_DYNAMODB, "") or read.text(AWS_ENDPOINT_URL, "")
-    if endpoint and not endpoint.startswith(("http://", "https://")):
-        read.problems.append(
-            f"`{AWS_ENDPOINT_URL_DYNAMODB}` must be an http:// or https:// URL, got `{endpoint!r}`"
-        )
-    region = read.text(AWS_REGION, "") or read.text(AWS_DEFAULT_REGION, "")
-    if not region:
+    endpoint = read.first(AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL)
+    if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
+        name, value = endpoint
+        read.problems.append(f"`{name}` must be an http:// or https:// URL, got `{value!r}`")
+    region = read.first(AWS_REGION, AWS_DEFAULT_REGION)
+    if region is None:
         read.problems.append(
             f"`{AWS_REGION}` is required (Lambda sets it; set it when run locally)"
         )
     values = {
         "table_name": read.required(TABLE_NAME, "the DynamoDB table holding the profiles"),
-        "key_attribute": read.text(KEY_ATTRIBUTE, "id"),
-        "user_key": read.text(USER_KEY, "USER#{userName}"),
-        "client_key": read.text(CLIENT_KEY, "CLIENT#{clientId}"),
-        "consistent_read": read.boolean(CONSISTENT_READ, False),
-        "response_format": read.choice(RESPONSE_FORMAT, "auto", ("auto", "v1", "v2")),
-        "cache_ttl_seconds": read.seconds(CACHE_TTL_SECONDS, 0.0, _DAY_SECONDS),
-        "cache_max_entries": read.integer(CACHE_MAX_ENTRIES, 10_000, 1, 10_000_000),
-        "cache_negative_ttl_seconds": read.seconds(CACHE_NEGATIVE_TTL_SECONDS, 0.0, _DAY_SECONDS),
-        "cache_stale_if_error_seconds": read.seconds(
-            CACHE_STALE_IF_ERROR_SECONDS, 0.0, _DAY_SECONDS
-        ),
-        "lookup_timeout_ms": read.integer(LOOKUP_TIMEOUT_MS, 1500, 1, 4500),
-        "deadline_margin_ms": read.integer(DEADLINE_MARGIN_MS, 300, 0, 4000),
-        "store_max_attempts": read.integer(STORE_MAX_ATTEMPTS, 2, 1, 5),
-        "on_missing": read.choice(ON_MISSING, "allow", ("allow", "deny")),
-        "on_error": read.choice(ON_ERROR, "deny", ("deny", "allow")),
-        "log_level": read.choice(
-            LOG_LEVEL, "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
-        ),
-        "service_name": read.text(SERVICE_NAME, "cognito-pretoken"),
-        "region": region,
-        "endpoint_url": endpoint or None,
-        "claims_config": read.text(CLAIMS_CONFIG, "") or None,
-        "metrics": read.boolean(METRICS, True),
-        "metrics_namespace": read.text(METRICS_NAMESPACE, "CognitoPretoken"),
+        "key_attribute": read.text(KEY_ATTRIBUTE),
+        "user_key": read.text(USER_KEY),
+        "client_key": read.text(CLIENT_KEY),
+        "consistent_read": read.boolean(CONSISTENT_READ),
+        "response_format": read.choice(RESPONSE_FORMAT, ("auto", "v1", "v2")),
+        "cache_ttl_seconds": read.seconds(CACHE_TTL_SECONDS, _DAY_SECONDS),
+        "cache_max_entries": read.integer(CACHE_MAX_ENTRIES, 1, 10_000_000),
+        "cache_negative_ttl_seconds": read.seconds(CACHE_NEGATIVE_TTL_SECONDS, _DAY_SECONDS),
+        "cache_stale_if_error_seconds": read.seconds(CACHE_STALE_IF_ERROR_SECONDS, _DAY_SECONDS),
+        "lookup_timeout_ms": read.integer(LOOKUP_TIMEOUT_MS, 1, 4500),
+        "deadline_margin_ms": read.integer(DEADLINE_MARGIN_MS, 0, 4000),
+        "store_max_attempts": read.integer(STORE_MAX_ATTEMPTS, 1, 5),
+        "on_missing": read.choice(ON_MISSING, ("allow", "deny")),
+        "on_error": read.choice(ON_ERROR, ("deny", "allow")),
+        "log_level": read.choice(LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        "service_name": read.text(SERVICE_NAME),
+        "region": region[1] if region else None,
+        "endpoint_url": endpoint[1] if endpoint else None,
+        "claims_config": read.text(CLAIMS_CONFIG),
+        "metrics": read.boolean(METRICS),
+        "metrics_namespace": read.text(METRICS_NAMESPACE),
     }
-    problems = read.problems
-    if values["cache_ttl_seconds"] == 0:
-        for name, field in (
-            (CACHE_NEGATIVE_TTL_SECONDS, "cache_negative_ttl_seconds"),
-            (CACHE_STALE_IF_ERROR_SECONDS, "cache_stale_if_error_seconds"),
+    present = {name: value for name, value in values.items() if value is not None}
+    present.setdefault("table_name", "")  # missing: already a problem above
+    try:
+        settings = msgspec.convert(present, Settings)
+    except msgspec.ValidationError as exc:  # unreachable unless a parser above is wrong
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+    problems = read.problems + _conflicts(settings)
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return settings
+
+
+def _conflicts(settings: Settings) -> list[str]:
+    """Problems between variables that are each valid alone."""
+    problems: list[str] = []
+    if not settings.cache_enabled:
+        for name, value in (
+            (CACHE_NEGATIVE_TTL_SECONDS, settings.cache_negative_ttl_seconds),
+            (CACHE_STALE_IF_ERROR_SECONDS, settings.cache_stale_if_error_seconds),
         ):
-            if values[field] != 0:
+            if value != 0:
                 problems.append(f"`{name}` needs the cache on: set `{CACHE_TTL_SECONDS}` above 0")
-    lookup, margin = values["lookup_timeout_ms"], values["deadline_margin_ms"]
-    if isinstance(lookup, int) and isinstance(margin, int) and lookup + margin > COGNITO_BUDGET_MS:
+    lookup, margin = settings.lookup_timeout_ms, settings.deadline_margin_ms
+    if lookup + margin > COGNITO_BUDGET_MS:
         problems.append(
             f"`{LOOKUP_TIMEOUT_MS}` + `{DEADLINE_MARGIN_MS}` must fit in Cognito's "
             f"{COGNITO_BUDGET_MS} ms budget, got {lookup} + {margin}"
         )
-    if problems:
-        raise ConfigError("invalid configuration: " + "; ".join(problems))
-    try:
-        return msgspec.convert(values, Settings)
-    except msgspec.ValidationError as exc:  # unreachable unless a parser above is wrong
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+    return problems

@@ -1,7 +1,8 @@
-"""Event -> lookup key: `USER#{userName}` for users, `CLIENT#{clientId}` for machine clients.
+"""Key templates: `USER#{userName}` for users, `CLIENT#{clientId}` for machine clients.
 
-Templates are parsed once at init into literal and placeholder parts, so building a key per
-invocation is a join. Pure: no I/O, no logging.
+Templates are parsed once at init into literal and placeholder parts, so rendering a key per
+invocation is a join. Which template applies is the plan's decision (`shared.deps.Principal`).
+Pure: no I/O, no logging.
 """
 
 import string
@@ -11,7 +12,7 @@ from typing import Final
 from shared.errors import ConfigError
 from shared.models import Event
 
-__all__ = ("PLACEHOLDERS", "KeyBuilder", "KeyTemplate")
+__all__ = ("PLACEHOLDERS", "KeyTemplate")
 
 _MAX_KEY_BYTES: Final = 2048
 """DynamoDB's limit on a partition key value; a longer key can never match an item."""
@@ -98,18 +99,3 @@ class KeyTemplate:
         if len(key.encode()) > _MAX_KEY_BYTES:
             return None
         return key
-
-
-class KeyBuilder:
-    """Chooses the user or the machine-client template for an event."""
-
-    __slots__ = ("_client", "_user")
-
-    def __init__(self, user: KeyTemplate, client: KeyTemplate) -> None:
-        self._user = user
-        self._client = client
-
-    def build(self, event: Event) -> str | None:
-        """Return the lookup key for `event`, or None when the event lacks what the key needs."""
-        template = self._client if event.is_machine_client else self._user
-        return template.render(event)

@@ -8,15 +8,14 @@ shared between restored copies or carried across the time the snapshot slept: th
 connections and the client (with the credentials it resolved), the cache, and the random state.
 """
 
-import asyncio
 import random
 from typing import Final
 
 from shared.config import Settings
+from shared.deps import Deps, open_deps
 from shared.errors import StoreError
 from shared.item import decode_item
 from shared.models import decode_event
-from shared.trigger import Deps, open_deps
 
 __all__ = ("PRIME_KEY", "prime", "renew")
 
@@ -36,19 +35,19 @@ _SAMPLE_EVENT: Final = {
 }
 
 
-def prime(deps: Deps, loop: asyncio.AbstractEventLoop) -> bool:
+def prime(deps: Deps) -> bool:
     """Warm every lazy path once; return whether the store answered (priming never raises)."""
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     timeout = deps.settings.lookup_timeout_ms / 1000
     try:
-        loop.run_until_complete(deps.store.get(PRIME_KEY, machine=False, timeout=timeout))
+        deps.loop.run_until_complete(deps.store.get(PRIME_KEY, machine=False, timeout=timeout))
     except StoreError:
         return False
     return True
 
 
-def renew(deps: Deps, settings: Settings, loop: asyncio.AbstractEventLoop) -> Deps:
+def renew(deps: Deps, settings: Settings) -> Deps:
     """Close `deps` and open fresh ones: new client, new connections, empty cache, new seed.
 
     Raises
@@ -56,6 +55,6 @@ def renew(deps: Deps, settings: Settings, loop: asyncio.AbstractEventLoop) -> De
     ConfigError
         Only if the configuration changed under the snapshot, which it cannot.
     """
-    loop.run_until_complete(deps.aclose())
+    deps.close()
     random.seed()  # restored copies must not replay one random sequence (retry jitter)
-    return loop.run_until_complete(open_deps(settings, logger=deps.logger))
+    return open_deps(settings, deps.loop, logger=deps.logger)

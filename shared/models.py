@@ -23,6 +23,7 @@ __all__ = (
     "Request",
     "UserAttributes",
     "decode_event",
+    "version_number",
 )
 
 JSONValue: TypeAlias = Any
@@ -125,13 +126,22 @@ class Event(msgspec.Struct, rename="camel"):
 
     @property
     def version_number(self) -> int:
-        """The event version as a number, 0 when absent or not a number."""
-        version = self.version
-        if isinstance(version, int):
-            return version
-        if version is not None and version.isdigit():
-            return int(version)
+        """The event version as a number; 0 when absent or not one Cognito could send."""
+        return version_number(self.version)
+
+
+def version_number(version: object) -> int:
+    """Read an event `version` (`"2"`, or 2): 0 when absent or anything Cognito could not mean.
+
+    Only ASCII digits count: `"²".isdigit()` is true, yet `int("²")` raises.
+    """
+    if isinstance(version, bool):
         return 0
+    if isinstance(version, int):
+        return max(version, 0)
+    if isinstance(version, str) and version.isascii() and version.isdigit():
+        return int(version)
+    return 0
 
 
 def decode_event(event: object) -> Event:

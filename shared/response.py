@@ -15,9 +15,9 @@ from typing import Final, Literal
 import orjson
 
 from shared.claims import ClaimSet, GroupOverride
-from shared.models import Event, GroupConfiguration, JSONValue
+from shared.models import CLIENT_CREDENTIALS, Event, GroupConfiguration, JSONValue, version_number
 
-__all__ = ("Shape", "build_response", "choose_shape")
+__all__ = ("Shape", "blank_response", "build_response", "choose_shape")
 
 Shape = Literal["v1", "v2"]
 
@@ -35,6 +35,27 @@ def choose_shape(event: Event, forced: Literal["auto", "v1", "v2"]) -> Shape:
     if event.version_number >= _V2_FIRST_VERSION or event.has_scopes or event.is_machine_client:
         return "v2"
     return "v1"
+
+
+def blank_response(
+    event: dict[str, JSONValue], forced: Literal["auto", "v1", "v2"]
+) -> dict[str, JSONValue]:
+    """The answer that changes nothing, for an event too malformed to decode.
+
+    Its shape is guessed from the raw event the way `choose_shape` decides it; the details are
+    null, which Cognito reads as "issue the tokens as they are" (groups included).
+    """
+    shape = forced
+    if shape == "auto":
+        request = event.get("request")
+        scopes = request.get("scopes") if isinstance(request, dict) else None
+        v2 = (
+            version_number(event.get("version")) >= _V2_FIRST_VERSION
+            or isinstance(scopes, list)
+            or event.get("triggerSource") == CLIENT_CREDENTIALS
+        )
+        shape = "v2" if v2 else "v1"
+    return {"claimsAndScopeOverrideDetails" if shape == "v2" else "claimsOverrideDetails": None}
 
 
 def _groups(
@@ -72,7 +93,9 @@ def _generation(claims: dict[str, JSONValue], suppress: tuple[str, ...]) -> dict
     return generation
 
 
-def build_response(event: Event, claims: ClaimSet, shape: Shape) -> dict[str, JSONValue]:
+def build_response(
+    event: Event, claims: ClaimSet, shape: Shape, *, machine: bool
+) -> dict[str, JSONValue]:
     """Build the `response` object for `event`.
 
     Parameters
@@ -83,9 +106,10 @@ def build_response(event: Event, claims: ClaimSet, shape: Shape) -> dict[str, JS
         What to add, suppress and override; machine clients never get ID-token changes.
     shape
         `v1` (ID token only, string values, no scopes) or `v2` (also used for V3 events).
+    machine
+        A machine client (V3 client credentials): access token only, groups never overridden.
     """
     configuration = event.request.group_configuration if event.request else None
-    machine = event.is_machine_client
     details: dict[str, JSONValue] = {}
     id_claims = {} if machine else claims.id_claims
     id_suppress = () if machine else claims.id_suppress

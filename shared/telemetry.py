@@ -19,10 +19,10 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ("LEVELS", "MILLISECONDS_METRICS", "Logger")
+__all__ = ("Logger",)
 
-LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
-MILLISECONDS_METRICS: Final = frozenset({"Latency"})
+_LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_MILLISECONDS_METRICS: Final = frozenset({"Latency"})
 """Metrics measured in milliseconds; every other metric is a `Count`."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 
@@ -55,7 +55,7 @@ class Logger:
     ) -> None:
         """`metrics_namespace` None turns metrics off."""
         self._service = service
-        self._threshold = LEVELS[level]
+        self._threshold = _LEVELS[level]
         self._write = write
         self._namespace = metrics_namespace
         self._second = -1
@@ -85,7 +85,7 @@ class Logger:
                     "Metrics": [
                         {
                             "Name": name,
-                            "Unit": "Milliseconds" if name in MILLISECONDS_METRICS else "Count",
+                            "Unit": "Milliseconds" if name in _MILLISECONDS_METRICS else "Count",
                         }
                         for name in names[:_MAX_METRICS]
                     ],
@@ -96,7 +96,7 @@ class Logger:
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""
-        return LEVELS[level] >= self._threshold
+        return _LEVELS[level] >= self._threshold
 
     def log(
         self,
@@ -110,7 +110,7 @@ class Logger:
         Below the threshold the log keys are left out, but `metrics` (when on) are still
         written: metrics never depend on the log level.
         """
-        logged = LEVELS[level] >= self._threshold
+        logged = _LEVELS[level] >= self._threshold
         measured = metrics is not None and self._namespace is not None
         if not logged and not measured:
             return

@@ -31,7 +31,7 @@ from tools.local_dynamodb import (
 )
 from tools.token_preview import preview_tokens
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 DEFAULT_EVENT = EVENTS / "v2-authentication.json"
 WARM_RUNS = 50
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         finally:
-            app.LOOP.run_until_complete(app.DEPS.aclose())
+            app.DEPS.close()
             app.LOOP.close()
     return 0
 

@@ -23,13 +23,12 @@ from typing import Any
 
 from shared.config import load_settings
 from shared.errors import SignInDenied
-from shared.telemetry import Logger
-from shared.trigger import answer, open_deps
+from tools.container import Container
 from tools.ddb_stub import stats, stub_process
 
 __all__ = ("run",)
 
-_TEMPLATE = Path(__file__).resolve().parents[2] / "events" / "v2-authentication.json"
+_TEMPLATE = Path(__file__).resolve().parents[1] / "events" / "v2-authentication.json"
 
 
 def _rss_mb() -> float:
@@ -79,14 +78,8 @@ def run(invocations: int, users: int, max_entries: int, seed: int = 3) -> dict[s
                     "CACHE_MAX_ENTRIES": str(max_entries),
                 }
             )
-            loop = asyncio.new_event_loop()
-            sink = open(os.devnull, "w")  # noqa: SIM115 (closed below)
-            deps = loop.run_until_complete(
-                open_deps(
-                    settings,
-                    logger=Logger("soak", "INFO", sink.write, metrics_namespace="Soak"),
-                )
-            )
+            container = Container(settings, logs="discard")
+            deps, loop = container.deps, container.loop
             assert deps.cache is not None
 
             def invoke(count: int) -> int:
@@ -95,7 +88,7 @@ def run(invocations: int, users: int, max_entries: int, seed: int = 3) -> dict[s
                     event = dict(template)
                     event["userName"] = f"soak-{draw(users)}"
                     try:
-                        answer(event, 5000, deps, loop)
+                        container.invoke(event)
                     except SignInDenied:
                         denied += 1
                 return denied
@@ -111,10 +104,7 @@ def run(invocations: int, users: int, max_entries: int, seed: int = 3) -> dict[s
             end = _snapshot(loop, len(deps.cache))
             reads = stats(endpoint).get("GetItem", 0) - reads_before
             tracemalloc.stop()
-            loop.run_until_complete(deps.aclose())
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.close()
-            sink.close()
+            container.close()
     return {
         "invocations": invocations,
         "users": users,

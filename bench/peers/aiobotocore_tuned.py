@@ -19,12 +19,15 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
+from shared.claims import DEFAULT_MAPPING
 from shared.config import Settings, load_settings
+from shared.deps import Deps, build_deps
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
 from shared.item import Item, decode_item
-from shared.trigger import Deps, answer, build_deps, mapping_for
+from shared.mapping import load_mapping
+from shared.trigger import answer
 
-__all__ = ("DEPS", "LOOP", "SETTINGS", "TunedStore", "handler", "open_tuned")
+__all__ = ("DEPS", "LOOP", "SETTINGS", "TunedStore", "close", "handler", "open_tuned")
 
 _THROTTLES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
@@ -75,8 +78,11 @@ class TunedStore:
         return None if raw is None else decode_item(raw)
 
 
-async def open_tuned(settings: Settings) -> Deps:
-    """Our per-container dependencies around one tuned aiobotocore client, entered once."""
+async def open_tuned(settings: Settings, loop: asyncio.AbstractEventLoop) -> Deps:
+    """Our per-container dependencies around one tuned aiobotocore client, entered once.
+
+    Run on `loop`, the one every later lookup runs on.
+    """
     per_attempt = settings.attempt_timeout_seconds
     config = AioConfig(
         connect_timeout=per_attempt,
@@ -97,17 +103,25 @@ async def open_tuned(settings: Settings) -> Deps:
             config=config,
         )
     )
-    mapping = mapping_for(settings)
+    mapping = load_mapping(settings.claims_config) if settings.claims_config else DEFAULT_MAPPING
     store = TunedStore(client, settings, mapping.user.attributes, mapping.client.attributes)
-    return build_deps(settings, store, mapping=mapping, stack=stack)
+    return build_deps(settings, store, loop, mapping=mapping, stack=stack)
 
 
 SETTINGS = load_settings(os.environ)
 LOOP = asyncio.new_event_loop()
-DEPS = LOOP.run_until_complete(open_tuned(SETTINGS))
+DEPS = LOOP.run_until_complete(open_tuned(SETTINGS, LOOP))
 gc.freeze()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one event through our pipeline (`shared.trigger.answer`), as `handler.app` does."""
     remaining = context.get_remaining_time_in_millis() if context is not None else None
-    return answer(event, remaining, DEPS, LOOP)
+    return answer(event, DEPS, remaining_ms=remaining)
+
+
+def close() -> None:
+    """Close the client and the loop (the bench, at its end; Lambda never does)."""
+    DEPS.close()
+    LOOP.run_until_complete(asyncio.sleep(0.01))
+    LOOP.close()

@@ -15,9 +15,8 @@ import pytest
 import simplejson
 
 from shared.errors import DENIED_UNAVAILABLE, SignInDenied
-from shared.trigger import answer, decide
 from tests.conftest import EVENTS, load_event, make_settings
-from tests.integration.conftest import TABLE, Harness
+from tests.integration.conftest import TABLE, Harness, open_container
 from tools.fault_proxy import FaultProxy, Mode, http_response
 from tools.local_dynamodb import put_items
 
@@ -79,7 +78,7 @@ def container(proxy: FaultProxy) -> Iterator[Callable[..., Harness]]:
             # One attempt by default: each fault is met once (retries have their own test).
             **{"STORE_MAX_ATTEMPTS": "1", **env},
         )
-        made.append(Harness(settings))
+        made.append(open_container(settings))
         return made[-1]
 
     yield build
@@ -111,31 +110,31 @@ def test_fault_outcome_deadline_and_message(
     fresh = None
     if cached:
         # GIVEN a profile cached a minute ago: expired, but inside the stale window
-        fresh = answer(event, 5000, c.deps, c.loop)
+        fresh = c.invoke(event)
         c.clock.advance(61)
     _inject(proxy, fault)
     started = time.monotonic()
-    result = decide(event, 5000, c.deps, c.loop)
+    result = c.call(event)
     elapsed = time.monotonic() - started
     # THEN it ends within the deadline plus a margin, whatever the fault
     assert elapsed < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS, f"{name}: {elapsed:.3f} s"
     if cached:
-        assert (result.outcome, result.cache) == ("claims_added", "stale")
+        assert (result.log["outcome"], result.log["cache"]) == ("claims_added", "stale")
         assert result.response == fresh
         return
-    assert result.reason == "store_error"
-    assert result.error_kind == fault.kind
+    assert result.log["reason"] == "store_error"
+    assert result.log["error_kind"] == fault.kind
     if policy == "allow":
-        assert result.outcome == "allowed_without_claims"
+        assert result.log["outcome"] == "allowed_without_claims"
         assert result.response is not None
         details = result.response["response"]["claimsAndScopeOverrideDetails"]
         assert set(details) == {"groupOverrideDetails"}
         assert details["groupOverrideDetails"]["groupsToOverride"] == ["readers", "editors"]
         simplejson.dumps(result.response)
         return
-    assert result.outcome == "denied"
+    assert result.log["outcome"] == "denied"
     with pytest.raises(SignInDenied) as caught:
-        answer(event, 5000, c.deps, c.loop)
+        c.invoke(event)
     assert str(caught.value) == DENIED_UNAVAILABLE
 
 
@@ -150,10 +149,10 @@ def test_fault_with_retries_reports_the_fault_not_the_deadline(
     c = container(STORE_MAX_ATTEMPTS="3")
     _inject(proxy, FAULTS[name])
     started = time.monotonic()
-    result = decide(load_event("v2-authentication.json"), 5000, c.deps, c.loop)
+    result = c.call(load_event("v2-authentication.json"))
     assert time.monotonic() - started < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS
     # THEN the operator sees what DynamoDB said, whether or not the deadline cut a retry short
-    assert (result.outcome, result.error_kind) == ("denied", kind)
+    assert (result.log["outcome"], result.log["error_kind"]) == ("denied", kind)
 
 
 def test_fault_stale_entry_outside_window_is_not_served(
@@ -161,11 +160,11 @@ def test_fault_stale_entry_outside_window_is_not_served(
 ) -> None:
     c = container(CACHE_TTL_SECONDS="60", CACHE_STALE_IF_ERROR_SECONDS="300")
     event = load_event("v2-authentication.json")
-    answer(event, 5000, c.deps, c.loop)
+    c.invoke(event)
     c.clock.advance(60 + 301)
     proxy.set_mode("refuse")
-    result = decide(event, 5000, c.deps, c.loop)
-    assert (result.outcome, result.error_kind) == ("denied", "unavailable")
+    result = c.call(event)
+    assert (result.log["outcome"], result.log["error_kind"]) == ("denied", "unavailable")
 
 
 def test_fault_item_of_400_kb_is_served_within_the_deadline(
@@ -188,9 +187,9 @@ def test_fault_item_of_400_kb_is_served_within_the_deadline(
     c = container()
     event = load_event("v2-authentication.json") | {"userName": "big.item"}
     started = time.monotonic()
-    result = decide(event, 5000, c.deps, c.loop)
+    result = c.call(event)
     assert time.monotonic() - started < LOOKUP_TIMEOUT_MS / 1000 + MARGIN_SECONDS
-    assert result.outcome == "claims_added"
+    assert result.log["outcome"] == "claims_added"
     assert result.response is not None
     claims = result.response["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
     assert claims["claimsToAddOrOverride"]["first_name"] == big
@@ -207,18 +206,24 @@ def test_fault_item_with_wrong_claim_types_drops_those_claims(
     )
     c = container(CLAIMS_CONFIG=str(EVENTS / "claims.example.toml"))
     event = load_event("v2-authentication.json") | {"userName": "typed"}
-    result = decide(event, 5000, c.deps, c.loop)
+    result = c.call(event)
     # The example mapping requires `tenant_id`: without it the profile counts as missing.
-    assert (result.outcome, result.reason) == ("allowed_without_claims", "missing_required")
+    assert (result.log["outcome"], result.log["reason"]) == (
+        "allowed_without_claims",
+        "missing_required",
+    )
     put_items(
         endpoint,
         TABLE,
         [{"id": {"S": "USER#typed"}, "first_name": {"N": "7"}, "tenant_id": {"S": "t"},
           "beta": {"S": "yes"}}],
     )  # fmt: skip
-    result = decide(event, 5000, c.deps, c.loop)
-    assert result.outcome == "claims_added"
-    assert set(result.dropped) == {("first_name", "wrong_type"), ("beta_features", "wrong_type")}
+    result = c.call(event)
+    assert result.log["outcome"] == "claims_added"
+    assert sorted(result.log["dropped_claims"]) == [
+        ["beta_features", "wrong_type"],
+        ["first_name", "wrong_type"],
+    ]
     assert result.response is not None
     text = simplejson.dumps(result.response)
     assert '"first_name"' not in text.split("claimsToSuppress")[0]

@@ -191,12 +191,12 @@ def test_handler_core_stale_if_error_through_real_store(proxy: FaultProxy, harne
         STORE_MAX_ATTEMPTS="1",
     )
     event = load_event("v2-authentication.json")
-    fresh = h.evaluate(event)
-    assert fresh.cache == "miss"
+    fresh = h.call(event)
+    assert fresh.log["cache"] == "miss"
     h.clock.advance(0.06)  # past the 50 ms TTL, well inside the stale window
     proxy.set_mode("respond", THROTTLED)
-    stale = h.evaluate(event)
-    assert (stale.outcome, stale.cache) == ("claims_added", "stale")
+    stale = h.call(event)
+    assert (stale.log["outcome"], stale.log["cache"]) == ("claims_added", "stale")
     assert stale.response == fresh.response
 
 

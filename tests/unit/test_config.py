@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.errors import ConfigError
 from tests.conftest import BASE_ENV, make_settings
 
@@ -134,3 +134,15 @@ def test_config_reads_only_the_mapping_given() -> None:
     del env["TABLE_NAME"]
     with pytest.raises(ConfigError, match="`TABLE_NAME` is required"):
         load_settings(env)
+
+
+def test_config_unset_variables_take_the_settings_defaults() -> None:
+    # Every default is written once, on `Settings`: the reader passes only what is set.
+    assert make_settings() == Settings(table_name="profiles", region="us-east-1")
+
+
+def test_config_endpoint_problem_names_the_variable_that_holds_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(AWS_ENDPOINT_URL="localhost:8000")
+    assert "`AWS_ENDPOINT_URL`" in str(caught.value)
+    assert "AWS_ENDPOINT_URL_DYNAMODB" not in str(caught.value)

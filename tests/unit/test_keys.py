@@ -3,27 +3,27 @@
 import pytest
 
 from shared.errors import ConfigError
-from shared.keys import KeyBuilder, KeyTemplate
+from shared.keys import KeyTemplate
 from shared.models import decode_event
 from tests.conftest import load_event
 
 
-def _builder(user: str = "USER#{userName}", client: str = "CLIENT#{clientId}") -> KeyBuilder:
-    return KeyBuilder(KeyTemplate("USER_KEY", user), KeyTemplate("CLIENT_KEY", client))
+def _user(template: str = "USER#{userName}") -> KeyTemplate:
+    return KeyTemplate("USER_KEY", template)
 
 
 def test_keys_default_user_and_client_templates() -> None:
-    builder = _builder()
-    assert builder.build(decode_event(load_event("v2-authentication.json"))) == "USER#jane.doe"
+    assert _user().render(decode_event(load_event("v2-authentication.json"))) == "USER#jane.doe"
     machine = decode_event(load_event("v3-client-credentials.json"))
-    assert builder.build(machine) == "CLIENT#7machine0client0id"
+    client = KeyTemplate("CLIENT_KEY", "CLIENT#{clientId}")
+    assert client.render(machine) == "CLIENT#7machine0client0id"
 
 
 def test_keys_every_placeholder() -> None:
-    builder = _builder(user="{userPoolId}|{clientId}|{sub}|{userName}")
+    builder = _user("{userPoolId}|{clientId}|{sub}|{userName}")
     event = decode_event(load_event("aws-docs-v2-test-event.json"))
     assert (
-        builder.build(event)
+        builder.render(event)
         == "us-east-1_EXAMPLE|1example23456789|a1b2c3d4-5678-90ab-cdef-EXAMPLE11111|JaneDoe"
     )
 
@@ -35,20 +35,20 @@ def test_keys_missing_value_gives_no_key(missing: str) -> None:
         del raw["userName"]
     else:
         raw["request"]["userAttributes"] = {}
-    builder = _builder(user="USER#{" + missing + "}")
-    assert builder.build(decode_event(raw)) is None
+    builder = _user("USER#{" + missing + "}")
+    assert builder.render(decode_event(raw)) is None
 
 
 def test_keys_empty_value_gives_no_key() -> None:
     raw = load_event("v2-authentication.json")
     raw["userName"] = ""
-    assert _builder().build(decode_event(raw)) is None
+    assert _user().render(decode_event(raw)) is None
 
 
 def test_keys_oversized_key_gives_no_key() -> None:
     raw = load_event("v2-authentication.json")
     raw["userName"] = "x" * 3000
-    assert _builder().build(decode_event(raw)) is None
+    assert _user().render(decode_event(raw)) is None
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from shared.claims import DEFAULT_MAPPING, ClaimRule, apply_mapping
+from shared.claims import ClaimRule, apply_mapping
 from shared.errors import ConfigError
 from shared.mapping import load_mapping, parse_mapping
-from shared.trigger import mapping_for
-from tests.conftest import EVENTS, make_settings
+from tests.conftest import EVENTS
 
 EXAMPLE = EVENTS / "claims.example.toml"
 
@@ -77,11 +76,6 @@ def test_json_mapping_equals_toml_mapping(tmp_path: Path) -> None:
 def test_claim_defaults_to_the_attribute() -> None:
     mapping = _parse({"user": {"claims": [{"attribute": "tier", "tokens": ["id"]}]}})
     assert mapping.user.rules[0].claim == "tier"
-
-
-def test_settings_choose_the_mapping() -> None:
-    assert mapping_for(make_settings()) is DEFAULT_MAPPING
-    assert mapping_for(make_settings(CLAIMS_CONFIG=str(EXAMPLE))) == load_mapping(str(EXAMPLE))
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_property_response_is_safe_for_any_item(
     event = decode_event(raw_event)
     item = decode_item(raw_item)
     claims = apply_mapping(DEFAULT_MAPPING.user, item)
-    response = build_response(event, claims, shape)
+    response = build_response(event, claims, shape, machine=event.is_machine_client)
     simplejson.loads(simplejson.dumps(response))
     assert _only_plain_json(response)
     key = "claimsOverrideDetails" if shape == "v1" else "claimsAndScopeOverrideDetails"
@@ -182,7 +182,7 @@ def test_property_random_mappings_never_emit_what_cognito_forbids(
     assert mapping is not None
     decoded = decode_event({**event, "callerContext": {"clientId": "client-1"}})
     claims = apply_mapping(mapping.user, item, decoded.client_id)
-    response = build_response(decoded, claims, shape)
+    response = build_response(decoded, claims, shape, machine=decoded.is_machine_client)
     simplejson.loads(simplejson.dumps(response))
     assert _only_plain_json(response)
     rule_types = {(t, r.claim): r.type for r in mapping.user.rules for t in r.tokens}

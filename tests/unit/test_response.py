@@ -47,7 +47,7 @@ def test_choose_shape_forced(forced: Any) -> None:
 
 def test_build_response_v2_both_tokens_and_groups_kept() -> None:
     event = decode_event(load_event("v2-authentication.json"))
-    response = build_response(event, CLAIMS, "v2")
+    response = build_response(event, CLAIMS, "v2", machine=event.is_machine_client)
     details = response["claimsAndScopeOverrideDetails"]
     assert details["idTokenGeneration"]["claimsToAddOrOverride"] == CLAIMS.id_claims
     assert details["accessTokenGeneration"]["claimsToAddOrOverride"] == CLAIMS.access_claims
@@ -61,7 +61,7 @@ def test_build_response_v2_both_tokens_and_groups_kept() -> None:
 
 def test_build_response_v1_strings_only_id_token_only() -> None:
     event = decode_event(load_event("v1-authentication.json"))
-    response = build_response(event, CLAIMS, "v1")
+    response = build_response(event, CLAIMS, "v1", machine=event.is_machine_client)
     details = response["claimsOverrideDetails"]
     assert details["claimsToAddOrOverride"] == {
         "first_name": "Jane",
@@ -77,7 +77,9 @@ def test_build_response_v1_strings_only_id_token_only() -> None:
 
 def test_build_response_no_claims_still_keeps_groups() -> None:
     event = decode_event(load_event("v2-missing-user.json"))
-    details = build_response(event, EMPTY_CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    details = build_response(event, EMPTY_CLAIMS, "v2", machine=event.is_machine_client)[
+        "claimsAndScopeOverrideDetails"
+    ]
     assert details == {
         "groupOverrideDetails": {
             "groupsToOverride": ["readers"],
@@ -89,7 +91,9 @@ def test_build_response_no_claims_still_keeps_groups() -> None:
 
 def test_build_response_preferred_role_list_becomes_string() -> None:
     event = decode_event(load_event("aws-docs-v2-test-event.json"))
-    details = build_response(event, EMPTY_CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    details = build_response(event, EMPTY_CLAIMS, "v2", machine=event.is_machine_client)[
+        "claimsAndScopeOverrideDetails"
+    ]
     assert details["groupOverrideDetails"]["preferredRole"] == (
         "arn:aws:iam::123456789012:role/sns_caller"
     )
@@ -98,14 +102,14 @@ def test_build_response_preferred_role_list_becomes_string() -> None:
 def test_build_response_preferred_role_ambiguous_list_is_dropped() -> None:
     raw = load_event("aws-docs-v2-test-event.json")
     raw["request"]["groupConfiguration"]["preferredRole"] = ["a", "b"]
-    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2")
+    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2", machine=False)
     assert details["claimsAndScopeOverrideDetails"]["groupOverrideDetails"]["preferredRole"] is None
 
 
 def test_build_response_empty_group_configuration_copies_empty_lists() -> None:
     raw = load_event("v2-authentication.json")
     raw["request"]["groupConfiguration"] = {}
-    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2")
+    details = build_response(decode_event(raw), EMPTY_CLAIMS, "v2", machine=False)
     assert details["claimsAndScopeOverrideDetails"]["groupOverrideDetails"] == {
         "groupsToOverride": [],
         "iamRolesToOverride": [],
@@ -115,7 +119,9 @@ def test_build_response_empty_group_configuration_copies_empty_lists() -> None:
 
 def test_build_response_machine_client_access_only_no_groups() -> None:
     event = decode_event(load_event("v3-client-credentials.json"))
-    details = build_response(event, CLAIMS, "v2")["claimsAndScopeOverrideDetails"]
+    details = build_response(event, CLAIMS, "v2", machine=event.is_machine_client)[
+        "claimsAndScopeOverrideDetails"
+    ]
     assert details == {
         "accessTokenGeneration": {"claimsToAddOrOverride": {"interesting_value": {"tier": "gold"}}}
     }
@@ -123,7 +129,7 @@ def test_build_response_machine_client_access_only_no_groups() -> None:
 
 def test_build_response_does_not_alias_claim_dicts() -> None:
     event = decode_event(load_event("v2-authentication.json"))
-    response = build_response(event, CLAIMS, "v2")
+    response = build_response(event, CLAIMS, "v2", machine=event.is_machine_client)
     response["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]["x"] = 1
     assert "x" not in CLAIMS.id_claims
 
@@ -133,7 +139,9 @@ def test_build_response_v1_big_numbers_become_text() -> None:
     big = 12345678901234567890123456789012345678
     claims = ClaimSet({"n": big, "l": [big, {"k": -big}]}, {})
     event = decode_event(load_event("v1-authentication.json"))
-    details = build_response(event, claims, "v1")["claimsOverrideDetails"]
+    details = build_response(event, claims, "v1", machine=event.is_machine_client)[
+        "claimsOverrideDetails"
+    ]
     assert details["claimsToAddOrOverride"] == {
         "n": str(big),
         "l": f'[{big},{{"k":-{big}}}]',
@@ -153,7 +161,9 @@ FULL = ClaimSet(
 
 def test_build_response_v2_suppressions_scopes_and_group_override() -> None:
     event = decode_event(load_event("v2-authentication.json"))
-    details = build_response(event, FULL, "v2")["claimsAndScopeOverrideDetails"]
+    details = build_response(event, FULL, "v2", machine=event.is_machine_client)[
+        "claimsAndScopeOverrideDetails"
+    ]
     assert details["idTokenGeneration"] == {
         "claimsToAddOrOverride": {"plan": "gold", "seats": 25},
         "claimsToSuppress": ["phone_number"],
@@ -174,7 +184,9 @@ def test_build_response_v2_suppressions_scopes_and_group_override() -> None:
 
 def test_build_response_v1_drops_access_and_scopes_keeps_id_suppression() -> None:
     event = decode_event(load_event("v1-authentication.json"))
-    details = build_response(event, FULL, "v1")["claimsOverrideDetails"]
+    details = build_response(event, FULL, "v1", machine=event.is_machine_client)[
+        "claimsOverrideDetails"
+    ]
     assert details["claimsToAddOrOverride"] == {"plan": "gold", "seats": "25"}
     assert details["claimsToSuppress"] == ["phone_number"]
     assert details["groupOverrideDetails"]["groupsToOverride"] == ["admins"]
@@ -185,5 +197,7 @@ def test_build_response_v1_drops_access_and_scopes_keeps_id_suppression() -> Non
 
 def test_build_response_machine_client_ignores_id_changes_and_groups() -> None:
     event = decode_event(load_event("v3-client-credentials.json"))
-    details = build_response(event, FULL, "v2")["claimsAndScopeOverrideDetails"]
+    details = build_response(event, FULL, "v2", machine=event.is_machine_client)[
+        "claimsAndScopeOverrideDetails"
+    ]
     assert set(details) == {"accessTokenGeneration"}

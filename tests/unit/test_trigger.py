@@ -1,12 +1,18 @@
-"""The async core with a fake profile source: policies, deadlines, cache use, logs."""
+"""The pipeline with a fake profile source: policies, deadlines, cache use, logs.
+
+Every test drives `shared.trigger.answer` through `tools.container.Container`, the path the Lambda
+handler runs; outcomes are read from the invocation's log line.
+"""
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import simplejson
 
+from shared.claims import DEFAULT_MAPPING, Mapping
 from shared.errors import (
     DENIED_NO_PROFILE,
     DENIED_UNAVAILABLE,
@@ -18,10 +24,9 @@ from shared.errors import (
     StoreUnavailable,
 )
 from shared.item import Item
-from shared.mapping import parse_mapping
-from shared.telemetry import Logger
-from shared.trigger import Deps, answer, build_deps, evaluate, process
-from tests.conftest import FakeClock, load_event, make_settings
+from shared.mapping import load_mapping, parse_mapping
+from tests.conftest import EVENTS, FakeClock, load_event, make_settings
+from tools.container import Container
 
 JANE = {"id": "USER#jane.doe", "first_name": "Jane", "last_name": "Doe", "interesting_value": 7}
 
@@ -48,28 +53,34 @@ class FakeSource:
         return self.items.get(key)
 
 
-class Lines:
-    """Collects log lines written by a Logger."""
-
-    def __init__(self) -> None:
-        self.lines: list[dict[str, Any]] = []
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(json.loads(line))
+_MADE: list[Container] = []
 
 
-def _deps(
-    source: FakeSource, lines: Lines | None = None, clock: FakeClock | None = None, **env: str
-) -> Deps:
-    settings = make_settings(**env)
-    logger = Logger("test", settings.log_level, lines or Lines())
-    return build_deps(settings, source, logger=logger, clock=clock or FakeClock())
+@pytest.fixture(autouse=True)
+def _close_containers() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
 
 
-async def test_trigger_found_adds_claims_and_keeps_groups() -> None:
+def _container(
+    source: FakeSource,
+    clock: FakeClock | None = None,
+    mapping: Mapping | None = None,
+    **env: str,
+) -> Container:
+    env.setdefault("METRICS", "false")
+    container = Container(
+        make_settings(**env), source=source, mapping=mapping, clock=clock or FakeClock()
+    )
+    _MADE.append(container)
+    return container
+
+
+def test_trigger_found_adds_claims_and_keeps_groups() -> None:
     source = FakeSource()
     event = load_event("v2-authentication.json")
-    answer = await process(event, 5000, _deps(source))
+    answer = _container(source).invoke(event)
     details = answer["response"]["claimsAndScopeOverrideDetails"]
     assert details["idTokenGeneration"]["claimsToAddOrOverride"] == {
         "first_name": "Jane",
@@ -86,17 +97,15 @@ async def test_trigger_found_adds_claims_and_keeps_groups() -> None:
     simplejson.dumps(answer)
 
 
-async def test_trigger_is_idempotent() -> None:
-    deps = _deps(FakeSource())
+def test_trigger_is_idempotent() -> None:
+    container = _container(FakeSource())
     event = load_event("v2-authentication.json")
-    first = await process(event, 5000, deps)
-    second = await process(event, 5000, deps)
-    assert first == second
+    assert container.invoke(event) == container.invoke(event)
 
 
-async def test_trigger_machine_client_uses_client_key() -> None:
+def test_trigger_machine_client_uses_client_key() -> None:
     source = FakeSource({"CLIENT#7machine0client0id": {"interesting_value": "m2m"}})
-    answer = await process(load_event("v3-client-credentials.json"), 5000, _deps(source))
+    answer = _container(source).invoke(load_event("v3-client-credentials.json"))
     assert source.calls[0][:2] == ("CLIENT#7machine0client0id", True)
     assert answer["response"] == {
         "claimsAndScopeOverrideDetails": {
@@ -105,8 +114,8 @@ async def test_trigger_machine_client_uses_client_key() -> None:
     }
 
 
-async def test_trigger_v1_event_gets_v1_shape() -> None:
-    answer = await process(load_event("v1-authentication.json"), 5000, _deps(FakeSource()))
+def test_trigger_v1_event_gets_v1_shape() -> None:
+    answer = _container(FakeSource()).invoke(load_event("v1-authentication.json"))
     assert set(answer["response"]) == {"claimsOverrideDetails"}
     assert answer["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"] == {
         "first_name": "Jane",
@@ -114,17 +123,17 @@ async def test_trigger_v1_event_gets_v1_shape() -> None:
     }
 
 
-async def test_trigger_response_format_override() -> None:
-    deps = _deps(FakeSource(), RESPONSE_FORMAT="v1")
-    answer = await process(load_event("v2-authentication.json"), 5000, deps)
+def test_trigger_response_format_override() -> None:
+    container = _container(FakeSource(), RESPONSE_FORMAT="v1")
+    answer = container.invoke(load_event("v2-authentication.json"))
     assert set(answer["response"]) == {"claimsOverrideDetails"}
 
 
-async def test_trigger_missing_allow_keeps_groups_without_claims() -> None:
-    result = await evaluate(load_event("v2-missing-user.json"), 5000, _deps(FakeSource()))
-    assert (result.outcome, result.reason) == ("allowed_without_claims", "missing")
-    assert result.response is not None
-    details = result.response["response"]["claimsAndScopeOverrideDetails"]
+def test_trigger_missing_allow_keeps_groups_without_claims() -> None:
+    call = _container(FakeSource()).call(load_event("v2-missing-user.json"))
+    assert (call.log["outcome"], call.log["reason"]) == ("allowed_without_claims", "missing")
+    assert call.response is not None
+    details = call.response["response"]["claimsAndScopeOverrideDetails"]
     assert details == {
         "groupOverrideDetails": {
             "groupsToOverride": ["readers"],
@@ -134,26 +143,26 @@ async def test_trigger_missing_allow_keeps_groups_without_claims() -> None:
     }
 
 
-async def test_trigger_missing_deny_raises_safe_message() -> None:
-    deps = _deps(FakeSource(), ON_MISSING="deny")
+def test_trigger_missing_deny_raises_safe_message() -> None:
+    container = _container(FakeSource(), ON_MISSING="deny")
     with pytest.raises(SignInDenied) as caught:
-        await process(load_event("v2-missing-user.json"), 5000, deps)
+        container.invoke(load_event("v2-missing-user.json"))
     assert str(caught.value) == DENIED_NO_PROFILE
 
 
-async def test_trigger_no_user_name_answers_without_store_claims() -> None:
+def test_trigger_no_user_name_answers_without_store_claims() -> None:
     source = FakeSource()
     event = load_event("v2-authentication.json")
     del event["userName"]
-    result = await evaluate(event, 5000, _deps(source))
-    assert (result.outcome, result.reason, result.cache) == (
+    call = _container(source).call(event)
+    assert (call.log["outcome"], call.log["reason"], call.log["cache"]) == (
         "allowed_without_claims",
         "no_key",
         "none",
     )
     assert source.calls == []
-    assert result.response is not None
-    details = result.response["response"]["claimsAndScopeOverrideDetails"]
+    assert call.response is not None
+    details = call.response["response"]["claimsAndScopeOverrideDetails"]
     assert details["groupOverrideDetails"]["groupsToOverride"] == ["readers", "editors"]
 
 
@@ -166,120 +175,158 @@ async def test_trigger_no_user_name_answers_without_store_claims() -> None:
         ItemError("malformed item: Expected `str`"),
     ],
 )
-async def test_trigger_store_error_deny_by_default(error: StoreError) -> None:
-    source, lines = FakeSource(), Lines()
+def test_trigger_store_error_deny_by_default(error: StoreError) -> None:
+    source = FakeSource()
     source.error = error
+    container = _container(source)
     with pytest.raises(SignInDenied) as caught:
-        await process(load_event("v2-authentication.json"), 5000, _deps(source, lines))
+        container.invoke(load_event("v2-authentication.json"))
     # The user sees a fixed message; the operator detail goes to the log only.
     assert str(caught.value) == DENIED_UNAVAILABLE
     assert str(error) not in str(caught.value)
-    (line,) = lines.lines
+    (line,) = container.lines
     assert line["level"] == "WARNING"
     assert line["outcome"] == "denied"
     assert line["error_kind"] == error.kind
     assert line["error"] == str(error)
 
 
-async def test_trigger_store_error_allow_keeps_groups() -> None:
+def test_trigger_store_error_allow_keeps_groups() -> None:
     source = FakeSource()
     source.error = StoreUnavailable("down")
-    result = await evaluate(
-        load_event("v2-authentication.json"), 5000, _deps(source, ON_ERROR="allow")
-    )
-    assert (result.outcome, result.reason, result.error_kind) == (
+    call = _container(source, ON_ERROR="allow").call(load_event("v2-authentication.json"))
+    assert (call.log["outcome"], call.log["reason"], call.log["error_kind"]) == (
         "allowed_without_claims",
         "store_error",
         "unavailable",
     )
-    assert result.response is not None
-    details = result.response["response"]["claimsAndScopeOverrideDetails"]
+    assert call.response is not None
+    details = call.response["response"]["claimsAndScopeOverrideDetails"]
     assert set(details) == {"groupOverrideDetails"}
 
 
-async def test_trigger_deadline_is_cut_to_remaining_time() -> None:
+def test_trigger_deadline_is_cut_to_remaining_time() -> None:
     source = FakeSource()
-    deps = _deps(source, LOOKUP_TIMEOUT_MS="1500", DEADLINE_MARGIN_MS="300")
-    await evaluate(load_event("v2-authentication.json"), 1000, deps)
+    container = _container(source, LOOKUP_TIMEOUT_MS="1500", DEADLINE_MARGIN_MS="300")
+    container.invoke(load_event("v2-authentication.json"), remaining_ms=1000)
     assert source.calls[0][2] == pytest.approx(0.7)
 
 
-async def test_trigger_no_time_left_is_a_timeout_without_lookup() -> None:
+def test_trigger_no_time_left_is_a_timeout_without_lookup() -> None:
     source = FakeSource()
-    deps = _deps(source, DEADLINE_MARGIN_MS="300")
-    result = await evaluate(load_event("v2-authentication.json"), 250, deps)
-    assert (result.outcome, result.error_kind) == ("denied", "timeout")
+    container = _container(source, DEADLINE_MARGIN_MS="300")
+    call = container.call(load_event("v2-authentication.json"), remaining_ms=250)
+    assert (call.log["outcome"], call.log["error_kind"]) == ("denied", "timeout")
     assert source.calls == []
 
 
-async def test_trigger_stalled_store_times_out_within_deadline() -> None:
+def test_trigger_stalled_store_times_out_within_deadline() -> None:
     source = FakeSource()
     source.stall = True
-    deps = _deps(source, LOOKUP_TIMEOUT_MS="50")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    result = await evaluate(load_event("v2-authentication.json"), 5000, deps)
-    assert (result.outcome, result.error_kind) == ("denied", "timeout")
-    assert loop.time() - started < 1.0  # bounded by the 50 ms lookup timeout, not the stall
+    container = _container(source, LOOKUP_TIMEOUT_MS="50")
+    started = container.loop.time()
+    call = container.call(load_event("v2-authentication.json"))
+    assert (call.log["outcome"], call.log["error_kind"]) == ("denied", "timeout")
+    assert container.loop.time() - started < 1.0  # bounded by the 50 ms lookup timeout
 
 
-async def test_trigger_cache_hit_skips_store_and_serves_stale_on_error() -> None:
+def test_trigger_cache_hit_skips_store_and_serves_stale_on_error() -> None:
     source, clock = FakeSource(), FakeClock()
-    deps = _deps(source, clock=clock, CACHE_TTL_SECONDS="60", CACHE_STALE_IF_ERROR_SECONDS="300")
+    container = _container(
+        source, clock=clock, CACHE_TTL_SECONDS="60", CACHE_STALE_IF_ERROR_SECONDS="300"
+    )
     event = load_event("v2-authentication.json")
-    assert (await evaluate(event, 5000, deps)).cache == "miss"
-    assert (await evaluate(event, 5000, deps)).cache == "hit"
+    assert container.call(event).log["cache"] == "miss"
+    assert container.call(event).log["cache"] == "hit"
     assert len(source.calls) == 1
     clock.advance(120)
     source.error = StoreThrottled("throttled")
-    stale = await evaluate(event, 5000, deps)
-    assert (stale.outcome, stale.cache) == ("claims_added", "stale")
+    stale = container.call(event)
+    assert (stale.log["outcome"], stale.log["cache"]) == ("claims_added", "stale")
     assert stale.response is not None
     details = stale.response["response"]["claimsAndScopeOverrideDetails"]
     assert details["idTokenGeneration"]["claimsToAddOrOverride"]["first_name"] == "Jane"
     clock.advance(300)
-    assert (await evaluate(event, 5000, deps)).outcome == "denied"
+    assert container.call(event).log["outcome"] == "denied"
 
 
-async def test_trigger_cache_separates_user_and_client_keys() -> None:
+def test_trigger_cache_separates_user_and_client_keys() -> None:
     # GIVEN templates that render the same key for a user and a machine client
     source = FakeSource({"X": {"first_name": "user", "interesting_value": "shared"}})
-    deps = _deps(source, USER_KEY="{userName}", CLIENT_KEY="{clientId}", CACHE_TTL_SECONDS="60")
+    container = _container(
+        source, USER_KEY="{userName}", CLIENT_KEY="{clientId}", CACHE_TTL_SECONDS="60"
+    )
     user = load_event("v2-authentication.json")
     user["userName"] = "X"
     machine = load_event("v3-client-credentials.json")
     machine["callerContext"]["clientId"] = "X"
-    await evaluate(user, 5000, deps)
-    result = await evaluate(machine, 5000, deps)
+    container.invoke(user)
+    call = container.call(machine)
     # THEN the machine lookup is not answered from the user's entry (projections differ)
-    assert result.cache == "miss"
+    assert call.log["cache"] == "miss"
     assert len(source.calls) == 2
 
 
-@pytest.mark.parametrize("policy", ["deny", "allow"])
-async def test_trigger_unusable_event_follows_error_policy(policy: str) -> None:
-    event = load_event("v2-authentication.json")
-    event["request"]["scopes"] = "openid"
-    result = await evaluate(event, 5000, _deps(FakeSource(), ON_ERROR=policy))
-    assert result.reason == "bad_event"
-    if policy == "deny":
-        assert result.outcome == "denied"
-    else:
-        assert result.response == event
+def _unusable(event: dict[str, Any]) -> dict[str, Any]:
+    event["request"]["scopes"] = "openid"  # a string where Cognito sends a list
+    return event
 
 
-async def test_trigger_non_object_event_is_denied_even_when_allowing() -> None:
-    result = await evaluate(["not", "an", "event"], 5000, _deps(FakeSource(), ON_ERROR="allow"))
-    assert result.outcome == "denied"
+def test_trigger_unusable_event_denied_by_default() -> None:
+    call = _container(FakeSource()).call(_unusable(load_event("v2-authentication.json")))
+    assert (call.log["outcome"], call.log["reason"], call.denied) == (
+        "denied",
+        "bad_event",
+        DENIED_UNAVAILABLE,
+    )
 
 
-async def test_trigger_logs_one_line_without_user_data() -> None:
-    lines = Lines()
-    deps = _deps(FakeSource(), lines)
-    await process(load_event("v2-authentication.json"), 5000, deps, request_id="req-1")
-    await process(load_event("v2-authentication.json"), 5000, deps, request_id="req-2")
-    assert [line["cold_start"] for line in lines.lines] == [True, False]
-    first = lines.lines[0]
+@pytest.mark.parametrize(
+    ("name", "details"),
+    [
+        ("v2-authentication.json", "claimsAndScopeOverrideDetails"),
+        ("v1-authentication.json", "claimsOverrideDetails"),
+        ("v3-client-credentials.json", "claimsAndScopeOverrideDetails"),
+    ],
+)
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        {"claimsAndScopeOverrideDetails": {"accessTokenGeneration": {"scopesToAdd": ["admin"]}}},
+        {"claimsOverrideDetails": {"claimsToAddOrOverride": {"role": "admin"}}},
+        {"claimsOverrideDetails": {"groupOverrideDetails": {"groupsToOverride": []}}},
+        {"anything": "else"},
+    ],
+)
+def test_trigger_unusable_event_allowed_answers_without_any_change(
+    name: str, details: str, foreign: dict[str, Any]
+) -> None:
+    # GIVEN an event we cannot decode, arriving with a `response` that is not ours
+    event = load_event(name)
+    event["userName"] = ["not", "a", "string"]
+    event["response"] = foreign
+    call = _container(FakeSource(), ON_ERROR="allow").call(event)
+    # THEN allow means the tokens as Cognito would issue them: a blank answer of the event's
+    # shape, never the claims, scopes or group override the event carried in
+    assert (call.log["outcome"], call.log["reason"]) == ("allowed_without_claims", "bad_event")
+    assert call.response is not None
+    assert call.response["response"] == {details: None}
+    assert {k: v for k, v in call.response.items() if k != "response"} == {
+        k: v for k, v in event.items() if k != "response"
+    }
+
+
+def test_trigger_non_object_event_is_denied_even_when_allowing() -> None:
+    call = _container(FakeSource(), ON_ERROR="allow").call(["not", "an", "event"])
+    assert call.log["outcome"] == "denied"
+
+
+def test_trigger_logs_one_line_without_user_data() -> None:
+    container = _container(FakeSource())
+    container.invoke(load_event("v2-authentication.json"), request_id="req-1")
+    container.invoke(load_event("v2-authentication.json"), request_id="req-2")
+    assert [line["cold_start"] for line in container.lines] == [True, False]
+    first = container.lines[0]
     assert first["level"] == "INFO"
     assert first["function_request_id"] == "req-1"
     assert (first["outcome"], first["reason"], first["cache"], first["shape"]) == (
@@ -288,16 +335,15 @@ async def test_trigger_logs_one_line_without_user_data() -> None:
         "off",
         "v2",
     )
-    text = json.dumps(lines.lines)
+    text = json.dumps(container.lines)
     for secret in ("jane.doe", "Jane", "Doe", "a1b2c3d4", "readers"):
         assert secret not in text
 
 
-async def test_trigger_log_level_warning_silences_info() -> None:
-    lines = Lines()
-    deps = _deps(FakeSource(), lines, LOG_LEVEL="WARNING")
-    await process(load_event("v2-authentication.json"), 5000, deps)
-    assert lines.lines == []
+def test_trigger_log_level_warning_silences_info() -> None:
+    container = _container(FakeSource(), LOG_LEVEL="WARNING")
+    container.invoke(load_event("v2-authentication.json"))
+    assert container.lines == []
 
 
 class CountingLoop(asyncio.SelectorEventLoop):
@@ -310,42 +356,45 @@ class CountingLoop(asyncio.SelectorEventLoop):
         return super().run_until_complete(future)
 
 
-def test_trigger_answer_serves_cache_hits_without_the_loop() -> None:
-    source = FakeSource()
-    deps = _deps(source, CACHE_TTL_SECONDS="60")
+def test_trigger_answer_serves_cache_hits_without_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     loop = CountingLoop()
-    try:
-        event = load_event("v2-authentication.json")
-        first = answer(event, 5000, deps, loop)
-        assert loop.runs == 1
-        # A fresh hit is answered synchronously: same answer, no store call, no loop run.
-        assert answer(event, 5000, deps, loop) == first
-        assert (len(source.calls), loop.runs) == (1, 1)
-        # A miss does run on the loop.
-        answer(load_event("v2-missing-user.json"), 5000, deps, loop)
-        assert loop.runs == 2
-    finally:
-        loop.close()
-
-
-async def test_trigger_missing_required_attribute_follows_on_missing() -> None:
-    mapping = parse_mapping(
-        b'[[user.claims]]\nattribute = "tenant"\ntokens = ["access"]\nrequired = true\n',
-        source="m.toml",
-        toml=True,
-    )
+    monkeypatch.setattr(asyncio, "new_event_loop", lambda: loop)
     source = FakeSource()
-    settings = make_settings()
-    allow = build_deps(settings, source, mapping=mapping, logger=Logger("t", "INFO", Lines()))
-    result = await evaluate(load_event("v2-authentication.json"), 5000, allow)
-    assert (result.outcome, result.reason) == ("allowed_without_claims", "missing_required")
-    deny = build_deps(make_settings(ON_MISSING="deny"), source, mapping=mapping)
-    denied = await evaluate(load_event("v2-authentication.json"), 5000, deny)
-    assert (denied.outcome, denied.denied_message) == ("denied", DENIED_NO_PROFILE)
+    container = _container(source, CACHE_TTL_SECONDS="60")
+    event = load_event("v2-authentication.json")
+    first = container.invoke(event)
+    assert loop.runs == 1
+    # A fresh hit is answered synchronously: same answer, no store call, no loop run.
+    assert container.invoke(event) == first
+    assert (len(source.calls), loop.runs) == (1, 1)
+    # A miss does run on the loop.
+    container.invoke(load_event("v2-missing-user.json"))
+    assert loop.runs == 2
 
 
-async def test_trigger_logs_dropped_claim_names_never_values() -> None:
-    lines = Lines()
+_REQUIRED_TENANT = b'[[user.claims]]\nattribute = "tenant"\ntokens = ["access"]\nrequired = true\n'
+
+
+@pytest.mark.parametrize(
+    ("policy", "outcome", "denied"),
+    [("allow", "allowed_without_claims", None), ("deny", "denied", DENIED_NO_PROFILE)],
+)
+def test_trigger_missing_required_attribute_follows_on_missing(
+    policy: str, outcome: str, denied: str | None
+) -> None:
+    mapping = parse_mapping(_REQUIRED_TENANT, source="m.toml", toml=True)
+    container = _container(FakeSource(), mapping=mapping, ON_MISSING=policy)
+    call = container.call(load_event("v2-authentication.json"))
+    assert (call.log["outcome"], call.log["reason"], call.denied) == (
+        outcome,
+        "missing_required",
+        denied,
+    )
+
+
+def test_trigger_logs_dropped_claim_names_never_values() -> None:
     source = FakeSource({"USER#jane.doe": {"first_name": {"secret": "v4lue"}, "last_name": None}})
     mapping = parse_mapping(
         b'[[user.claims]]\nattribute = "first_name"\ntokens = ["id"]\ntype = "string"\n'
@@ -353,32 +402,46 @@ async def test_trigger_logs_dropped_claim_names_never_values() -> None:
         source="m.toml",
         toml=True,
     )
-    deps = build_deps(make_settings(), source, mapping=mapping, logger=Logger("t", "INFO", lines))
-    await process(load_event("v2-authentication.json"), 5000, deps)
-    (line,) = lines.lines
+    container = _container(source, mapping=mapping)
+    container.invoke(load_event("v2-authentication.json"))
+    (line,) = container.lines
     assert line["dropped_claims"] == [["first_name", "wrong_type"], ["last_name", "null"]]
     assert "v4lue" not in json.dumps(line)
 
 
-async def test_trigger_emits_emf_metrics_without_user_data() -> None:
-    lines = Lines()
+def test_trigger_log_line_is_bounded_whatever_the_item_holds() -> None:
+    # GIVEN an item that makes 10,000 claims drop (a static rule per claim, all null)
+    rules = "".join(
+        f'[[user.claims]]\nattribute = "a{i}"\nclaim = "{"c" * 200}{i}"\ntokens = ["id"]\n'
+        for i in range(2000)
+    )
+    mapping = parse_mapping(rules.encode(), source="m.toml", toml=True)
+    item = {"id": "USER#jane.doe"} | {f"a{i}": None for i in range(2000)}
+    container = _container(FakeSource({"USER#jane.doe": item}), mapping=mapping)
+    container.invoke(load_event("v2-authentication.json"))
+    (line,) = container.lines
+    # THEN the line names a few, counts the rest, and stays small
+    assert line["dropped_total"] == 2000
+    assert len(line["dropped_claims"]) == 20
+    assert len(json.dumps(line)) < 8_000
+
+
+def test_trigger_emits_emf_metrics_without_user_data() -> None:
     source = FakeSource()
-    settings = make_settings(CACHE_TTL_SECONDS="60")
-    logger = Logger("svc", "INFO", lines, metrics_namespace="CognitoPretoken")
-    deps = build_deps(settings, source, logger=logger)
+    container = _container(source, CACHE_TTL_SECONDS="60", METRICS="true")
     event = load_event("v2-authentication.json")
-    await process(event, 5000, deps)
-    await process(event, 5000, deps)
-    await process(load_event("v2-missing-user.json"), 5000, deps)
+    container.invoke(event)
+    container.invoke(event)
+    container.invoke(load_event("v2-missing-user.json"))
     source.error = StoreThrottled("throttled")
     with pytest.raises(SignInDenied):
-        await process(load_event("v1-authentication.json") | {"userName": "other"}, 5000, deps)
-    first, hit, missing, failed = lines.lines
-    for record in lines.lines:
+        container.invoke(load_event("v1-authentication.json") | {"userName": "other"})
+    first, hit, missing, failed = container.lines
+    for record in container.lines:
         directive = record["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "CognitoPretoken"
         assert directive["Dimensions"] == [["Service"]]
-        assert record["Service"] == "svc"
+        assert record["Service"] == "cognito-pretoken"
         for metric in directive["Metrics"]:
             assert metric["Name"] in record
         assert record["Latency"] >= 0
@@ -386,16 +449,25 @@ async def test_trigger_emits_emf_metrics_without_user_data() -> None:
     assert (hit["ColdStart"], hit["CacheHit"], hit["CacheMiss"]) == (0, 1, 0)
     assert missing["ProfileMissing"] == 1
     assert (failed["StoreError"], failed["Denied"], failed["Error_throttled"]) == (1, 1, 1)
-    text = json.dumps(lines.lines)
+    text = json.dumps(container.lines)
     for secret in ("jane.doe", "Jane", "a1b2c3d4", "readers"):
         assert secret not in text
 
 
-async def test_trigger_counts_dropped_claims_by_reason() -> None:
-    lines = Lines()
+def test_trigger_counts_dropped_claims_by_reason() -> None:
     source = FakeSource({"USER#jane.doe": {"first_name": None, "last_name": None}})
-    logger = Logger("svc", "INFO", lines, metrics_namespace="NS")
-    deps = build_deps(make_settings(), source, logger=logger)
-    await process(load_event("v2-authentication.json"), 5000, deps)
-    (record,) = lines.lines
+    container = _container(source, METRICS="true")
+    container.invoke(load_event("v2-authentication.json"))
+    (record,) = container.lines
     assert (record["ClaimsDropped"], record["Dropped_null"]) == (2, 2)
+
+
+def test_trigger_settings_choose_the_mapping() -> None:
+    built_in = _container(FakeSource()).deps
+    assert (built_in.user.section, built_in.client.section) == (
+        DEFAULT_MAPPING.user,
+        DEFAULT_MAPPING.client,
+    )
+    example = str(EVENTS / "claims.example.toml")
+    named = _container(FakeSource(), CLAIMS_CONFIG=example).deps
+    assert named.user.section == load_mapping(example).user

@@ -1,0 +1,142 @@
+"""What one invocation decided (`Invocation`), and its one log line with EMF metrics.
+
+The pipeline (`shared.trigger`) settles every event into an `Invocation`; `log_invocation` writes
+the single JSON line for it (Powertools keys, low-cardinality facts only) with CloudWatch EMF
+metrics in the same line. The line is bounded: lists are capped and operator detail is cut, so
+no event can make it large; dropped claims appear by name (or position) and reason, never with
+a value. Pure but for the logger it is given.
+"""
+
+from typing import Final, Literal
+
+import msgspec
+
+from shared.models import JSONValue
+from shared.telemetry import Logger
+
+__all__ = ("CacheResult", "Invocation", "Outcome", "Reason", "log_invocation")
+
+Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
+Reason = Literal["found", "missing", "missing_required", "no_key", "store_error", "bad_event"]
+CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
+
+MAX_LOGGED_DROPS: Final = 20
+"""Dropped claims named in one log line; the rest are counted (`dropped_total`)."""
+MAX_ERROR_CHARS: Final = 300
+"""Operator detail kept in one log line."""
+MAX_NAME_CHARS: Final = 128
+"""Characters of one dropped claim's name kept in the log line."""
+_MISSING_REASONS: Final = frozenset({"missing", "missing_required", "no_key"})
+
+
+class Invocation(msgspec.Struct, frozen=True, kw_only=True):
+    """What one invocation decided, for the answer, the log line and its metrics.
+
+    Parameters
+    ----------
+    response
+        The event with `response` filled in; None when denied.
+    outcome
+        `claims_added`, `allowed_without_claims` or `denied`.
+    reason
+        Why: `found`, `missing`, `missing_required`, `no_key`, `store_error`, `bad_event`.
+    cache
+        How the profile was obtained: `off` (no cache), `hit`, `miss`, `shared`, `stale`,
+        `none` (no lookup).
+    shape
+        `v1` or `v2`, or None for an unusable event.
+    error
+        Operator detail of a store or event error (never shown to the user).
+    error_kind
+        Low-cardinality class of that error.
+    dropped
+        Claim or scope names (or positions) not emitted, with the reason; never values.
+    denied_message
+        The fixed user-safe message when denied.
+    """
+
+    response: dict[str, JSONValue] | None
+    outcome: Outcome
+    reason: Reason
+    cache: CacheResult
+    shape: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    dropped: tuple[tuple[str, str], ...] = ()
+    denied_message: str | None = None
+
+
+def _metrics(
+    result: Invocation, latency_ms: float, cold_start: bool, cache_on: bool
+) -> dict[str, float]:
+    metrics: dict[str, float] = {
+        "Latency": latency_ms,
+        "ColdStart": int(cold_start),
+        "ClaimsAdded": int(result.outcome == "claims_added"),
+        "Denied": int(result.outcome == "denied"),
+        "ProfileMissing": int(result.reason in _MISSING_REASONS),
+        "StoreError": int(result.reason == "store_error"),
+        "ClaimsDropped": len(result.dropped),
+    }
+    if cache_on:
+        metrics["CacheHit"] = int(result.cache == "hit")
+        metrics["CacheMiss"] = int(result.cache in ("miss", "shared"))
+        metrics["CacheStale"] = int(result.cache == "stale")
+    if result.error_kind is not None:
+        metrics["Error_" + result.error_kind] = 1
+    for _, reason in result.dropped:
+        name = "Dropped_" + reason
+        metrics[name] = metrics.get(name, 0) + 1
+    return metrics
+
+
+def log_invocation(
+    result: Invocation,
+    logger: Logger,
+    *,
+    latency_ms: float,
+    cold_start: bool,
+    cache_on: bool,
+    request_id: str | None,
+) -> None:
+    """Write the invocation's one line: INFO, or WARNING when an error was met.
+
+    Parameters
+    ----------
+    result
+        What the pipeline decided.
+    logger
+        Where the line goes.
+    latency_ms
+        Time from the event's arrival to its answer.
+    cold_start
+        Whether this is the container's first invocation.
+    cache_on
+        Whether the cache metrics apply.
+    request_id
+        The Lambda request id.
+    """
+    level = "INFO" if result.error is None else "WARNING"
+    fields: dict[str, object] | None = None
+    if logger.enabled(level):
+        fields = {
+            "cold_start": cold_start,
+            "function_request_id": request_id,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "cache": result.cache,
+            "shape": result.shape,
+            "latency_ms": latency_ms,
+        }
+        if result.error is not None:
+            fields["error_kind"] = result.error_kind
+            fields["error"] = result.error[:MAX_ERROR_CHARS]
+        if result.dropped:
+            fields["dropped_claims"] = [
+                [name[:MAX_NAME_CHARS], reason]
+                for name, reason in result.dropped[:MAX_LOGGED_DROPS]
+            ]
+            if len(result.dropped) > MAX_LOGGED_DROPS:
+                fields["dropped_total"] = len(result.dropped)
+    metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None
+    logger.log(level, "pretoken", fields, metrics)
