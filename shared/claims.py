@@ -8,11 +8,13 @@ and why. The Cognito guard lives here too, used at load time and again on every 
 could smuggle in at run time. Pure: no I/O, no logging (counts are returned, `trigger` logs).
 """
 
+from collections.abc import Mapping as Mapping_
 from typing import Final, Literal
 
 import msgspec
 
 from shared.item import Item
+from shared.lookup import PRIMARY, LookupSpec
 from shared.models import JSONValue
 
 __all__ = (
@@ -124,6 +126,9 @@ class ClaimRule(msgspec.Struct, frozen=True):
         Value used when the attribute is absent or null (None: no default).
     required
         A profile without this attribute is handled as a missing profile (`ON_MISSING`).
+    source
+        What it reads: the primary item (`item`), a related item, or a query (one value per
+        item, folded into a list).
     """
 
     path: tuple[str, ...]
@@ -132,6 +137,7 @@ class ClaimRule(msgspec.Struct, frozen=True):
     type: ClaimType = "any"
     default: JSONValue = None
     required: bool = False
+    source: str = PRIMARY
 
 
 class Section(msgspec.Struct, frozen=True):
@@ -149,6 +155,9 @@ class Section(msgspec.Struct, frozen=True):
         Access-token scopes to add and suppress; `*_from` name list attributes holding more.
     groups_from, iam_roles_from, preferred_role_from
         Attributes overriding the user's groups, IAM roles and preferred role.
+    lookup
+        What the section reads besides the primary item, and the primary item's key when the
+        file gives one.
     """
 
     rules: tuple[ClaimRule, ...] = ()
@@ -165,11 +174,21 @@ class Section(msgspec.Struct, frozen=True):
     groups_from: str | None = None
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
+    lookup: LookupSpec = LookupSpec()
+
+    @property
+    def reads(self) -> dict[str, tuple[str, ...]]:
+        """Source -> the top-level attributes its rules read, in first-use order (projections)."""
+        reads: dict[str, dict[str, None]] = {PRIMARY: dict.fromkeys(self.attributes)}
+        for rule in self.rules:
+            if rule.source != PRIMARY:
+                reads.setdefault(rule.source, {})[rule.path[0]] = None
+        return {source: tuple(names) for source, names in reads.items()}
 
     @property
     def attributes(self) -> tuple[str, ...]:
-        """Top-level attributes this section reads, in first-use order: the GetItem projection."""
-        names = [rule.path[0] for rule in self.rules]
+        """Top-level primary-item attributes this section reads, in first-use order."""
+        names = [rule.path[0] for rule in self.rules if rule.source == PRIMARY]
         names += [
             name
             for name in (
@@ -183,10 +202,14 @@ class Section(msgspec.Struct, frozen=True):
 
 
 class Mapping(msgspec.Struct, frozen=True):
-    """The claim mapping: one section for users, one for machine clients (access token only)."""
+    """The claim mapping: one section for users, one for machine clients (access token only).
+
+    `client_metadata` lists the `clientMetadata` keys key templates may read (`[request]`).
+    """
 
     user: Section
     client: Section = Section()
+    client_metadata: tuple[str, ...] = ()
 
 
 DEFAULT_MAPPING: Final = Mapping(
@@ -258,6 +281,19 @@ def _lookup(item: Item, path: tuple[str, ...]) -> object:
     return value
 
 
+def _from_source(
+    sources: Mapping_[str, Item | list[Item] | None] | None, rule: ClaimRule
+) -> object:
+    read = sources.get(rule.source) if sources is not None else None
+    if isinstance(read, list):
+        values = [_lookup(entry, rule.path) for entry in read]
+        folded = [v for v in values if v is not _ABSENT and v is not None]
+        return _ABSENT if rule.required and not folded else folded
+    if read is None:
+        return _ABSENT
+    return _lookup(read, rule.path)
+
+
 def _attribute(item: Item, attribute: str | None) -> object:
     if attribute is None:
         return _ABSENT
@@ -297,11 +333,20 @@ _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
 """Claim names whose value `_place` must check; every other name is placed directly."""
 
 
-def apply_mapping(section: Section, item: Item, client_id: str | None = None) -> ClaimSet:
+def apply_mapping(
+    section: Section,
+    item: Item,
+    client_id: str | None = None,
+    *,
+    sources: Mapping_[str, Item | list[Item] | None] | None = None,
+) -> ClaimSet:
     """Walk `section` over `item`: typed claims, static claims, suppressions, scopes, groups.
 
-    A value of the wrong type, or one the Cognito guard refuses, is dropped and reported in
-    `dropped`; it is never sent.
+    `sources` holds what the other sources read: a related item (None: not found or not read)
+    or a query's items. A rule on a related item reads it like the primary item; a rule on a
+    query yields a list, one value per item that has the attribute (none: an empty list). A
+    source that was not read leaves its rules absent. A value of the wrong type, or one the
+    Cognito guard refuses, is dropped and reported in `dropped`; it is never sent.
     """
     dropped: list[tuple[str, str]] = []
     id_claims: dict[str, JSONValue] = {}
@@ -313,7 +358,12 @@ def apply_mapping(section: Section, item: Item, client_id: str | None = None) ->
     missing_required = None
     for rule in section.rules:
         path = rule.path
-        value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
+        if rule.source != PRIMARY:
+            value = _from_source(sources, rule)
+        elif len(path) == 1:
+            value = item.get(path[0], _ABSENT)
+        else:
+            value = _lookup(item, path)
         if value is _ABSENT or value is None:
             if rule.default is not None:
                 value = rule.default

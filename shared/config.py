@@ -24,6 +24,7 @@ __all__ = (
     "CACHE_TTL_SECONDS",
     "CLAIMS_CONFIG",
     "CLIENT_KEY",
+    "CLIENT_SORT_KEY",
     "COGNITO_BUDGET_MS",
     "CONSISTENT_READ",
     "DEADLINE_MARGIN_MS",
@@ -36,9 +37,11 @@ __all__ = (
     "ON_MISSING",
     "RESPONSE_FORMAT",
     "SERVICE_NAME",
+    "SORT_KEY_ATTRIBUTE",
     "STORE_MAX_ATTEMPTS",
     "TABLE_NAME",
     "USER_KEY",
+    "USER_SORT_KEY",
     "LogLevel",
     "Settings",
     "load_settings",
@@ -48,6 +51,9 @@ TABLE_NAME: Final = "TABLE_NAME"
 KEY_ATTRIBUTE: Final = "KEY_ATTRIBUTE"
 USER_KEY: Final = "USER_KEY"
 CLIENT_KEY: Final = "CLIENT_KEY"
+SORT_KEY_ATTRIBUTE: Final = "SORT_KEY_ATTRIBUTE"
+USER_SORT_KEY: Final = "USER_SORT_KEY"
+CLIENT_SORT_KEY: Final = "CLIENT_SORT_KEY"
 CONSISTENT_READ: Final = "CONSISTENT_READ"
 RESPONSE_FORMAT: Final = "RESPONSE_FORMAT"
 CACHE_TTL_SECONDS: Final = "CACHE_TTL_SECONDS"
@@ -87,6 +93,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Name of the table's partition key attribute (`KEY_ATTRIBUTE`).
     user_key, client_key
         Key templates for users and for machine clients (`USER_KEY`, `CLIENT_KEY`).
+    sort_key_attribute
+        Name of the table's sort key attribute, or None when it has none (`SORT_KEY_ATTRIBUTE`).
+    user_sort_key, client_sort_key
+        Sort key templates, constants allowed (`USER_SORT_KEY`, `CLIENT_SORT_KEY`).
     consistent_read
         Strongly consistent GetItem (`CONSISTENT_READ`), at twice the read cost.
     response_format
@@ -123,6 +133,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     key_attribute: str = "id"
     user_key: str = "USER#{userName}"
     client_key: str = "CLIENT#{clientId}"
+    sort_key_attribute: str | None = None
+    user_sort_key: str | None = None
+    client_sort_key: str | None = None
     consistent_read: bool = False
     response_format: Literal["auto", "v1", "v2"] = "auto"
     cache_ttl_seconds: float = 0.0
@@ -265,6 +278,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "key_attribute": read.text(KEY_ATTRIBUTE),
         "user_key": read.text(USER_KEY),
         "client_key": read.text(CLIENT_KEY),
+        "sort_key_attribute": read.text(SORT_KEY_ATTRIBUTE),
+        "user_sort_key": read.text(USER_SORT_KEY),
+        "client_sort_key": read.text(CLIENT_SORT_KEY),
         "consistent_read": read.boolean(CONSISTENT_READ),
         "response_format": read.choice(RESPONSE_FORMAT, ("auto", "v1", "v2")),
         "cache_ttl_seconds": read.seconds(CACHE_TTL_SECONDS, _DAY_SECONDS),
@@ -306,6 +322,20 @@ def _conflicts(settings: Settings) -> list[str]:
         ):
             if value != 0:
                 problems.append(f"`{name}` needs the cache on: set `{CACHE_TTL_SECONDS}` above 0")
+    sort_keys = {USER_SORT_KEY: settings.user_sort_key, CLIENT_SORT_KEY: settings.client_sort_key}
+    if settings.sort_key_attribute is not None:
+        problems += [
+            f"`{SORT_KEY_ATTRIBUTE}` is set, so `{name}` must give the sort key's value (a "
+            "template such as `PROFILE` or `PROFILE#{sub}`)"
+            for name, value in sort_keys.items()
+            if value is None
+        ]
+    else:
+        problems += [
+            f"`{name}` needs `{SORT_KEY_ATTRIBUTE}`, the name of the table's sort key"
+            for name, value in sort_keys.items()
+            if value is not None
+        ]
     lookup, margin = settings.lookup_timeout_ms, settings.deadline_margin_ms
     if lookup + margin > COGNITO_BUDGET_MS:
         problems.append(

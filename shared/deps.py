@@ -9,6 +9,7 @@ loop; the loop itself belongs to whoever created it (the handler, `tools.contain
 
 import asyncio
 import time
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Protocol
 
@@ -17,20 +18,38 @@ import msgspec
 from shared.cache import Clock, TTLCache
 from shared.claims import DEFAULT_MAPPING, Mapping, Section
 from shared.config import Settings
+from shared.errors import ConfigError
 from shared.item import Item
 from shared.keys import KeyTemplate
+from shared.lookup import ItemRead, Lookup, QueryRead, build_lookup
 from shared.mapping import load_mapping
 from shared.store import Store, open_client
 from shared.telemetry import Logger
 
-__all__ = ("Deps", "Principal", "ProfileSource", "build_deps", "open_deps")
+__all__ = ("Cached", "Deps", "Principal", "ProfileSource", "build_deps", "open_deps")
+
+Cached = Item | list[Item]
+"""What the cache holds per read: an item, or a query's items."""
 
 
 class ProfileSource(Protocol):
-    """Where profile items come from: `shared.store.Store` in production, fakes in unit tests."""
+    """Where items come from: `shared.store.Store` in production, fakes in unit tests.
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
-        """Return the item at `key` or None; raise `StoreError` within `timeout` seconds."""
+    Each read finishes, retries included, within `timeout` seconds or raises `StoreError`.
+    """
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        """The item `read` names, or None when there is none."""
+        ...
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        """The items `reads` name, in their order (None: no such item)."""
+        ...
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        """The items `read` matches, in key order, one page at most."""
         ...
 
 
@@ -41,19 +60,22 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     ----------
     machine
         Machine clients (V3 client credentials): access token only, no groups.
-    key
-        The key template that finds the item.
+    lookup
+        What to read: the primary item, related items, queries.
     section
-        The part of the claim mapping applied to the item.
+        The part of the claim mapping applied to what was read.
     cache_prefix
-        Prefix of the cache key: user and machine items are projected differently, so they
+        Prefix of every cache key: user and machine reads are projected differently, so they
         never share an entry even when their keys render the same.
+    metadata_keys
+        The `clientMetadata` keys the lookup's templates may read (allowlisted).
     """
 
     machine: bool
-    key: KeyTemplate
+    lookup: Lookup
     section: Section
     cache_prefix: str
+    metadata_keys: frozenset[str] = frozenset()
 
 
 class Deps:
@@ -79,7 +101,7 @@ class Deps:
         user: Principal,
         client: Principal,
         store: ProfileSource,
-        cache: TTLCache[Item] | None,
+        cache: TTLCache[Cached] | None,
         logger: Logger,
         stack: AsyncExitStack,
     ) -> None:
@@ -105,6 +127,41 @@ def _mapping(settings: Settings) -> Mapping:
     if settings.claims_config is None:
         return DEFAULT_MAPPING
     return load_mapping(settings.claims_config)
+
+
+def _principal(settings: Settings, mapping: Mapping, *, machine: bool) -> Principal:
+    """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
+    name = "client" if machine else "user"
+    section = mapping.client if machine else mapping.user
+    key_variable, sort_variable = (
+        ("CLIENT_KEY", "CLIENT_SORT_KEY") if machine else ("USER_KEY", "USER_SORT_KEY")
+    )
+    partition = KeyTemplate(key_variable, settings.client_key if machine else settings.user_key)
+    default_key: tuple[tuple[str, KeyTemplate], ...] = ((settings.key_attribute, partition),)
+    sort = settings.client_sort_key if machine else settings.user_sort_key
+    if settings.sort_key_attribute is not None and sort is not None:
+        default_key += ((settings.sort_key_attribute, KeyTemplate(sort_variable, sort)),)
+    if section.lookup.item is None and not partition.event_names:
+        raise ConfigError(
+            f"`{key_variable}` must contain a placeholder (`{{userName}}`, `{{sub}}`, "
+            f"`{{clientId}}`, `{{userPoolId}}`), got `{partition.template}`: every "
+            f"{name} would share one item"
+        )
+    where = f"claim mapping `{settings.claims_config}`: {name}" if settings.claims_config else name
+    return Principal(
+        machine=machine,
+        lookup=build_lookup(
+            section.lookup,
+            reads=section.reads,
+            default_table=settings.table_name,
+            default_key=default_key,
+            consistent=settings.consistent_read,
+            where=where,
+        ),
+        section=section,
+        cache_prefix=name[0] + ":",
+        metadata_keys=frozenset(mapping.client_metadata),
+    )
 
 
 def _logger(settings: Settings) -> Logger:
@@ -150,7 +207,7 @@ def build_deps(
         A key template or the claim mapping is invalid.
     """
     mapping = mapping or _mapping(settings)
-    cache: TTLCache[Item] | None = None
+    cache: TTLCache[Cached] | None = None
     if settings.cache_enabled:
         cache = TTLCache(
             ttl=settings.cache_ttl_seconds,
@@ -162,18 +219,8 @@ def build_deps(
     return Deps(
         settings=settings,
         loop=loop,
-        user=Principal(
-            machine=False,
-            key=KeyTemplate("USER_KEY", settings.user_key),
-            section=mapping.user,
-            cache_prefix="u:",
-        ),
-        client=Principal(
-            machine=True,
-            key=KeyTemplate("CLIENT_KEY", settings.client_key),
-            section=mapping.client,
-            cache_prefix="c:",
-        ),
+        user=_principal(settings, mapping, machine=False),
+        client=_principal(settings, mapping, machine=True),
         store=store,
         cache=cache,
         logger=logger or _logger(settings),
@@ -203,13 +250,7 @@ def open_deps(
     async def enter() -> Deps:
         stack = AsyncExitStack()
         try:
-            client = await open_client(settings, stack)
-            store = Store(
-                client,
-                settings,
-                user_attributes=mapping.user.attributes,
-                client_attributes=mapping.client.attributes,
-            )
+            store = Store(await open_client(settings, stack))
             return build_deps(
                 settings, store, loop, mapping=mapping, clock=clock, logger=logger, stack=stack
             )

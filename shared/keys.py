@@ -1,21 +1,32 @@
-"""Key templates: `USER#{userName}` for users, `CLIENT#{clientId}` for machine clients.
+"""Key templates: `USER#{userName}`, `CLIENT#{clientId}`, `TENANT#{item.tenant_id}`, `PROFILE`.
 
-Templates are parsed once at init into literal and placeholder parts, so rendering a key per
-invocation is a join. Which template applies is the plan's decision (`shared.deps.Principal`).
-Pure: no I/O, no logging.
+A template is parsed once at init into literal and placeholder parts, so rendering a key per
+invocation is a join. The placeholders a template may use depend on where it sits (`KeyUse`):
+
+- event values, anywhere: `{userName}`, `{sub}`, `{clientId}`, `{userPoolId}`;
+- `{item.<dotted.path>}`, a string or number attribute of the primary item: related keys only;
+- `{clientMetadata.<key>}`, an allowlisted `clientMetadata` value: related and query keys only
+  (and, checked by the mapping loader, only beside the principal's own id in the same key).
+
+Which template applies to an event is the plan's decision (`shared.deps.Principal`). Pure: no
+I/O, no logging.
 """
 
 import string
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Final, Literal
 
 from shared.errors import ConfigError
-from shared.models import Event
+from shared.models import Event, JSONValue
 
-__all__ = ("PLACEHOLDERS", "KeyTemplate")
+__all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse")
 
-_MAX_KEY_BYTES: Final = 2048
-"""DynamoDB's limit on a partition key value; a longer key can never match an item."""
+KeyUse = Literal["primary", "related", "query"]
+"""Where a template sits: the primary item's key, a related item's key, or a query's key."""
+
+MAX_METADATA_CHARS: Final = 256
+"""A `clientMetadata` value longer than this is ignored (never an error)."""
 
 
 def _user_name(event: Event) -> str | None:
@@ -41,61 +52,122 @@ PLACEHOLDERS: Final[dict[str, Callable[[Event], str | None]]] = {
     "clientId": _client_id,
     "userPoolId": _user_pool_id,
 }
-"""Placeholders a key template may use, each with how it is read from the event."""
+"""Event placeholders a key template may use, each with how it is read from the event."""
+
+_ITEM: Final = "item."
+_METADATA: Final = "clientMetadata."
+_Part = str | tuple[Literal["event", "item", "metadata"], str | tuple[str, ...]]
 
 
 class KeyTemplate:
-    """A key template such as `USER#{userName}`, parsed once."""
+    """A key template parsed once, for one place (`use`).
 
-    __slots__ = ("_parts", "template")
+    Attributes
+    ----------
+    template
+        The template as written.
+    event_names
+        The event placeholders it uses.
+    metadata_keys
+        The `clientMetadata` keys it reads.
+    item_attributes
+        The top-level primary-item attributes it reads (they must be projected).
+    """
 
-    def __init__(self, variable: str, template: str) -> None:
-        """Parse `template`.
+    __slots__ = ("_parts", "event_names", "item_attributes", "metadata_keys", "template")
+
+    def __init__(self, where: str, template: str, *, use: KeyUse = "primary") -> None:
+        """Parse `template`; `where` names it in errors (`USER_KEY`, `file: user.item.key.pk`).
 
         Raises
         ------
         ConfigError
-            A placeholder is unknown or malformed; the message names `variable`.
+            A placeholder is unknown, malformed, or not allowed in this place.
         """
         self.template = template
-        accepted = ", ".join(f"`{{{name}}}`" for name in PLACEHOLDERS)
+        allowed = [f"`{{{name}}}`" for name in PLACEHOLDERS]
+        if use == "related":
+            allowed.append("`{item.<attribute>}`")
+        if use != "primary":
+            allowed.append("`{clientMetadata.<key>}`")
         try:
             parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
             raise ConfigError(
-                f"`{variable}` is not a valid key template ({exc}): `{template}`"
+                f"`{where}` is not a valid key template ({exc}): `{template}`"
             ) from exc
-        parts: list[str | Callable[[Event], str | None]] = []
+        parts: list[_Part] = []
         for literal, field, spec, conversion in parsed:
             if literal:
                 parts.append(literal)
             if field is None:
                 continue
-            if field not in PLACEHOLDERS or spec or conversion:
+            part = _placeholder(field, use) if not (spec or conversion) else None
+            if part is None:
                 raise ConfigError(
-                    f"`{variable}` may only use the placeholders {accepted}, got `{{{field}}}` "
-                    f"in `{template}`"
+                    f"`{where}` may only use the placeholders {', '.join(allowed)}, "
+                    f"got `{{{field}}}` in `{template}`"
                 )
-            parts.append(PLACEHOLDERS[field])
-        if not any(callable(part) for part in parts):
-            raise ConfigError(
-                f"`{variable}` must contain a placeholder ({accepted}), got `{template}`: "
-                "every user would share one item"
-            )
+            parts.append(part)
         self._parts = tuple(parts)
+        self.event_names = frozenset(
+            p[1] for p in parts if p[0] == "event" and isinstance(p, tuple)
+        )
+        self.metadata_keys = frozenset(
+            p[1] for p in parts if isinstance(p, tuple) and p[0] == "metadata"
+        )
+        self.item_attributes = tuple(
+            dict.fromkeys(p[1][0] for p in parts if isinstance(p, tuple) and p[0] == "item")
+        )
 
-    def render(self, event: Event) -> str | None:
-        """Fill the template from `event`; None when a placeholder's value is absent or empty."""
+    def render(
+        self,
+        event: Event,
+        item: Mapping[str, JSONValue] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Fill the template; None when a value is absent, empty, or of a type keys cannot hold."""
         pieces: list[str] = []
         for part in self._parts:
             if isinstance(part, str):
                 pieces.append(part)
                 continue
-            value = part(event)
+            kind, name = part
+            value: str | None
+            if kind == "event" and isinstance(name, str):
+                value = PLACEHOLDERS[name](event)
+            elif kind == "item" and isinstance(name, tuple):
+                value = _key_text(item, name)
+            elif isinstance(name, str):
+                value = metadata.get(name) if metadata is not None else None
+            else:  # pragma: no cover - the parts are built above
+                value = None
             if not value:
                 return None
             pieces.append(value)
-        key = "".join(pieces)
-        if len(key.encode()) > _MAX_KEY_BYTES:
+        return "".join(pieces)
+
+
+def _placeholder(field: str, use: KeyUse) -> _Part | None:
+    if field in PLACEHOLDERS:
+        return ("event", field)
+    if use == "related" and field.startswith(_ITEM):
+        path = tuple(field.removeprefix(_ITEM).split("."))
+        return ("item", path) if all(path) else None
+    if use != "primary" and field.startswith(_METADATA) and field.removeprefix(_METADATA):
+        return ("metadata", field.removeprefix(_METADATA))
+    return None
+
+
+def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> str | None:
+    """A string attribute as is, a number as its DynamoDB decimal text; anything else None."""
+    value: object = item
+    for key in path:
+        if not isinstance(value, dict):
             return None
-        return key
+        value = value.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return None

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.deps import Deps, open_deps
 from shared.errors import StoreError
 from shared.item import decode_item
+from shared.lookup import ItemRead
 from shared.models import decode_event
 
 __all__ = ("PRIME_KEY", "prime", "renew")
@@ -40,8 +41,12 @@ def prime(deps: Deps) -> bool:
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     timeout = deps.settings.lookup_timeout_ms / 1000
+    source = deps.user.lookup.primary
+    read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))
     try:
-        deps.loop.run_until_complete(deps.store.get(PRIME_KEY, machine=False, timeout=timeout))
+        deps.loop.run_until_complete(
+            deps.store.get_item(read, consistent=deps.user.lookup.consistent, timeout=timeout)
+        )
     except StoreError:
         return False
     return True

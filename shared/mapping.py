@@ -20,6 +20,12 @@ access token only)::
     [user.suppress]            id / access: claim lists; id_from / access_from: list attributes
     [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
     [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes
+
+    [user.item]                the primary item: table (default TABLE_NAME), key = {pk = ...}
+    [[user.related]]           name, table, key: items found through the primary item's attributes
+    [[user.query]]             name, table, index, partition, sort_begins_with, limit: lists
+    source = "tenant"          on a rule: read a related item or a query instead of the primary
+    [request]                  client_metadata: the clientMetadata keys key templates may read
 """
 
 import datetime
@@ -41,6 +47,16 @@ from shared.claims import (
     suppress_reason,
 )
 from shared.errors import ConfigError
+from shared.keys import KeyTemplate, KeyUse
+from shared.lookup import (
+    MAX_QUERIES,
+    MAX_QUERY_LIMIT,
+    MAX_RELATED,
+    PRIMARY,
+    ItemSpec,
+    LookupSpec,
+    QuerySpec,
+)
 
 __all__ = ("load_mapping", "parse_mapping")
 
@@ -48,6 +64,7 @@ SectionName = Literal["user", "client"]
 
 
 class _Rule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    source: str = PRIMARY
     attribute: str
     claim: str | None = None
     tokens: list[Token]
@@ -81,7 +98,30 @@ class _Groups(msgspec.Struct, forbid_unknown_fields=True):
     preferred_role_from: str | None = None
 
 
+class _Item(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Related(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    key: dict[str, str]
+
+
+class _Query(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    table: str | None = None
+    index: str | None = None
+    partition: dict[str, str]
+    sort_begins_with: dict[str, str] | None = None
+    limit: int
+
+
 class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    item: _Item | None = None
+    related: list[_Related] = []
+    query: list[_Query] = []
     claims: list[_Rule] = []
     static: _Static = msgspec.field(default_factory=_Static)
     suppress: _Suppress = msgspec.field(default_factory=_Suppress)
@@ -89,9 +129,14 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True):
     groups: _Groups = msgspec.field(default_factory=_Groups)
 
 
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    client_metadata: list[str] = []
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     user: _Section = msgspec.field(default_factory=_Section)
     client: _Section = msgspec.field(default_factory=_Section)
+    request: _Request = msgspec.field(default_factory=_Request)
 
 
 def _plain_problem(value: Any) -> str | None:
@@ -152,14 +197,142 @@ def _compile_rule(check: _Checker, where: str, rule: _Rule, section: SectionName
         else:
             default = rule.default
     return ClaimRule(
-        path, claim, tuple(dict.fromkeys(rule.tokens)), rule.type, default, rule.required
+        path,
+        claim,
+        tuple(dict.fromkeys(rule.tokens)),
+        rule.type,
+        default,
+        rule.required,
+        source=rule.source,
     )
 
 
-def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Section:
+def _key(
+    check: _Checker, where: str, raw: dict[str, str], use: KeyUse
+) -> tuple[tuple[str, KeyTemplate], ...]:
+    parts: list[tuple[str, KeyTemplate]] = []
+    if not 1 <= len(raw) <= 2:
+        check.problems.append(
+            f"{where}: a key names 1 or 2 attributes (partition, then sort key), got {len(raw)}"
+        )
+    for attribute, template in raw.items():
+        check.attribute(where, attribute)
+        try:
+            parts.append((attribute, KeyTemplate(f"{where}.{attribute}", template, use=use)))
+        except ConfigError as exc:
+            check.problems.append(str(exc))
+    return tuple(parts)
+
+
+def _owner(
+    check: _Checker,
+    where: str,
+    key: tuple[tuple[str, KeyTemplate], ...],
+    section: SectionName,
+    allowed: frozenset[str],
+) -> None:
+    """`clientMetadata` only beside the principal's own id, and only allowlisted keys."""
+    templates = [template for _, template in key]
+    used = frozenset().union(*(t.metadata_keys for t in templates))
+    if not used:
+        return
+    for unknown in sorted(used - allowed):
+        check.problems.append(
+            f"{where}: `{{clientMetadata.{unknown}}}` is not allowlisted in "
+            "`[request] client_metadata`"
+        )
+    owners = {"user": ("sub", "userName"), "client": ("clientId",)}[section]
+    if not any(name in t.event_names for t in templates for name in owners):
+        names = " or ".join(f"`{{{name}}}`" for name in owners)
+        check.problems.append(
+            f"{where}: a `{{clientMetadata.<key>}}` placeholder needs {names} in the same key, "
+            "so a client can only select among its own items"
+        )
+
+
+def _compile_lookup(
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
+) -> LookupSpec:
+    item = None
+    if raw.item is not None:
+        key = _key(check, f"{name}.item.key", raw.item.key, "primary")
+        if key and not any(t.event_names for _, t in key):
+            check.problems.append(
+                f"{name}.item.key: must contain an event placeholder (`{{sub}}`, `{{userName}}`, "
+                "`{clientId}`): every principal would share one item"
+            )
+        item = ItemSpec(name=PRIMARY, table=raw.item.table, key=key)
+    names: dict[str, str] = {PRIMARY: f"{name}.item"}
+    if len(raw.related) > MAX_RELATED:
+        check.problems.append(f"{name}.related: at most {MAX_RELATED} related items")
+    if len(raw.query) > MAX_QUERIES:
+        check.problems.append(f"{name}.query: at most {MAX_QUERIES} queries")
+    related: list[ItemSpec] = []
+    for i, entry in enumerate(raw.related):
+        where = f"{name}.related[{i}]"
+        if entry.name in names:
+            check.problems.append(
+                f"{where}: the source name `{entry.name}` is taken by {names[entry.name]}"
+            )
+        names[entry.name] = where
+        key = _key(check, f"{where}.key", entry.key, "related")
+        _owner(check, f"{where}.key", key, name, allowed)
+        related.append(ItemSpec(name=entry.name, table=entry.table, key=key))
+    queries: list[QuerySpec] = []
+    for i, query in enumerate(raw.query):
+        where = f"{name}.query[{i}]"
+        if query.name in names:
+            check.problems.append(
+                f"{where}: the source name `{query.name}` is taken by {names[query.name]}"
+            )
+        names[query.name] = where
+        if not 1 <= query.limit <= MAX_QUERY_LIMIT:
+            check.problems.append(f"{where}: `limit` must be in 1..{MAX_QUERY_LIMIT}")
+        partition = _key(check, f"{where}.partition", query.partition, "query")
+        if len(query.partition) != 1:
+            check.problems.append(f"{where}.partition: names exactly one attribute")
+        prefix = None
+        if query.sort_begins_with is not None:
+            if len(query.sort_begins_with) != 1:
+                check.problems.append(f"{where}.sort_begins_with: names exactly one attribute")
+            (prefix, *_) = _key(
+                check, f"{where}.sort_begins_with", query.sort_begins_with, "query"
+            ) or (None,)
+        _owner(check, where, partition + ((prefix,) if prefix else ()), name, allowed)
+        if partition:
+            queries.append(
+                QuerySpec(
+                    name=query.name,
+                    table=query.table,
+                    index=query.index,
+                    partition=partition[0],
+                    sort_prefix=prefix,
+                    limit=query.limit,
+                )
+            )
+    return LookupSpec(item=item, related=tuple(related), queries=tuple(queries))
+
+
+def _compile_section(
+    check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
+) -> Section:
     rules = tuple(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
+    lookup = _compile_lookup(check, name, raw, allowed)
+    sources = {PRIMARY} | {r.name for r in lookup.related}
+    lists = {q.name for q in lookup.queries}
+    for i, rule in enumerate(rules):
+        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
+        if rule.source in lists:
+            if rule.type not in ("string_list", "json"):
+                check.problems.append(
+                    f"{where}: source `{rule.source}` is a query, which yields a list: "
+                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
+                )
+        elif rule.source not in sources:
+            known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
+            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
     seen: dict[tuple[Token, str], str] = {}
     statics: tuple[tuple[Token, dict[str, Any]], ...] = (
         ("id", raw.static.id),
@@ -218,6 +391,7 @@ def _compile_section(check: _Checker, name: SectionName, raw: _Section) -> Secti
         groups_from=raw.groups.groups_from,
         iam_roles_from=raw.groups.iam_roles_from,
         preferred_role_from=raw.groups.preferred_role_from,
+        lookup=lookup,
     )
 
 
@@ -246,9 +420,13 @@ def parse_mapping(data: bytes, *, source: str, toml: bool) -> Mapping:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ConfigError(f"claim mapping `{source}`: {exc}") from exc
     check = _Checker()
+    allowed = frozenset(raw.request.client_metadata)
+    for key in raw.request.client_metadata:
+        check.attribute("request.client_metadata", key)
     mapping = Mapping(
-        user=_compile_section(check, "user", raw.user),
-        client=_compile_section(check, "client", raw.client),
+        user=_compile_section(check, "user", raw.user, allowed),
+        client=_compile_section(check, "client", raw.client, allowed),
+        client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
     )
     if check.problems:
         raise ConfigError(f"claim mapping `{source}`: " + "; ".join(check.problems))

@@ -69,11 +69,16 @@ class Request(msgspec.Struct, rename="camel"):
         Current groups; null for machine clients.
     scopes
         OAuth scopes of the access token; present only in V2 and V3 events.
+    client_metadata
+        What the client passed as `ClientMetadata` (`RespondToAuthChallenge`,
+        `GetTokensFromRefreshToken`, client credentials; never `InitiateAuth`). Chosen by the
+        client, so kept loose here: only allowlisted keys holding short strings are ever read.
     """
 
     user_attributes: UserAttributes | None = None
     group_configuration: GroupConfiguration | None = None
     scopes: list[str] | None = None
+    client_metadata: Any = None
 
 
 class CallerContext(msgspec.Struct, rename="camel"):

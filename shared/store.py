@@ -1,4 +1,4 @@
-"""The profile store: one long-lived DynamoDB client and the one async GetItem.
+"""The store: one long-lived DynamoDB client; GetItem, BatchGetItem and Query under a deadline.
 
 The only module that imports botocore, aiobotocore and aiohttp. It creates the client once per
 container on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make invoke`; Lambda
@@ -8,6 +8,7 @@ below (botocore, aiohttp, timeouts) is translated here into a `StoreError` raise
 """
 
 import asyncio
+import random
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
@@ -29,6 +30,7 @@ from botocore.loaders import JSONFileLoader, Loader
 from shared.config import Settings
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
 from shared.item import Item, decode_item
+from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -61,7 +63,7 @@ def _remember_attempt(
 
 
 class _MalformedResponse(Exception):
-    """A 2xx GetItem response whose body is not a JSON object."""
+    """A 2xx response whose body is not a JSON object."""
 
 
 def _require_json_object(response_dict: dict[str, Any], **_: Any) -> None:
@@ -72,9 +74,9 @@ def _require_json_object(response_dict: dict[str, Any], **_: Any) -> None:
     try:
         body = orjson.loads(response_dict.get("body", b""))
     except orjson.JSONDecodeError:
-        raise _MalformedResponse("GetItem response body is not JSON") from None
+        raise _MalformedResponse("DynamoDB response body is not JSON") from None
     if not isinstance(body, dict):
-        raise _MalformedResponse("GetItem response body is not a JSON object")
+        raise _MalformedResponse("DynamoDB response body is not a JSON object")
 
 
 class _OrjsonFileLoader(JSONFileLoader):
@@ -177,89 +179,79 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> "DynamoDBCli
         config=config,
     )
     client = await stack.enter_async_context(creator)
-    client.meta.events.register("before-parse.dynamodb.GetItem", _require_json_object)
-    client.meta.events.register("needs-retry.dynamodb.GetItem", _remember_attempt)
+    for operation in ("GetItem", "BatchGetItem", "Query"):
+        client.meta.events.register(f"before-parse.dynamodb.{operation}", _require_json_object)
+        client.meta.events.register(f"needs-retry.dynamodb.{operation}", _remember_attempt)
     return client
 
 
-def _request(settings: Settings, attributes: tuple[str, ...]) -> dict[str, Any]:
-    # The key attribute is always projected, so an item that holds none of the mapped
+def _projection(key: tuple[str, ...], attributes: tuple[str, ...]) -> dict[str, Any]:
+    # The key attributes are always projected, so an item that holds none of the mapped
     # attributes still comes back and is told apart from a missing one.
-    wanted = tuple(dict.fromkeys((settings.key_attribute, *attributes)))
+    wanted = tuple(dict.fromkeys((*key, *attributes)))
     names = {f"#a{i}": name for i, name in enumerate(wanted)}
-    return {
-        "TableName": settings.table_name,
-        "ConsistentRead": settings.consistent_read,
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": names,
-    }
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
-def _translate(exc: Exception) -> StoreError:
+def _key(read: ItemRead) -> dict[str, Any]:
+    return {attribute: {"S": value} for attribute, value in read.key}
+
+
+def _translate(exc: Exception, operation: str) -> StoreError:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = error.get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in _THROTTLE_CODES:
-            return StoreThrottled(f"DynamoDB throttled GetItem: {code}")
-        return StoreUnavailable(f"DynamoDB rejected GetItem: {code or 'unknown'} (HTTP {status})")
+            return StoreThrottled(f"DynamoDB throttled {operation}: {code}")
+        return StoreUnavailable(
+            f"DynamoDB rejected {operation}: {code or 'unknown'} (HTTP {status})"
+        )
     if isinstance(exc, _MalformedResponse):
         return StoreUnavailable(str(exc))
     if isinstance(exc, TimeoutError):
         last = _LAST_ATTEMPT.get()
         if last in _THROTTLE_CODES:
-            return StoreThrottled(f"DynamoDB throttled GetItem: {last}; no retry fit the deadline")
+            return StoreThrottled(
+                f"DynamoDB throttled {operation}: {last}; no retry fit the deadline"
+            )
         if last is not None and not last.endswith("TimeoutError"):
-            return StoreUnavailable(f"GetItem failed: {last}; no retry fit the deadline")
-        return StoreTimeout("GetItem timed out: no answer inside the deadline")
+            return StoreUnavailable(f"{operation} failed: {last}; no retry fit the deadline")
+        return StoreTimeout(f"{operation} timed out: no answer inside the deadline")
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return StoreTimeout(f"GetItem timed out: {type(exc).__name__}")
-    return StoreUnavailable(f"GetItem failed: {type(exc).__name__}: {exc}")
+        return StoreTimeout(f"{operation} timed out: {type(exc).__name__}")
+    return StoreUnavailable(f"{operation} failed: {type(exc).__name__}: {exc}")
+
+
+_METHODS: Final = {"GetItem": "get_item", "BatchGetItem": "batch_get_item", "Query": "query"}
 
 
 class Store:
-    """Reads profile items by key through one shared client."""
+    """Reads items (GetItem, BatchGetItem, Query) through one shared client.
 
-    __slots__ = ("_client", "_client_request", "_key_attribute", "_user_request")
+    Requests are built per read from its source, whose projection was fixed at init.
+    """
 
-    def __init__(
-        self,
-        client: "DynamoDBClient",
-        settings: Settings,
-        *,
-        user_attributes: tuple[str, ...],
-        client_attributes: tuple[str, ...],
-    ) -> None:
-        """Prepare both GetItem requests once: table, consistency and projection."""
+    __slots__ = ("_client", "_projections")
+
+    def __init__(self, client: "DynamoDBClient") -> None:
         self._client = client
-        self._key_attribute = settings.key_attribute
-        self._user_request = _request(settings, user_attributes)
-        self._client_request = _request(settings, client_attributes)
+        self._projections: dict[int, dict[str, Any]] = {}
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
-        """Fetch the item at `key`, or None when there is none.
+    def _projected(self, source: ItemSource | QuerySource, key: tuple[str, ...]) -> dict[str, Any]:
+        # Built once per source (sources live as long as the container).
+        projection = self._projections.get(id(source))
+        if projection is None:
+            projection = _projection(key, source.attributes)
+            self._projections[id(source)] = projection
+        return projection
 
-        Parameters
-        ----------
-        key
-            Partition key value.
-        machine
-            Use the machine-client projection instead of the user one.
-        timeout
-            Seconds this lookup may take, retries included.
-
-        Raises
-        ------
-        StoreError
-            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
-        """
-        request = self._client_request if machine else self._user_request
+    async def _call(self, operation: str, timeout: float, request: dict[str, Any]) -> Any:
         _LAST_ATTEMPT.set(None)
+        method = getattr(self._client, _METHODS[operation])
         try:
-            async with asyncio.timeout(timeout):
-                response = await self._client.get_item(
-                    **request, Key={self._key_attribute: {"S": key}}
-                )
+            async with asyncio.timeout(max(timeout, 0)):
+                return await method(**request)
         except asyncio.CancelledError:
             raise
         except (
@@ -270,6 +262,122 @@ class Store:
             _MalformedResponse,
         ) as exc:
             # OSError covers TimeoutError (the deadline) and raw socket errors aiohttp lets by.
-            raise _translate(exc) from exc
+            raise _translate(exc, operation) from exc
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        """Fetch the item `read` names, or None when there is none.
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        source = read.source
+        request = {
+            "TableName": source.table,
+            "Key": _key(read),
+            "ConsistentRead": consistent,
+            **self._projected(source, tuple(a for a, _ in read.key)),
+        }
+        response = await self._call("GetItem", timeout, request)
         raw = response.get("Item")
         return None if raw is None else decode_item(raw)
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        """Fetch the items `reads` name with BatchGetItem, in their order (None: no such item).
+
+        Unprocessed keys are asked again, with a short backoff, until they are all answered or
+        `timeout` runs out (then `StoreThrottled`: DynamoDB left them unprocessed).
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        wanted: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        requests: dict[str, dict[str, Any]] = {}
+        for index, read in enumerate(reads):
+            source = read.source
+            wanted[(source.table, read.key)] = index
+            entry = requests.setdefault(
+                source.table,
+                {
+                    "Keys": [],
+                    "ConsistentRead": consistent,
+                    **self._projected(source, tuple(a for a, _ in read.key)),
+                },
+            )
+            entry["Keys"].append(_key(read))
+        found: list[Item | None] = [None] * len(reads)
+        attempt = 0
+        while requests:
+            response = await self._call(
+                "BatchGetItem", deadline - loop.time(), {"RequestItems": requests}
+            )
+            for table, items in (response.get("Responses") or {}).items():
+                for raw in items:
+                    item = decode_item(raw)
+                    key = _key_of(item, requests, table)
+                    position = wanted.get((table, key)) if key is not None else None
+                    if position is not None:
+                        found[position] = item
+            requests = response.get("UnprocessedKeys") or {}
+            if requests:
+                attempt += 1
+                pause = min(0.05 * 2**attempt, 0.5) * random.random()
+                if loop.time() + pause >= deadline:
+                    raise StoreThrottled(
+                        "DynamoDB left BatchGetItem keys unprocessed until the deadline"
+                    )
+                await asyncio.sleep(pause)
+        return found
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        """The items `read` matches, in key order: one page (at most `limit` items, 1 MB).
+
+        Raises
+        ------
+        StoreError
+            `StoreTimeout`, `StoreThrottled`, `StoreUnavailable` or `ItemError`.
+        """
+        source = read.source
+        partition_attribute = source.partition[0]
+        names = {"#p": partition_attribute}
+        values: dict[str, Any] = {":p": {"S": read.partition}}
+        condition = "#p = :p"
+        if source.sort_prefix is not None and read.prefix is not None:
+            names["#s"] = source.sort_prefix[0]
+            values[":s"] = {"S": read.prefix}
+            condition += " AND begins_with(#s, :s)"
+        projection = self._projected(source, ())
+        request: dict[str, Any] = {
+            "TableName": source.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "Limit": source.limit,
+            "ConsistentRead": consistent and source.index is None,
+            "ProjectionExpression": projection["ProjectionExpression"],
+            "ExpressionAttributeNames": {**projection["ExpressionAttributeNames"], **names},
+        }
+        if source.index is not None:
+            request["IndexName"] = source.index
+        response = await self._call("Query", timeout, request)
+        return [decode_item(raw) for raw in response.get("Items") or ()]
+
+
+def _key_of(
+    item: Item, requests: dict[str, dict[str, Any]], table: str
+) -> tuple[tuple[str, str], ...] | None:
+    """The (attribute, value) key of a returned item, in the order its request named them."""
+    keys = requests.get(table, {}).get("Keys") or ()
+    if not keys:
+        return None
+    attributes = tuple(keys[0])
+    values = tuple((a, item.get(a)) for a in attributes)
+    if not all(isinstance(v, str) for _, v in values):
+        return None
+    return tuple((a, str(v)) for a, v in values)

@@ -12,7 +12,6 @@ message, is the only exception `answer` raises.
 """
 
 import time
-from collections.abc import Awaitable
 from typing import Any, Final, Literal
 
 import msgspec
@@ -26,11 +25,11 @@ from shared.errors import (
     PretokenError,
     SignInDenied,
     StoreError,
-    StoreTimeout,
 )
 from shared.invocation import CacheResult, Invocation, Reason, log_invocation
-from shared.item import Item
+from shared.keys import MAX_METADATA_CHARS
 from shared.models import Event, JSONValue, decode_event
+from shared.reader import Profile, Reads, peek, read, render
 from shared.response import Shape, blank_response, build_response, choose_shape
 
 __all__ = ("answer",)
@@ -45,8 +44,8 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     decoded: Event
     principal: Principal
     shape: Shape
-    key: str | None
-    """The item's key; None when the event lacks what the key template needs."""
+    reads: Reads | None
+    """What to read; None when the event lacks what the primary key needs."""
 
 
 def answer(
@@ -74,13 +73,14 @@ def answer(
     plan = _plan(event, deps)
     if isinstance(plan, Invocation):
         result = plan
-    elif plan.key is None:
+    elif plan.reads is None:
         result = _on_missing(plan, "no_key", "none", deps)
     else:
-        key = plan.key
-        result = _from_cache(plan, key, deps) or deps.loop.run_until_complete(
-            _look_up(plan, key, remaining_ms, deps)
-        )
+        cached = peek(plan.reads, deps.cache)
+        if cached is not None:
+            result = _conclude(plan, cached, deps)
+        else:
+            result = deps.loop.run_until_complete(_look_up(plan, plan.reads, remaining_ms, deps))
     cold_start = deps.invocations == 0
     deps.invocations += 1
     log_invocation(
@@ -96,26 +96,28 @@ def answer(
     return result.response
 
 
+def _metadata(decoded: Event, allowed: frozenset[str]) -> dict[str, str] | None:
+    """The allowlisted `clientMetadata` values that are short strings; the rest is ignored."""
+    raw = decoded.request.client_metadata if decoded.request else None
+    if not allowed or not isinstance(raw, dict):
+        return None
+    return {
+        key: value
+        for key in allowed
+        if isinstance(value := raw.get(key), str) and len(value) <= MAX_METADATA_CHARS
+    }
+
+
 def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
-    """Decode the event, decide who it is for and build its key; an `Invocation` if that is all."""
+    """Decode the event, decide who it is for and what to read; an `Invocation` if that is all."""
     try:
         decoded = decode_event(event)
     except EventError as exc:
         return _on_error(event, None, error=exc, reason="bad_event", cache="none", deps=deps)
     principal = deps.client if decoded.is_machine_client else deps.user
     shape = choose_shape(decoded, deps.settings.response_format)
-    key = principal.key.render(decoded)
-    return _Plan(event=event, decoded=decoded, principal=principal, shape=shape, key=key)
-
-
-def _from_cache(plan: _Plan, key: str, deps: Deps) -> Invocation | None:
-    """Answer from a fresh cache entry without touching the event loop; None on a miss."""
-    if deps.cache is None:
-        return None
-    hit = deps.cache.peek(plan.principal.cache_prefix + key)
-    if hit is None:
-        return None
-    return _conclude(plan, hit.value, "hit", deps)
+    reads = render(principal, decoded, _metadata(decoded, principal.metadata_keys))
+    return _Plan(event=event, decoded=decoded, principal=principal, shape=shape, reads=reads)
 
 
 def _deadline_seconds(deps: Deps, remaining_ms: int | None) -> float:
@@ -125,45 +127,35 @@ def _deadline_seconds(deps: Deps, remaining_ms: int | None) -> float:
     return budget_ms / _MS
 
 
-async def _look_up(plan: _Plan, key: str, remaining_ms: int | None, deps: Deps) -> Invocation:
-    """Fetch the profile under the deadline (through the cache when on) and conclude."""
-    timeout = _deadline_seconds(deps, remaining_ms)
-    machine = plan.principal.machine
+async def _look_up(plan: _Plan, reads: Reads, remaining_ms: int | None, deps: Deps) -> Invocation:
+    """Read the profile under the deadline (through the cache when on) and conclude.
 
-    def load() -> Awaitable[Item | None]:
-        return deps.store.get(key, machine=machine, timeout=timeout)
-
-    if timeout <= 0:
-
-        async def expired() -> Item | None:
-            raise StoreTimeout("no time left for the lookup before the invocation deadline")
-
-        load = expired  # a fresh or a stale cache entry can still answer
-    cache: CacheResult = "off" if deps.cache is None else "miss"
+    With no time left, only the cache can answer (a stale entry, when the store is failing).
+    """
+    timeout = max(_deadline_seconds(deps, remaining_ms), 0.0)
     try:
-        if deps.cache is None:
-            item = await load()
-        else:
-            result = await deps.cache.get(plan.principal.cache_prefix + key, load)
-            item, cache = result.value, result.outcome
+        profile = await read(reads, deps.store, deps.cache, timeout=timeout)
     except StoreError as exc:
+        cache: CacheResult = "off" if deps.cache is None else "miss"
         return _on_error(plan.event, plan, error=exc, reason="store_error", cache=cache, deps=deps)
-    return _conclude(plan, item, cache, deps)
+    return _conclude(plan, profile, deps)
 
 
-def _conclude(plan: _Plan, item: Item | None, cache: CacheResult, deps: Deps) -> Invocation:
-    """Apply the principal's mapping to the item (None: no profile)."""
-    if item is None:
-        return _on_missing(plan, "missing", cache, deps)
-    claims = apply_mapping(plan.principal.section, item, plan.decoded.client_id)
+def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
+    """Apply the principal's mapping to what was read (no primary item: no profile)."""
+    if profile.primary is None:
+        return _on_missing(plan, "missing", profile.cache, deps)
+    claims = apply_mapping(
+        plan.principal.section, profile.primary, plan.decoded.client_id, sources=profile.sources
+    )
     if claims.missing_required is not None:
         # A profile without a required attribute is no usable profile: ON_MISSING decides.
-        return _on_missing(plan, "missing_required", cache, deps)
+        return _on_missing(plan, "missing_required", profile.cache, deps)
     return Invocation(
         response=_respond(plan, claims),
         outcome="claims_added",
         reason="found",
-        cache=cache,
+        cache=profile.cache,
         shape=plan.shape,
         dropped=claims.dropped,
     )

@@ -16,6 +16,7 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
+from shared.lookup import ItemRead
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness
 from tools.fault_proxy import FaultProxy, http_response
@@ -38,7 +39,13 @@ WRONG_TYPES = http_response(
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
-    return h.loop.run_until_complete(h.deps.store.get(key, machine=machine, timeout=timeout))
+    principal = h.deps.client if machine else h.deps.user
+    source = principal.lookup.primary
+    read = ItemRead(source=source, key=((source.key[0][0], key),))
+    consistent = principal.lookup.consistent
+    return h.loop.run_until_complete(
+        h.deps.store.get_item(read, consistent=consistent, timeout=timeout)
+    )
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ the user's groups unless the mapping overrides them.
 import asyncio
 import copy
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from shared.claims import reserved_reason, scope_reason, suppress_reason
 from shared.errors import DENIED_NO_PROFILE, DENIED_UNAVAILABLE
 from shared.item import Item, decode_item
+from shared.lookup import ItemRead, QueryRead
 from shared.mapping import load_mapping
 from shared.models import decode_event
 from shared.response import choose_shape
@@ -105,9 +107,18 @@ class _Source:
     def __init__(self, raw: dict[str, Any] | None) -> None:
         self.raw = raw
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
         await asyncio.sleep(0)
         return None if self.raw is None else decode_item(self.raw)
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        return [await self.get_item(read, consistent=consistent, timeout=timeout) for read in reads]
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        await asyncio.sleep(0)
+        return [] if self.raw is None else [decode_item(self.raw)]
 
 
 def _check_generation(generation: Any, token: Any) -> None:

@@ -1,5 +1,7 @@
 """Key templates: parsed once, filled from the event, validated at init."""
 
+from decimal import Decimal
+
 import pytest
 
 from shared.errors import ConfigError
@@ -45,12 +47,6 @@ def test_keys_empty_value_gives_no_key() -> None:
     assert _user().render(decode_event(raw)) is None
 
 
-def test_keys_oversized_key_gives_no_key() -> None:
-    raw = load_event("v2-authentication.json")
-    raw["userName"] = "x" * 3000
-    assert _user().render(decode_event(raw)) is None
-
-
 @pytest.mark.parametrize(
     ("template", "reason"),
     [
@@ -58,7 +54,8 @@ def test_keys_oversized_key_gives_no_key() -> None:
         ("USER#{userName!r}", "may only use the placeholders"),
         ("USER#{userName:>10}", "may only use the placeholders"),
         ("USER#{userName", "not a valid key template"),
-        ("USER#static", "must contain a placeholder"),
+        ("USER#{item.tenant}", "may only use the placeholders"),
+        ("USER#{clientMetadata.tenant}", "may only use the placeholders"),
     ],
 )
 def test_keys_invalid_template_names_variable(template: str, reason: str) -> None:
@@ -71,3 +68,39 @@ def test_keys_invalid_template_names_variable(template: str, reason: str) -> Non
 def test_keys_literal_braces_are_kept() -> None:
     template = KeyTemplate("USER_KEY", "{{x}}#{userName}")
     assert template.render(decode_event({"userName": "a"})) == "{x}#a"
+
+
+@pytest.mark.parametrize(
+    ("use", "template", "ok"),
+    [
+        ("related", "TENANT#{item.tenant.id}", True),
+        ("related", "M#{sub}#{clientMetadata.tenant}", True),
+        ("query", "USER#{sub}", True),
+        ("query", "T#{item.tenant}", False),
+        ("query", "M#{clientMetadata.tenant}", True),
+        ("related", "T#{item.}", False),
+        ("related", "T#{item..x}", False),
+        ("related", "T#{clientMetadata.}", False),
+        ("primary", "PROFILE", True),
+    ],
+)
+def test_keys_placeholders_depend_on_where_the_key_sits(use: str, template: str, ok: bool) -> None:
+    if ok:
+        KeyTemplate("k", template, use=use)  # type: ignore[arg-type]  # the table's strings
+        return
+    with pytest.raises(ConfigError, match="may only use the placeholders"):
+        KeyTemplate("k", template, use=use)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "rendered"),
+    [("t1", "T#t1"), (42, "T#42"), (Decimal("4.5"), "T#4.5"), (2**63 + 1, f"T#{2**63 + 1}"),
+     (True, None), (None, None), ("", None), ([1], None), ({"a": 1}, None)],
+)  # fmt: skip
+def test_keys_item_values_render_as_stored_or_not_at_all(
+    value: object, rendered: str | None
+) -> None:
+    template = KeyTemplate("k", "T#{item.tenant}", use="related")
+    event = decode_event(load_event("v2-authentication.json"))
+    assert template.render(event, {"tenant": value}) == rendered
+    assert template.render(event, {}) is None
