@@ -20,6 +20,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
+from shared.lookup import ItemRead
 from tools.container import Container
 
 __all__ = ("SEED", "run")
@@ -70,15 +71,23 @@ def run(
     ours_off = Container(off, logs="discard")
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
+    primary = ours_off.deps.user.lookup.primary
+    consistent = ours_off.deps.user.lookup.consistent
+
+    def lookup_only(event: dict[str, Any]) -> object:
+        read = ItemRead(
+            source=primary, key=tuple((a, "USER#" + event["userName"]) for a, _ in primary.key)
+        )
+        return loop.run_until_complete(
+            ours_off.deps.store.get_item(read, consistent=consistent, timeout=1.5)
+        )
 
     contenders: dict[str, Call] = {
         "ours (cache off)": ours_off.invoke,
         "ours (cache on)": ours_on.invoke,
         # Our store's lookup alone (client, deadline, item decoding), none of the pipeline
         # around it: splits our overhead from the client's.
-        "ours: lookup only": lambda e: loop.run_until_complete(
-            ours_off.deps.store.get("USER#" + e["userName"], machine=False, timeout=1.5)
-        ),
+        "ours: lookup only": lookup_only,
         "ours on tuned aiobotocore": lambda e: peers["aiobotocore_tuned"](e, None),
         "plain boto3": lambda e: peers["boto3_plain"](e, None),
         "Powertools + boto3": lambda e: peers["powertools_plain"](e, None),

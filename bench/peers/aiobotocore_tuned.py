@@ -11,6 +11,7 @@ policies, log line) is ours, built once per container as `handler.app` does.
 import asyncio
 import gc
 import os
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -19,12 +20,11 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from shared.claims import DEFAULT_MAPPING
 from shared.config import Settings, load_settings
 from shared.deps import Deps, build_deps
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
 from shared.item import Item, decode_item
-from shared.mapping import load_mapping
+from shared.lookup import ItemRead, QueryRead
 from shared.trigger import answer
 
 __all__ = ("DEPS", "LOOP", "SETTINGS", "TunedStore", "close", "handler", "open_tuned")
@@ -34,33 +34,40 @@ _THROTTLES = frozenset(
 )
 
 
-def _request(settings: Settings, attributes: tuple[str, ...]) -> dict[str, Any]:
-    wanted = tuple(dict.fromkeys((settings.key_attribute, *attributes)))
-    names = {f"#a{i}": name for i, name in enumerate(wanted)}
-    return {
-        "TableName": settings.table_name,
-        "ConsistentRead": settings.consistent_read,
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": names,
-    }
-
-
 class TunedStore:
-    """Our store's contract (`get`, bounded by a timeout, `StoreError`s) on aiobotocore."""
+    """Our store's reads (bounded by a timeout, failures as `StoreError`s) on aiobotocore.
 
-    def __init__(
-        self, client: Any, settings: Settings, user: tuple[str, ...], machine: tuple[str, ...]
-    ) -> None:
+    GetItem, and BatchGetItem as GetItems side by side; no Query: the bench's mapping reads
+    one item per sign-in.
+    """
+
+    def __init__(self, client: Any) -> None:
         self._client = client
-        self._key_attribute = settings.key_attribute
-        self._requests = {False: _request(settings, user), True: _request(settings, machine)}
+        self._projections: dict[int, dict[str, Any]] = {}
 
-    async def get(self, key: str, *, machine: bool, timeout: float) -> Item | None:
-        """The item at `key`, or None; a `StoreError` on any failure."""
+    def _projected(self, read: ItemRead) -> dict[str, Any]:
+        projection = self._projections.get(id(read.source))
+        if projection is None:
+            # The key attributes are always projected: an item without any mapped attribute
+            # still comes back, told apart from no item.
+            wanted = dict.fromkeys((*(a for a, _ in read.key), *read.source.attributes))
+            names = {f"#a{i}": name for i, name in enumerate(wanted)}
+            projection = {
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
+            self._projections[id(read.source)] = projection
+        return projection
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        """The item `read` names, or None; a `StoreError` on any failure."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(max(timeout, 0)):
                 response = await self._client.get_item(
-                    **self._requests[machine], Key={self._key_attribute: {"S": key}}
+                    TableName=read.source.table,
+                    Key={attribute: {"S": value} for attribute, value in read.key},
+                    ConsistentRead=consistent,
+                    **self._projected(read),
                 )
         except asyncio.CancelledError:
             raise
@@ -76,6 +83,20 @@ class TunedStore:
             raise StoreUnavailable(type(exc).__name__) from exc
         raw = response.get("Item")
         return None if raw is None else decode_item(raw)
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        """The items `reads` name, in their order, read side by side."""
+        return list(
+            await asyncio.gather(
+                *(self.get_item(read, consistent=consistent, timeout=timeout) for read in reads)
+            )
+        )
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        """Not served: raises `StoreUnavailable` (the bench's mapping has no queries)."""
+        raise StoreUnavailable("the tuned aiobotocore contender serves no Query")
 
 
 async def open_tuned(settings: Settings, loop: asyncio.AbstractEventLoop) -> Deps:
@@ -103,9 +124,7 @@ async def open_tuned(settings: Settings, loop: asyncio.AbstractEventLoop) -> Dep
             config=config,
         )
     )
-    mapping = load_mapping(settings.claims_config) if settings.claims_config else DEFAULT_MAPPING
-    store = TunedStore(client, settings, mapping.user.attributes, mapping.client.attributes)
-    return build_deps(settings, store, loop, mapping=mapping, stack=stack)
+    return build_deps(settings, TunedStore(client), loop, stack=stack)
 
 
 SETTINGS = load_settings(os.environ)
