@@ -13,7 +13,8 @@ LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install lint format test fuzz soak invoke bench bench-reference package lock deploy clean
+.PHONY: install lint format test fuzz soak invoke bench bench-reference package lock deploy attach \
+	detach clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
 # Into venv $(1) with its python $(2): every dependency from the dev lock, hashes checked, then
@@ -115,6 +116,17 @@ lock: $(UV)
 deploy: package
 	sam build --template-file template.yaml
 	sam deploy --guided
+
+# Set (attach) or remove (detach) the trigger on an existing user pool, repeating every other
+# setting as DescribeUserPool reports it. Shows the change; APPLY=1 applies it. README "Adopt on
+# an existing pool". Credentials and endpoints as boto3 finds them (AWS_ENDPOINT_URL,
+# AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER), plus AWS_ENDPOINT_URL_COGNITO_IDP.
+attach: $(STAMP)
+	$(PY) -m tools.attach attach --pool-id "$(POOL_ID)" --function-arn "$(FUNCTION_ARN)" \
+		--lambda-version "$(or $(LAMBDA_VERSION),V2_0)" --apply "$(APPLY)"
+
+detach: $(STAMP)
+	$(PY) -m tools.attach detach --pool-id "$(POOL_ID)" --apply "$(APPLY)"
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .venv-bench313 .mypy_cache .pytest_cache .ruff_cache .hypothesis \

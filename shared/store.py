@@ -193,8 +193,8 @@ def _projection(key: tuple[str, ...], attributes: tuple[str, ...]) -> dict[str, 
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
-def _key(read: ItemRead) -> dict[str, Any]:
-    return {attribute: {"S": value} for attribute, value in read.key}
+def _key_values(key: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {attribute: {"S": value} for attribute, value in key}
 
 
 def _translate(exc: Exception, operation: str) -> StoreError:
@@ -275,7 +275,7 @@ class Store:
         source = read.source
         request = {
             "TableName": source.table,
-            "Key": _key(read),
+            "Key": _key_values(read.key),
             "ConsistentRead": consistent,
             **self._projected(source, tuple(a for a, _ in read.key)),
         }
@@ -298,20 +298,24 @@ class Store:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        wanted: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
-        requests: dict[str, dict[str, Any]] = {}
+        # One entry per table: its keys once each (DynamoDB refuses duplicates) and one
+        # projection holding every source's attributes.
+        wanted: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+        tables: dict[str, tuple[tuple[str, ...], dict[str, None]]] = {}
         for index, read in enumerate(reads):
-            source = read.source
-            wanted[(source.table, read.key)] = index
-            entry = requests.setdefault(
-                source.table,
-                {
-                    "Keys": [],
-                    "ConsistentRead": consistent,
-                    **self._projected(source, tuple(a for a, _ in read.key)),
-                },
-            )
-            entry["Keys"].append(_key(read))
+            table = read.source.table
+            wanted.setdefault((table, read.key), []).append(index)
+            key_names = tuple(attribute for attribute, _ in read.key)
+            _, attributes = tables.setdefault(table, (key_names, {}))
+            attributes.update(dict.fromkeys(read.source.attributes))
+        requests: dict[str, dict[str, Any]] = {
+            table: {
+                "Keys": [_key_values(key) for (t, key) in wanted if t == table],
+                "ConsistentRead": consistent,
+                **_projection(key_names, tuple(attributes)),
+            }
+            for table, (key_names, attributes) in tables.items()
+        }
         found: list[Item | None] = [None] * len(reads)
         attempt = 0
         while requests:
@@ -319,11 +323,14 @@ class Store:
                 "BatchGetItem", deadline - loop.time(), {"RequestItems": requests}
             )
             for table, items in (response.get("Responses") or {}).items():
+                key_names = tables[table][0] if table in tables else ()
                 for raw in items:
                     item = decode_item(raw)
-                    key = _key_of(item, requests, table)
-                    position = wanted.get((table, key)) if key is not None else None
-                    if position is not None:
+                    values = tuple((name, item.get(name)) for name in key_names)
+                    if not all(isinstance(value, str) for _, value in values):
+                        continue
+                    key = tuple((name, str(value)) for name, value in values)
+                    for position in wanted.get((table, key), ()):
                         found[position] = item
             requests = response.get("UnprocessedKeys") or {}
             if requests:
@@ -367,17 +374,3 @@ class Store:
             request["IndexName"] = source.index
         response = await self._call("Query", timeout, request)
         return [decode_item(raw) for raw in response.get("Items") or ()]
-
-
-def _key_of(
-    item: Item, requests: dict[str, dict[str, Any]], table: str
-) -> tuple[tuple[str, str], ...] | None:
-    """The (attribute, value) key of a returned item, in the order its request named them."""
-    keys = requests.get(table, {}).get("Keys") or ()
-    if not keys:
-        return None
-    attributes = tuple(keys[0])
-    values = tuple((a, item.get(a)) for a in attributes)
-    if not all(isinstance(v, str) for _, v in values):
-        return None
-    return tuple((a, str(v)) for a, v in values)

@@ -1,9 +1,11 @@
 """`make invoke`: run the handler on a sample event and show what the tokens would hold.
 
 With no AWS configuration it starts an embedded DynamoDB (moto's server on 127.0.0.1, free
-port), creates the table and seeds `events/profiles.json`. With `AWS_ENDPOINT_URL_DYNAMODB`, or
-real AWS credentials plus `TABLE_NAME`, it uses that table and seeds nothing. It imports the real
-entry point (`handler.app`), so settings come from the environment exactly as in Lambda.
+port), creates the table and seeds `events/profiles.json`, or, when the `CLAIMS_CONFIG` file has a
+`<name>.seed.json` beside it, the tables (keys, indexes) and items that file describes. With
+`AWS_ENDPOINT_URL_DYNAMODB`, or real AWS credentials plus `TABLE_NAME`, it uses that table and
+seeds nothing. It imports the real entry point (`handler.app`), so settings come from the
+environment exactly as in Lambda.
 """
 
 import argparse
@@ -70,9 +72,44 @@ def _table() -> Iterator[str]:
         os.environ.setdefault("AWS_REGION", "us-east-1")
         os.environ.setdefault("AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["aws_access_key_id"])
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
-        create_table(endpoint, table, key_attribute=os.environ.get("KEY_ATTRIBUTE", "id"))
+        seed = _seed_file()
+        if seed is not None:
+            counts = _seed_tables(endpoint, json.loads(seed.read_text()))
+            yield f"embedded DynamoDB (moto server) at {endpoint}, seeded from {seed}: {counts}"
+            return
+        create_table(
+            endpoint,
+            table,
+            key_attribute=os.environ.get("KEY_ATTRIBUTE", "id"),
+            sort_key=os.environ.get("SORT_KEY_ATTRIBUTE"),
+        )
         count = put_items(endpoint, table, load_items(EVENTS / "profiles.json"))
         yield f"embedded DynamoDB (moto server) at {endpoint}, table {table}, {count} profiles"
+
+
+def _seed_file() -> Path | None:
+    """`<mapping>.seed.json` beside the `CLAIMS_CONFIG` file, when there is one."""
+    mapping = os.environ.get("CLAIMS_CONFIG")
+    if not mapping:
+        return None
+    seed = Path(mapping).with_suffix(".seed.json")
+    return seed if seed.exists() else None
+
+
+def _seed_tables(endpoint: str, tables: dict[str, Any]) -> str:
+    """Create each table of a seed file (keys, indexes) and put its items."""
+    counts = []
+    for name, table in tables.items():
+        indexes = {index: (keys[0], keys[1]) for index, keys in table.get("indexes", {}).items()}
+        create_table(
+            endpoint,
+            name,
+            key_attribute=table["key"],
+            sort_key=table.get("sort_key"),
+            indexes=indexes,
+        )
+        counts.append(f"{name} {put_items(endpoint, name, table['items'])} items")
+    return ", ".join(counts)
 
 
 def main(argv: list[str] | None = None) -> int:

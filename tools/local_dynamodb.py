@@ -38,15 +38,41 @@ def _client(endpoint: str, region: str) -> Any:
 
 
 def create_table(
-    endpoint: str, table: str, *, key_attribute: str = "id", region: str = "us-east-1"
+    endpoint: str,
+    table: str,
+    *,
+    key_attribute: str = "id",
+    sort_key: str | None = None,
+    indexes: dict[str, tuple[str, str | None]] | None = None,
+    region: str = "us-east-1",
 ) -> None:
-    """Create an on-demand table with a string partition key, as the SAM template does."""
+    """Create an on-demand table with string keys, as the SAM template does.
+
+    `sort_key` adds a sort key; `indexes` maps a global secondary index's name to its partition
+    and sort key attributes (all projected).
+    """
     client = _client(endpoint, region)
+    schema = [{"AttributeName": key_attribute, "KeyType": "HASH"}]
+    if sort_key is not None:
+        schema.append({"AttributeName": sort_key, "KeyType": "RANGE"})
+    names = {key_attribute, *([sort_key] if sort_key else [])}
+    secondary = []
+    for name, (partition, sort) in (indexes or {}).items():
+        index_schema = [{"AttributeName": partition, "KeyType": "HASH"}]
+        names.add(partition)
+        if sort is not None:
+            index_schema.append({"AttributeName": sort, "KeyType": "RANGE"})
+            names.add(sort)
+        secondary.append(
+            {"IndexName": name, "KeySchema": index_schema, "Projection": {"ProjectionType": "ALL"}}
+        )
+    extra: dict[str, Any] = {"GlobalSecondaryIndexes": secondary} if secondary else {}
     client.create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": key_attribute, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key_attribute, "AttributeType": "S"}],
+        KeySchema=schema,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in sorted(names)],
         BillingMode="PAY_PER_REQUEST",
+        **extra,
     )
     client.get_waiter("table_exists").wait(TableName=table)
 
