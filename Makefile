@@ -4,20 +4,35 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.bench-installed
+# Locks, with hashes, valid for Python 3.11+ on every platform (this machine, and Lambda's 3.13 on
+# arm64 and x86_64). requirements.lock: the runtime dependencies, what `make package` ships.
+# requirements-dev.lock: those same pins plus the dev and bench extras, what `make install`
+# (and the bench's 3.13 venv) installs, so what is tested is what is deployed. `make lock`
+# rewrites both from pyproject.toml.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_VENV := .venv-lock
 
-.PHONY: install lint format test fuzz soak invoke bench package deploy attach detach clean
+.PHONY: install lint format test fuzz soak invoke bench bench-reference package lock deploy attach \
+	detach clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
-$(STAMP): pyproject.toml
+# Into venv $(1) with its python $(2): every dependency from the dev lock, hashes checked, then
+# the project itself, editable, adding nothing.
+define install_locked
+	$(2) -m pip install --quiet --upgrade pip
+	$(2) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(2) -m pip install --quiet --no-deps -e .
+endef
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(call install_locked,$(VENV),$(PY))
 	touch $(STAMP)
 
 install: $(STAMP)
 
-lint: $(BENCH_STAMP)  # mypy reads bench/ too, which imports the bench extra
+lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -49,18 +64,53 @@ soak: $(STAMP)
 invoke: $(STAMP)
 	$(PY) -m tools.invoke $(if $(EVENT),--event $(EVENT))
 
-$(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	touch $(BENCH_STAMP)
+# `make bench` runs on Lambda's Python (3.13) when this machine has one (PATH, then pyenv), in a
+# venv of its own; otherwise on $(PY), and its report says so. BENCH_PYTHON=... picks another.
+ifndef BENCH_PYTHON
+BENCH_PYTHON := $(shell for p in $$(command -v python3.13) $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13.*/bin/python3); do "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$p"; break; }; done)
+endif
+ifneq ($(BENCH_PYTHON),)
+BENCH_VENV := .venv-bench313
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_RUN_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_RUN_STAMP): pyproject.toml $(DEV_LOCK)
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)
+	$(call install_locked,$(BENCH_VENV),$(BENCH_PY))
+	touch $(BENCH_RUN_STAMP)
+else
+BENCH_PY := $(PY)
+BENCH_RUN_STAMP := $(STAMP)
+endif
 
-# Cold start, warm latency, faults and heavy load against the 5 s budget; BENCH_QUICK=1 for a
-# small run (what CI runs). Results land in bench/results/.
-bench: $(BENCH_STAMP)
-	$(PY) -m bench
+# Cold start, warm latency, faults, heavy load and the package size against the 5 s budget and
+# issue 10's targets; BENCH_QUICK=1 for a small run (what CI runs). Results land in
+# bench/results/runs/ (not tracked); `make bench-reference` also rewrites the committed
+# reference, bench/results/reference.json, on purpose only.
+bench: $(BENCH_RUN_STAMP)
+	$(BENCH_PY) -m bench
+
+bench-reference: $(BENCH_RUN_STAMP)
+	BENCH_SAVE_REFERENCE=1 $(BENCH_PY) -m bench
 
 # Deployment zips for arm64 and x86_64 (Python 3.13, bytecode compiled), in dist/.
+# The runtime dependencies come from the lock, hashes checked, nothing resolved.
 package: $(STAMP)
 	$(PY) -m tools.package --python 3.13
+
+# Rewrites both locks from pyproject.toml with uv (in a venv of its own), keeping the pins that
+# still fit (`make lock LOCK_ARGS=--upgrade` moves each to the newest that fits). The runtime
+# lock is resolved under the dev lock's pins, so the two agree on every runtime dependency.
+UV := $(LOCK_VENV)/bin/uv
+UV_COMPILE := $(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock'
+
+$(UV):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'uv>=0.5,<1'
+
+lock: $(UV)
+	$(UV_COMPILE) --extra dev --extra bench --output-file $(DEV_LOCK) $(LOCK_ARGS)
+	$(UV_COMPILE) --constraint $(DEV_LOCK) --output-file $(LOCK)
 
 # Needs the AWS SAM CLI and credentials; never run in CI. See README "Deploy".
 deploy: package
@@ -79,5 +129,5 @@ detach: $(STAMP)
 	$(PY) -m tools.attach detach --pool-id "$(POOL_ID)" --apply "$(APPLY)"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis bench/results/bench-*.json \
-		dist .aws-sam tests/e2e/node_modules
+	rm -rf $(VENV) $(LOCK_VENV) .venv-bench313 .mypy_cache .pytest_cache .ruff_cache .hypothesis \
+		bench/results/runs dist .aws-sam tests/e2e/node_modules

@@ -1,9 +1,13 @@
 """`make bench`: cold start and tail latency against Cognito's 5 s budget, side by side.
 
-Sections: cold start (fresh processes, interleaved), warm latency (one process, rotating order),
-faults (loopback proxy, per policy and cache setting), heavy sign-in load (K containers, Zipf
-population). Prints tables, writes `bench/results/bench-<time>.json` (and `latest.json`) and a
-latency CDF plot. `BENCH_QUICK=1` runs a small version in seconds, to prove the harness works.
+Sections: cold start (fresh processes, shuffled rounds), warm latency (one process, shuffled
+order each round), faults (loopback proxy, per policy and cache setting), heavy sign-in load
+(K containers, Zipf population), the deployment zip's size; then issue 10's targets, each met or
+missed with its ratio. `make bench` runs it on Lambda's Python (3.13) when the machine has one,
+and the report names the Python it ran on. Writes `bench/results/runs/bench-<time>.json` (and
+`latest.json`, `latency-cdf.png`), which git ignores; `BENCH_SAVE_REFERENCE=1` (`make
+bench-reference`) also rewrites the committed `bench/results/reference.json` and
+`reference-cdf.png`. `BENCH_QUICK=1` runs a small version, to prove the harness works.
 
 By default it runs a local DynamoDB-compatible stub (`tools/ddb_stub.py`) in its own
 process: it keeps connections alive as DynamoDB does, so the client is what gets measured.
@@ -13,6 +17,7 @@ AWS credentials plus `TABLE_NAME`, points every section at another DynamoDB inst
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -20,9 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, faults, load, warm
+from bench import coldstart, faults, load, package, warm
 from bench.population import Population
-from bench.report import RESULTS, Progress, plot_cdf, table, write_json
+from bench.report import RESULTS, RUNS, Progress, plot_cdf, table, write_json
 from bench.stats import BUDGET_MS
 from tools.ddb_stub import stats, stub_process
 
@@ -83,8 +88,8 @@ def _print_cold(cold: dict[str, Any]) -> None:
             v["process_ms"]["min"], v["process_ms"]["max"], ratio,
         ])  # fmt: skip
     print(table(
-        f"Cold start: {cold['runs']} fresh processes each, interleaved (ms; ratio = ours/peer, "
-        "median of per-round ratios, whole process)",
+        f"Cold start: {cold['runs']} fresh processes each, order shuffled every round (ms; "
+        "ratio = ours/peer, median of per-round ratios, whole process)",
         ["handler", "import", "init", "first call", "process p50", "p90", "min", "max",
          "ours/peer"],
         rows,
@@ -109,8 +114,8 @@ def _print_warm(w: dict[str, Any]) -> None:
         ["handler", "n", "p50", "p90", "p99", "p99.9", "max", "p99/budget", "CPU us/call"], rows,
     ))  # fmt: skip
     print(
-        f"ours/floor: p50 {w['ours_off_over_floor_p50']:.3f}x, "
-        f"p99 {w['ours_off_over_floor_p99']:.3f}x; "
+        f"ours/our lookup alone: p50 {w['ours_off_over_lookup_p50']:.3f}x, "
+        f"p99 {w['ours_off_over_lookup_p99']:.3f}x; "
         f"cache hits: {w['cache_hit_per_second_one_core']:.0f} invocations/s on one core"
     )
 
@@ -147,37 +152,103 @@ def _print_load(lo: dict[str, Any]) -> None:
     ))  # fmt: skip
 
 
+def _print_package(p: dict[str, Any]) -> None:
+    if "skipped" in p:
+        print(f"\nPackage size: skipped ({p['skipped']})")
+        return
+    rows = [
+        [arch, z["zipped_bytes"] / 1e6, z["unzipped_bytes"] / 1e6, z["files"]]
+        for arch, z in p["zips"].items()
+    ]
+    print(table(
+        f"Deployment zip, `make package` for Python {p['python']} ({p['source']})",
+        ["arch", "zipped MB", "unzipped MB", "files"], rows,
+    ))  # fmt: skip
+
+
+def _row(name: str, value: float, limit: float, unit: str = "x") -> tuple[str, str, str]:
+    shown = f"{value:.2f}{unit}" if unit == "x" else f"{value:.1f} {unit}"
+    return name, shown, "met" if value <= limit else "MISSED"
+
+
 def _targets(results: dict[str, Any]) -> list[list[str]]:
+    """Issue 10's targets (then the earlier ones), each with its measure and met or MISSED."""
     cold = results["cold_start"]["ratio_ours_over_peer_process"]
-    w = results["warm"]
-    hit = w["summaries"]["ours (cache hit only)"]
-    per_second = w["cache_hit_per_second_one_core"]
-    vs_boto3, vs_aioboto3 = cold["boto3"]["median"], cold["aioboto3"]["median"]
-    over_floor = w["ours_off_over_floor_p99"]
-    rows: list[tuple[str, str, bool]] = [
-        ("cold start vs plain boto3 <= 1.0x", f"{vs_boto3:.2f}x", vs_boto3 <= 1.0),
-        ("cold start vs aioboto3 <= 0.8x", f"{vs_aioboto3:.2f}x", vs_aioboto3 <= 0.8),
-        ("warm p99 ours/floor <= 1.05x", f"{over_floor:.3f}x", over_floor <= 1.05),
-        ("cache hit p99 <= 50 us", f"{hit['p99_ms'] * 1000:.1f} us", hit["p99_ms"] <= 0.05),
-        ("cache hits >= 20000/s/core", f"{per_second:.0f}/s", per_second >= 20000),
+    w = results["warm"]["summaries"]
+    ours, boto3 = w["ours (cache off)"], w["plain boto3"]
+    hit = w["ours (cache hit only)"]
+    per_second = results["warm"]["cache_hit_per_second_one_core"]
+    rows = [
+        _row("cold start ours/plain boto3 <= 1.0x", cold["boto3"]["median"], 1.0),
+        _row("cold start ours/plain boto3 <= 0.85x (stretch)", cold["boto3"]["median"], 0.85),
+        (
+            "cold start ours/physical limit (reported)",
+            f"{cold['physical']['median']:.2f}x",
+            "reported",
+        ),
+        _row(
+            "warm cache off: CPU/invocation ours/boto3 <= 0.6x",
+            ours["cpu_mean_us"] / boto3["cpu_mean_us"],
+            0.6,
+        ),
+        _row("warm cache off: p50 ours/boto3 <= 1.0x", ours["p50_ms"] / boto3["p50_ms"], 1.0),
+        _row("warm cache off: p99 ours/boto3 <= 1.0x", ours["p99_ms"] / boto3["p99_ms"], 1.0),
+        _row("cache hit p99 <= 50 us", hit["p99_ms"] * 1000, 50.0, "us"),
+        (
+            "cache hits >= 20000/s on one core",
+            f"{per_second:.0f}/s",
+            "met" if per_second >= 20000 else "MISSED",
+        ),
     ]
     if "faults" in results:
         worst = max(c["summary"]["max_ms"] for c in results["faults"]["configs"].values())
         bound = results["faults"]["lookup_timeout_ms"] + results["faults"]["margin_ms"]
-        rows.append(
-            (f"faults: max <= deadline+50 ms ({bound:.0f})", f"{worst:.1f} ms", worst <= bound)
+        rows.append(_row(f"faults: max <= deadline + 50 ms ({bound:.0f} ms)", worst, bound, "ms"))
+        rows.append(_row("faults: none at or past 5 s", worst, 4999.9, "ms"))
+    else:
+        rows.append(("faults: max <= deadline + 50 ms", "-", "not run (no local store)"))
+    zips = results["package"]["zips"]
+    for arch, z in zips.items():
+        rows.append(_row(f"zip <= 3 MB zipped ({arch})", z["zipped_bytes"] / 1e6, 3.0, "MB"))
+    if not zips:
+        rows.append(("zip <= 3 MB zipped", "-", "not measured: " + results["package"]["skipped"]))
+    # Earlier targets, kept to show what did not regress.
+    rows.append(_row("cold start ours/aioboto3 <= 0.8x", cold["aioboto3"]["median"], 0.8))
+    rows.append(
+        _row(
+            "warm p99 ours/our lookup alone <= 1.05x",
+            results["warm"]["ours_off_over_lookup_p99"],
+            1.05,
         )
-        rows.append(("faults: none at or past 5 s", f"{worst:.1f} ms", worst < 5000))
-    return [[name, value, "met" if ok else "MISSED"] for name, value, ok in rows]
+    )
+    return [list(row) for row in rows]
+
+
+def _python_line(quick: bool) -> str:
+    version = sys.version.split()[0]
+    line = f"Python {version} ({sys.executable})"
+    if not version.startswith(package.LAMBDA_PYTHON + "."):
+        line += (
+            f": NOT Lambda's {package.LAMBDA_PYTHON} (`make bench` takes one from PATH or "
+            "pyenv), so the ratios may differ from Lambda's"
+        )
+    return line + (": quick run, numbers not judged" if quick else "")
 
 
 def main() -> int:
     quick = os.environ.get("BENCH_QUICK") == "1"
     scale = _scale(quick)
     population = Population(scale["population"])
-    progress = Progress(4 + scale["cold_runs"] + 1 + 1 + 10 + 2 + 4 + scale["containers"])
+    progress = Progress(
+        len(coldstart.VARIANTS) + scale["cold_runs"] + 1 + 1 + 10 + 2 + 4 + scale["containers"] + 1
+    )
     started = time.monotonic()
-    results: dict[str, Any] = {"quick": quick, "scale": scale, "python": sys.version.split()[0]}
+    results: dict[str, Any] = {
+        "quick": quick,
+        "scale": scale,
+        "python": sys.version.split()[0],
+        "python_executable": sys.executable,
+    }
     with (
         tempfile.TemporaryDirectory() as workdir,
         _store(population, Path(workdir)) as (env, local),
@@ -210,22 +281,32 @@ def main() -> int:
             env, scale["containers"], scale["population"], scale["load_sign_ins"], reads_before,
             (lambda: stats(local).get("GetItem", 0)) if local else None, progress,
         )  # fmt: skip
+    results["package"] = package.run(quick, progress)
     latencies = results["warm"].pop("latencies")
     results["seconds"] = time.monotonic() - started
+    print("\n" + _python_line(quick))
     _print_cold(results["cold_start"])
     _print_warm(results["warm"])
     if "faults" in results:
         _print_faults(results["faults"])
     _print_load(results["load"])
+    _print_package(results["package"])
     results["targets"] = _targets(results)
-    print(table("Targets", ["target", "measured", "status"], results["targets"]))
-    RESULTS.mkdir(exist_ok=True)
+    print(table(
+        f"Targets (issue 10; then earlier ones), on {_python_line(quick)}",
+        ["target", "measured", "status"], results["targets"],
+    ))  # fmt: skip
+    reference = os.environ.get("BENCH_SAVE_REFERENCE") == "1"
+    RUNS.mkdir(parents=True, exist_ok=True)
     plot = plot_cdf(
         {k: v for k, v in latencies.items() if k != "ours (cache hit only)"},
-        RESULTS / "latency-cdf.png",
-        "Warm latency per invocation: ours vs peers vs floor",
+        RUNS / "latency-cdf.png",
+        f"Warm latency per invocation, Python {results['python']}: ours vs peers",
     )
-    path = write_json(results)
+    path = write_json(results, reference=reference)
+    if reference:
+        shutil.copyfile(plot, RESULTS / "reference-cdf.png")
+        print(f"\nreference rewritten: {RESULTS}/reference.json and reference-cdf.png")
     print(f"\nresults: {path}; plot: {plot}; {results['seconds']:.0f} s")
     violations = results.get("faults", {}).get("violations", [])
     # The 5 s bound holds on any machine; the tighter deadline+margin bound is timing, so a quick

@@ -1,7 +1,8 @@
-"""Cold start: fresh processes doing import, init and a first invocation, runs interleaved."""
+"""Cold start: fresh processes doing import, init and a first invocation, in shuffled rounds."""
 
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from bench.report import Progress
 from bench.stats import percentile
 from bench.variants import VARIANTS
 
-__all__ = ("import_profile", "run")
+__all__ = ("SEED", "VARIANTS", "child_environment", "import_profile", "run")
 
 ROOT = Path(__file__).resolve().parents[1]
 _PHASES = ("import_ms", "init_ms", "first_call_ms", "process_ms")
+SEED = 10
+"""Seeds the per-round order of the variants."""
 
 
 def _start(
@@ -58,21 +61,26 @@ def _summary(values: list[float]) -> dict[str, float]:
 def run(
     runs: int, event: dict[str, Any], env: dict[str, str], progress: Progress
 ) -> dict[str, Any]:
-    """Start every variant `runs` times, interleaved (A B C D A B C D ...), after one warm-up each.
+    """Start every variant `runs` times, interleaved, after one warm-up each.
 
-    The warm-up writes bytecode caches, as a deployment package ships them; its times are dropped.
-    Ratios are ours/peer for each round, so drift in the machine's speed cancels out.
+    Every round starts each variant once, in an order shuffled afresh (seeded, so a run repeats),
+    so no variant always follows the same other one. The warm-up writes bytecode caches, as a
+    deployment package ships them; its times are dropped. Ratios are ours/peer for each round,
+    so drift in the machine's speed cancels out.
     """
     names = list(VARIANTS)
     for name in names:
         _measure(name, event, env)
         progress.step(f"cold start: warm-up {name}")
     samples: dict[str, list[dict[str, float]]] = defaultdict(list)
+    shuffle = random.Random(SEED).shuffle
     for round_number in range(runs):
-        for name in names:
+        order = names[:]
+        shuffle(order)
+        for name in order:
             samples[name].append(_measure(name, event, env))
         progress.step(f"cold start: round {round_number + 1}/{runs}")
-    results: dict[str, Any] = {"runs": runs, "variants": {}}
+    results: dict[str, Any] = {"runs": runs, "order_seed": SEED, "variants": {}}
     for name in names:
         results["variants"][name] = {
             "label": VARIANTS[name].label,

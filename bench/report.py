@@ -10,9 +10,12 @@ from typing import Any
 
 from bench.stats import percentile
 
-__all__ = ("Progress", "plot_cdf", "table", "write_json")
+__all__ = ("RESULTS", "RUNS", "Progress", "plot_cdf", "table", "write_json")
 
 RESULTS = Path(__file__).resolve().parent / "results"
+"""Where the committed reference lives (`reference.json`, `reference-cdf.png`)."""
+RUNS = RESULTS / "runs"
+"""Where every run writes (git ignores it): `bench-<time>.json`, `latest.json`, the plot."""
 
 
 class Progress:
@@ -61,14 +64,19 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
     return "\n".join(lines)
 
 
-def write_json(results: dict[str, Any]) -> Path:
-    """Write results to `bench/results/bench-<time>.json` and `latest.json`; return the first."""
-    RESULTS.mkdir(exist_ok=True)
+def write_json(results: dict[str, Any], *, reference: bool = False) -> Path:
+    """Write results to `runs/bench-<time>.json` and `runs/latest.json`; return the first.
+
+    With `reference`, also to the committed `reference.json` (`make bench-reference` only).
+    """
+    RUNS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = RESULTS / f"bench-{stamp}.json"
-    text = json.dumps(results, indent=2, sort_keys=True)
+    path = RUNS / f"bench-{stamp}.json"
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     path.write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    (RUNS / "latest.json").write_text(text)
+    if reference:
+        (RESULTS / "reference.json").write_text(text)
     return path
 
 

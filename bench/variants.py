@@ -14,7 +14,12 @@ class Variant(NamedTuple):
 
 
 VARIANTS = {
-    "ours": Variant(("shared.trigger",), "handler.app", "cognito-pretoken (ours)"),
+    "ours": Variant(("shared.deps", "shared.trigger"), "handler.app", "cognito-pretoken (ours)"),
+    "tuned": Variant(
+        ("aiobotocore.session", "shared.deps", "shared.trigger"),
+        "bench.peers.aiobotocore_tuned",
+        "ours on tuned aiobotocore",
+    ),
     "boto3": Variant(("json", "boto3"), "bench.peers.boto3_plain", "plain boto3"),
     "powertools": Variant(
         (
@@ -27,5 +32,10 @@ VARIANTS = {
     ),
     "aioboto3": Variant(
         ("asyncio", "aioboto3"), "bench.peers.aioboto3_naive", "aioboto3, asyncio.run per call"
+    ),
+    "physical": Variant(
+        ("hashlib", "hmac", "http.client", "json"),
+        "bench.peers.sigv4_http",
+        "physical limit: SigV4 by hand over http.client",
     ),
 }

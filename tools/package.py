@@ -1,9 +1,12 @@
 """`make package`: the Lambda deployment zip, for arm64 and x86_64.
 
-The runtime dependencies (`pyproject.toml`) are installed with pip for the target platform and
-Python version (`--platform`, `--only-binary=:all:`), next to `handler/` and `shared/`. What the
-function never loads is left out: tests, type stubs, caches, C sources. Everything is compiled
-to bytecode with `--invalidation-mode unchecked-hash` by an interpreter of the target version, since
+The runtime dependencies are installed from the lock (`requirements.lock`, written by `make lock`)
+with pip for the target platform and Python version (`--platform`, `--only-binary=:all:`), every
+hash checked and nothing resolved (`--require-hashes --no-deps`: the lock's environment markers
+are evaluated here, for the target, not for the machine building), next to `handler/` and
+`shared/`. What the function never loads is left out: tests, type stubs, caches, C sources.
+Everything is compiled to bytecode
+with `--invalidation-mode unchecked-hash` by an interpreter of the target version, since
 `/var/task` is read-only and file times in a zip cannot be trusted. The zip is reproducible.
 
 `python -m tools.package [--arch arm64|x86_64] [--python 3.13] [--out dist]`
@@ -15,14 +18,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ("build", "find_python")
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
+
+__all__ = ("LOCK", "Locked", "build", "find_python", "locked_for", "read_lock")
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "requirements.lock"
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 _DROP_DIRS = {"__pycache__", "tests"}
 _DROP_SUFFIXES = (".pyi", ".pyc", ".c", ".h", ".pyx", ".md")
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -53,9 +61,60 @@ def find_python(version: str) -> str | None:
     return None
 
 
-def _requirements() -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return list(project["dependencies"])
+class Locked(NamedTuple):
+    """One pinned distribution of the lock: canonical name, version, marker, hashes."""
+
+    name: str
+    version: str
+    marker: str | None
+    hashes: tuple[str, ...]
+
+
+def read_lock(path: Path = LOCK) -> list[Locked]:
+    """The pins of a `uv pip compile --generate-hashes` (or pip-compile) lock file.
+
+    Raises
+    ------
+    ValueError
+        A requirement line is not `name==version [; marker]`, or has no hash.
+    """
+    pins: list[Locked] = []
+    entries = path.read_text().replace("\\\n", " ").splitlines()
+    for number, line in enumerate(entries, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        words = text.split(" --hash=")
+        requirement, hashes = words[0].strip(), tuple(h.strip() for h in words[1:])
+        spec, _, marker = (part.strip() for part in requirement.partition(";"))
+        name, equals, version = spec.partition("==")
+        if not equals or not name or not version or not hashes:
+            raise ValueError(
+                f"{path.name}, entry {number}: expected `name==version [; marker]` with "
+                f"`--hash=` options, got `{text[:80]}`; regenerate it with `make lock`"
+            )
+        pins.append(Locked(canonicalize_name(name), version.strip(), marker or None, hashes))
+    return pins
+
+
+def locked_for(arch: str, python_version: str, path: Path = LOCK) -> list[Locked]:
+    """The lock's pins that apply to Lambda's Linux on `arch` with CPython `python_version`."""
+    environment = {
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": _MACHINES[arch],
+        "python_version": python_version,
+        "python_full_version": f"{python_version}.0",
+        "implementation_version": f"{python_version}.0",
+    }
+    return [
+        pin
+        for pin in read_lock(path)
+        if pin.marker is None or Marker(pin.marker).evaluate(environment)
+    ]
 
 
 def _prune(target: Path) -> None:
@@ -67,13 +126,24 @@ def _prune(target: Path) -> None:
     shutil.rmtree(target / "bin", ignore_errors=True)
 
 
-def build(arch: str, python_version: str, out: Path, *, compiler: str | None = None) -> Path:
-    """Build `out/cognito-pretoken-<arch>-py<version>.zip`; return its path.
+def build(
+    arch: str,
+    python_version: str,
+    out: Path,
+    *,
+    compiler: str | None = None,
+    lock: Path = LOCK,
+) -> Path:
+    """Build `out/cognito-pretoken-<arch>-py<version>.zip` from `lock`; return its path.
 
     Raises
     ------
     RuntimeError
-        pip failed, or no Python `python_version` is here to compile the bytecode.
+        No Python `python_version` is here to compile the bytecode.
+    subprocess.CalledProcessError
+        pip failed: a pin has no wheel for the target, or a hash does not match.
+    ValueError
+        The lock is malformed.
     """
     compiler = compiler or find_python(python_version)
     if compiler is None:
@@ -84,11 +154,18 @@ def build(arch: str, python_version: str, out: Path, *, compiler: str | None = N
         )
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "package"
+        requirements = Path(folder) / "requirements.txt"
+        requirements.write_text(
+            "".join(
+                f"{pin.name}=={pin.version} {' '.join('--hash=' + h for h in pin.hashes)}\n"
+                for pin in locked_for(arch, python_version, lock)
+            )
+        )
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--target", str(target), "--platform", PLATFORMS[arch], "--implementation", "cp",
              "--python-version", python_version, "--only-binary=:all:", "--no-compile",
-             *_requirements()],
+             "--require-hashes", "--no-deps", "-r", str(requirements)],
             check=True,
         )  # fmt: skip
         for package in ("handler", "shared"):
