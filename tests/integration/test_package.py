@@ -140,3 +140,23 @@ def test_package_runs_alone_against_moto(package: Path, endpoint: str, tmp_path:
     assert report["outside"] == []
     details = report["answer"]["response"]["claimsAndScopeOverrideDetails"]
     assert details["idTokenGeneration"]["claimsToAddOrOverride"]["first_name"] == "Jane"
+
+
+def test_package_ships_the_mapping_at_its_repository_path(tmp_path: Path) -> None:
+    mapping = ROOT / "events" / "single-table.toml"
+    path = build(ARCH, VERSION, tmp_path, compiler=sys.executable, mapping=mapping)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("events/single-table.toml") == mapping.read_bytes()
+    with pytest.raises(ValueError, match="must be a file inside"):
+        build(ARCH, VERSION, tmp_path, compiler=sys.executable, mapping=tmp_path / "m.toml")
+
+
+@pytest.mark.skipif(
+    not any(Path(p, "llvm-strip").exists() for p in os.environ.get("PATH", "").split(":")),
+    reason="llvm-strip is not on this machine: the package keeps the debug info",
+)
+def test_package_extension_modules_carry_no_debug_info(package: Path) -> None:
+    with zipfile.ZipFile(package) as archive:
+        objects = [name for name in archive.namelist() if name.endswith(".so")]
+        assert objects
+        assert not [name for name in objects if b".debug_info" in archive.read(name)]
