@@ -343,24 +343,6 @@ def _strings(item: Item, attribute: str | None, dropped: list[tuple[str, str]]) 
     return value
 
 
-def _place(
-    claims: dict[str, JSONValue],
-    token: Token,
-    name: str,
-    value: JSONValue,
-    *,
-    client_id: str | None,
-    dropped: list[tuple[str, str]],
-) -> None:
-    if name == "aud" and token == "access" and value != client_id:
-        dropped.append((name, "reserved"))
-        return
-    if token == "id" and name in NO_OBJECT_ID_CLAIMS and isinstance(value, dict | list):
-        dropped.append((name, "object_not_allowed"))
-        return
-    claims[name] = value
-
-
 def place_claim(
     claims: dict[str, JSONValue],
     token: Token,
@@ -375,7 +357,13 @@ def place_claim(
     The guard: `aud` in the access token only equal to `client_id`; no object or array in the
     ID-token claims Cognito refuses them for.
     """
-    _place(claims, token, name, value, client_id=client_id, dropped=dropped)
+    if name == "aud" and token == "access" and value != client_id:
+        dropped.append((name, "reserved"))
+        return
+    if token == "id" and name in NO_OBJECT_ID_CLAIMS and isinstance(value, dict | list):
+        dropped.append((name, "object_not_allowed"))
+        return
+    claims[name] = value
 
 
 def override_groups(section: Section, item: Item) -> list[str] | None:
@@ -392,7 +380,7 @@ def override_groups(section: Section, item: Item) -> list[str] | None:
 
 
 _GUARDED: Final = NO_OBJECT_ID_CLAIMS | {"aud"}
-"""Claim names whose value `_place` must check; every other name is placed directly."""
+"""Claim names whose value `place_claim` must check; every other name is placed directly."""
 
 
 def _size_bound(value: JSONValue) -> int:
@@ -460,9 +448,9 @@ def apply_mapping(
     id_claims: dict[str, JSONValue] = {}
     access_claims: dict[str, JSONValue] = {}
     for name, value in section.static_id:
-        _place(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
+        place_claim(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
     for name, value in section.static_access:
-        _place(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
+        place_claim(access_claims, "access", name, value, client_id=client_id, dropped=dropped)
     missing_required = None
     # What the rules placed, for an upper bound of its JSON size: characters of names and
     # string values (at worst 6 bytes each, a `\uXXXX` escape), other values' bounds.
@@ -494,7 +482,7 @@ def apply_mapping(
         for token in rule.tokens:
             into = id_claims if token == "id" else access_claims
             if claim in _GUARDED:
-                _place(into, token, claim, value, client_id=client_id, dropped=dropped)
+                place_claim(into, token, claim, value, client_id=client_id, dropped=dropped)
             else:
                 into[claim] = value
         if type(value) is str:

@@ -471,6 +471,13 @@ def _owner(
         )
 
 
+def _claim_name(check: _Checker, names: dict[str, str], source: str, where: str) -> None:
+    """Record `source` as named at `where`; a name already taken is a problem."""
+    if source in names:
+        check.problems.append(f"{where}: the source name `{source}` is taken by {names[source]}")
+    names[source] = where
+
+
 def _compile_lookup(
     check: _Checker, name: SectionName, raw: _Section, allowed: frozenset[str]
 ) -> LookupSpec:
@@ -491,22 +498,14 @@ def _compile_lookup(
     related: list[ItemSpec] = []
     for i, entry in enumerate(raw.related):
         where = f"{name}.related[{i}]"
-        if entry.name in names:
-            check.problems.append(
-                f"{where}: the source name `{entry.name}` is taken by {names[entry.name]}"
-            )
-        names[entry.name] = where
+        _claim_name(check, names, entry.name, where)
         key = _key(check, f"{where}.key", entry.key, "related")
         _owner(check, f"{where}.key", key, name, allowed)
         related.append(ItemSpec(name=entry.name, table=entry.table, key=key))
     queries: list[QuerySpec] = []
     for i, query in enumerate(raw.query):
         where = f"{name}.query[{i}]"
-        if query.name in names:
-            check.problems.append(
-                f"{where}: the source name `{query.name}` is taken by {names[query.name]}"
-            )
-        names[query.name] = where
+        _claim_name(check, names, query.name, where)
         if not 1 <= query.limit <= MAX_QUERY_LIMIT:
             check.problems.append(f"{where}: `limit` must be in 1..{MAX_QUERY_LIMIT}")
         partition = _key(check, f"{where}.partition", query.partition, "query")
