@@ -24,8 +24,8 @@ __all__ = ("DEPS", "LOOP", "SETTINGS", "after_restore", "before_snapshot", "hand
 SETTINGS = load_settings(os.environ)
 LOOP = asyncio.new_event_loop()
 DEPS = open_deps(SETTINGS, LOOP)
-# Init leaves about 100,000 long-lived objects (botocore's parsed models above all); freezing
-# them keeps every later full collection from walking them again, a tail-latency cost.
+# Init leaves long-lived objects (decoders, the compiled mapping, the client, imported modules);
+# freezing them keeps every later full collection from walking them again, a tail-latency cost.
 gc.freeze()
 
 

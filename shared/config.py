@@ -125,7 +125,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Time kept back from the invocation's remaining time for building the answer
         (`DEADLINE_MARGIN_MS`).
     store_max_attempts
-        botocore standard-mode attempts per lookup, first try included (`STORE_MAX_ATTEMPTS`).
+        attempts per read, first try included (`STORE_MAX_ATTEMPTS`), all inside the deadline.
     on_missing, on_error
         Policy when the profile is missing or the store fails (`ON_MISSING`, `ON_ERROR`).
     log_level, service_name
@@ -175,7 +175,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def attempt_timeout_seconds(self) -> float:
-        """botocore connect and read timeout: every attempt fits inside the lookup bound."""
+        """One attempt's share of the lookup bound: every attempt fits inside it."""
         return self.lookup_timeout_ms / 1000 / self.store_max_attempts
 
 

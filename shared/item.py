@@ -32,7 +32,7 @@ Item = dict[str, JSONValue]
 
 
 class _AttributeValue(msgspec.Struct):
-    """One DynamoDB AttributeValue as botocore parses it: exactly one field is set."""
+    """One DynamoDB AttributeValue as the wire JSON holds it: exactly one field is set."""
 
     S: str | None = None
     N: str | None = None

@@ -204,18 +204,28 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
     consistent: bool = False
 
 
+def _expression_bytes(count: int) -> int:
+    # What the store sends: one `#aN` placeholder per attribute, comma-separated.
+    return len(", ".join(f"#a{i}" for i in range(count)))
+
+
+_MOST_PROJECTED: Final = next(
+    n for n in range(1, 2000) if _expression_bytes(n + 1) > MAX_PROJECTION_BYTES
+)
+"""How many attributes (key attributes included) one ProjectionExpression can name: 601."""
+
+
 def _projection_problem(
     where: str, key: tuple[str, ...], attributes: tuple[str, ...]
 ) -> str | None:
-    # What the store sends: one `#aN` placeholder per attribute, comma-separated.
     names = tuple(dict.fromkeys((*key, *attributes)))
-    size = len(", ".join(f"#a{i}" for i in range(len(names))).encode())
-    if size <= MAX_PROJECTION_BYTES:
+    if len(names) <= _MOST_PROJECTED:
         return None
     return (
-        f"{where}: reads {len(names)} attributes; their ProjectionExpression would be {size} "
-        f"bytes, over DynamoDB's {MAX_PROJECTION_BYTES}-byte expression limit (about 680 "
-        "attributes fit): read fewer attributes"
+        f"{where}: reads {len(names)} attributes; their ProjectionExpression would be "
+        f"{_expression_bytes(len(names))} bytes, over DynamoDB's {MAX_PROJECTION_BYTES}-byte "
+        f"expression limit ({_MOST_PROJECTED} attributes fit, key attributes included): read "
+        "fewer attributes"
     )
 
 
@@ -284,6 +294,17 @@ def build_lookup(
             f"{where} `{source.name}`", tuple(a for a, _ in source.key), source.attributes
         )
         if problem:
+            problems.append(problem)
+    # Related items on one table share one BatchGetItem entry, so one projection: all of theirs.
+    by_table: dict[str, list[ItemSource]] = {}
+    for source in related:
+        by_table.setdefault(source.table, []).append(source)
+    for table, sources in by_table.items():
+        if len(sources) < 2:
+            continue
+        key = tuple(dict.fromkeys(a for s in sources for a, _ in s.key))
+        united = tuple(dict.fromkeys(a for s in sources for a in s.attributes))
+        if problem := _projection_problem(f"{where} related items on `{table}`", key, united):
             problems.append(problem)
     for query in queries:
         if consistent and query.index is not None:

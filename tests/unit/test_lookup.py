@@ -385,3 +385,18 @@ def test_lookup_consistent_read_on_an_index_is_refused_at_init() -> None:
 
 def test_lookup_store_error_classes_are_store_errors() -> None:
     assert issubclass(StoreUnavailable, StoreError)
+
+
+def test_lookup_related_items_on_one_table_are_checked_as_one_projection() -> None:
+    # GIVEN two related items on one table, 400 attributes each: each fits alone, not together
+    rules = "".join(
+        f'[[user.claims]]\nsource = "{name}"\nattribute = "{name}{i}"\ntokens = ["access"]\n'
+        for name in ("a", "b")
+        for i in range(400)
+    )
+    related = "".join(
+        f'[[user.related]]\nname = "{name}"\ntable = "t"\nkey = {{ pk = "{name}#{{item.x}}" }}\n'
+        for name in ("a", "b")
+    )
+    with pytest.raises(ConfigError, match="related items on `t`: reads 801 attributes"):
+        _container(TableStore(), (related + rules).encode())
