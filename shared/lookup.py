@@ -302,9 +302,9 @@ def build_lookup(
     for table, sources in by_table.items():
         if len(sources) < 2:
             continue
-        key = tuple(dict.fromkeys(a for s in sources for a, _ in s.key))
+        key_names = tuple(dict.fromkeys(a for s in sources for a, _ in s.key))
         united = tuple(dict.fromkeys(a for s in sources for a in s.attributes))
-        if problem := _projection_problem(f"{where} related items on `{table}`", key, united):
+        if problem := _projection_problem(f"{where} related items on `{table}`", key_names, united):
             problems.append(problem)
     for query in queries:
         if consistent and query.index is not None:
