@@ -13,14 +13,14 @@ I/O, no logging.
 """
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Final, Literal
 
 from shared.errors import ConfigError
 from shared.models import Event, JSONValue
 
-__all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse")
+__all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
 
 KeyUse = Literal["primary", "related", "query"]
 """Where a template sits: the primary item's key, a related item's key, or a query's key."""
@@ -171,3 +171,26 @@ def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> st
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def read_metadata(event: Event, allowed: Collection[str]) -> tuple[dict[str, str], int]:
+    """The allowlisted `clientMetadata` values a key or condition may read, and how many were
+    ignored (not a string, or longer than `MAX_METADATA_CHARS`; a `clientMetadata` that is not an
+    object counts once). The client chooses these values: nothing else of them is ever read.
+    """
+    raw = event.request.client_metadata if event.request is not None else None
+    if not allowed or raw is None:
+        return {}, 0
+    if not isinstance(raw, dict):
+        return {}, 1
+    values: dict[str, str] = {}
+    ignored = 0
+    for key in allowed:
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, str) and len(value) <= MAX_METADATA_CHARS:
+            values[key] = value
+        else:
+            ignored += 1
+    return values, ignored

@@ -23,7 +23,7 @@ import msgspec
 
 from shared.claims import ClaimSet, GroupOverride, place_claim
 from shared.item import Item
-from shared.keys import MAX_METADATA_CHARS
+from shared.keys import read_metadata
 from shared.models import Event, JSONValue
 
 __all__ = (
@@ -323,6 +323,7 @@ def build_context(
     *,
     group_override: list[str] | None = None,
     metadata_keys: Collection[str] = (),
+    metadata: tuple[dict[str, str], int] | None = None,
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
 
@@ -336,32 +337,20 @@ def build_context(
         The groups the mapping's `[user.groups]` override sets, or None to keep the request's.
     metadata_keys
         The allowlisted `clientMetadata` keys (`[request] client_metadata`); no other is read.
+    metadata
+        Those values already read (`shared.keys.read_metadata`), so an invocation reads them once.
     """
     request = event.request
     groups: tuple[str, ...] = ()
     scopes: frozenset[str] = frozenset()
-    metadata: dict[str, str] = {}
-    ignored = 0
     if group_override is not None:
         groups = tuple(group_override)
     elif request is not None and request.group_configuration is not None:
         groups = tuple(request.group_configuration.groups_to_override or ())
-    if request is not None:
-        if request.scopes:
-            scopes = frozenset(request.scopes)
-        raw = request.client_metadata
-        if metadata_keys and raw is not None:
-            if isinstance(raw, dict):
-                for key in metadata_keys:
-                    value = raw.get(key, _ABSENT)
-                    if value is _ABSENT:
-                        continue
-                    if isinstance(value, str) and len(value) <= MAX_METADATA_CHARS:
-                        metadata[key] = value
-                    else:
-                        ignored += 1
-            else:
-                ignored += 1
+    if request is not None and request.scopes:
+        scopes = frozenset(request.scopes)
+    if metadata is None:
+        metadata = read_metadata(event, metadata_keys)
     return Context(
         client_id=event.client_id,
         trigger_source=event.trigger_source,
@@ -369,8 +358,8 @@ def build_context(
         group_list=groups,
         scopes=scopes,
         item=item,
-        metadata=metadata,
-        metadata_ignored=ignored,
+        metadata=metadata[0],
+        metadata_ignored=metadata[1],
     )
 
 

@@ -29,7 +29,7 @@ from shared.errors import (
     StoreError,
 )
 from shared.invocation import CacheResult, Invocation, Reason, log_invocation
-from shared.keys import MAX_METADATA_CHARS
+from shared.keys import read_metadata
 from shared.models import Event, JSONValue, decode_event
 from shared.policy import Denial, apply_grants, build_context, find_denial
 from shared.reader import Profile, Reads, peek, read, render
@@ -49,6 +49,8 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     shape: Shape
     reads: Reads | None
     """What to read; None when the event lacks what the primary key needs."""
+    metadata: tuple[dict[str, str], int]
+    """The allowlisted `clientMetadata` values, and how many were ignored."""
 
 
 def answer(
@@ -99,18 +101,6 @@ def answer(
     return result.response
 
 
-def _metadata(decoded: Event, allowed: frozenset[str]) -> dict[str, str] | None:
-    """The allowlisted `clientMetadata` values that are short strings; the rest is ignored."""
-    raw = decoded.request.client_metadata if decoded.request else None
-    if not allowed or not isinstance(raw, dict):
-        return None
-    return {
-        key: value
-        for key in allowed
-        if isinstance(value := raw.get(key), str) and len(value) <= MAX_METADATA_CHARS
-    }
-
-
 def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
     """Decode the event, decide who it is for and what to read; an `Invocation` if that is all."""
     try:
@@ -119,8 +109,16 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
         return _on_error(event, None, error=exc, reason="bad_event", cache="none", deps=deps)
     principal = deps.client if decoded.is_machine_client else deps.user
     shape = choose_shape(decoded, deps.settings.response_format)
-    reads = render(principal, decoded, _metadata(decoded, principal.metadata_keys))
-    return _Plan(event=event, decoded=decoded, principal=principal, shape=shape, reads=reads)
+    metadata = read_metadata(decoded, principal.metadata_keys)
+    reads = render(principal, decoded, metadata[0] or None)
+    return _Plan(
+        event=event,
+        decoded=decoded,
+        principal=principal,
+        shape=shape,
+        reads=reads,
+        metadata=metadata,
+    )
 
 
 def _deadline_seconds(deps: Deps, remaining_ms: int | None) -> float:
@@ -161,7 +159,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
             plan.decoded,
             item,
             group_override=override_groups(section, item),
-            metadata_keys=plan.principal.metadata_keys,
+            metadata=plan.metadata,
         )
         ignored = context.metadata_ignored
         claims = apply_mapping(
@@ -224,7 +222,7 @@ def _item_free_denial(
     section = plan.principal.section
     if not section.grants:
         return None
-    context = build_context(plan.decoded, None, metadata_keys=plan.principal.metadata_keys)
+    context = build_context(plan.decoded, None, metadata=plan.metadata)
     denial = find_denial(section.grants, context)
     if denial is None:
         return None

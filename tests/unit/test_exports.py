@@ -40,7 +40,7 @@ INTENDED: dict[str, set[str]] = {
     "item": {
         "Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query",
     },
-    "keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS"},
+    "keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lifecycle": {"PRIME_KEY", "prime", "renew"},
     "lookup": {
         "MAX_QUERIES", "MAX_QUERY_LIMIT", "MAX_RELATED", "PRIMARY", "ItemRead", "ItemSource",
