@@ -49,6 +49,15 @@ _MAX_PARTITION_BYTES: Final = 2048  # DynamoDB's limits on key values: a longer 
 _MAX_SORT_BYTES: Final = 1024
 
 
+def _too_long(value: str, limit: int) -> bool:
+    """Whether a key value can never match: over DynamoDB's byte limit, or not valid UTF-8 (a
+    lone surrogate, which JSON can carry, cannot be sent at all)."""
+    try:
+        return len(value.encode()) > limit
+    except UnicodeEncodeError:
+        return True
+
+
 class ItemSpec(msgspec.Struct, frozen=True, kw_only=True):
     """An item read by key, as the mapping file gives it (`[user.item]`, `[[user.related]]`)."""
 
@@ -137,7 +146,7 @@ class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
         for index, (attribute, template) in enumerate(self.key):
             value = template.render(event, item, metadata)
             limit = _MAX_PARTITION_BYTES if index == 0 else _MAX_SORT_BYTES
-            if value is None or len(value.encode()) > limit:
+            if value is None or _too_long(value, limit):
                 return None
             values.append((attribute, value))
         return ItemRead(source=self, key=tuple(values))
@@ -173,12 +182,12 @@ class QuerySource(msgspec.Struct, frozen=True, kw_only=True):
     def render(self, event: Event, metadata: Mapping[str, str] | None = None) -> QueryRead | None:
         """The concrete query for `event`, or None when a key value is missing or too long."""
         value = self.partition[1].render(event, None, metadata)
-        if value is None or len(value.encode()) > _MAX_PARTITION_BYTES:
+        if value is None or _too_long(value, _MAX_PARTITION_BYTES):
             return None
         prefix = None
         if self.sort_prefix is not None:
             prefix = self.sort_prefix[1].render(event, None, metadata)
-            if prefix is None:
+            if prefix is None or _too_long(prefix, _MAX_SORT_BYTES):
                 return None
         return QueryRead(source=self, partition=value, prefix=prefix)
 

@@ -452,7 +452,14 @@ def _owner(
     section: SectionName,
     allowed: frozenset[str],
 ) -> None:
-    """`clientMetadata` only beside the principal's own id, and only allowlisted keys."""
+    """`clientMetadata` only within the principal's own partition, and only allowlisted keys.
+
+    The partition key must name the principal (`{sub}`/`{userName}`, or `{clientId}`) and hold
+    no `clientMetadata`: DynamoDB matches it exactly, so whatever the client picks for the sort
+    key (or the query's prefix) selects among the principal's own items. A value the client
+    picks beside the principal's id in one template could instead spell another principal's id
+    (`{userName}#{clientMetadata.t}`: user `bob` with `t = "y#x"` is user `bob#y` with `x`).
+    """
     templates = [template for _, template in key]
     used = frozenset().union(*(t.metadata_keys for t in templates))
     if not used:
@@ -463,11 +470,13 @@ def _owner(
             "`[request] client_metadata`"
         )
     owners = {"user": ("sub", "userName"), "client": ("clientId",)}[section]
-    if not any(name in t.event_names for t in templates for name in owners):
+    partition = templates[0]
+    if partition.metadata_keys or not any(name in partition.event_names for name in owners):
         names = " or ".join(f"`{{{name}}}`" for name in owners)
         check.problems.append(
-            f"{where}: a `{{clientMetadata.<key>}}` placeholder needs {names} in the same key, "
-            "so a client can only select among its own items"
+            f"{where}: a `{{clientMetadata.<key>}}` placeholder needs {names} in the partition "
+            "key, which may hold no `clientMetadata` itself, so a client can only select among "
+            "its own items"
         )
 
 
@@ -515,9 +524,15 @@ def _compile_lookup(
         if query.sort_begins_with is not None:
             if len(query.sort_begins_with) != 1:
                 check.problems.append(f"{where}.sort_begins_with: names exactly one attribute")
-            (prefix, *_) = _key(
-                check, f"{where}.sort_begins_with", query.sort_begins_with, "query"
-            ) or (None,)
+            sort = _key(check, f"{where}.sort_begins_with", query.sort_begins_with, "query")
+            prefix = sort[0] if sort else None
+            if prefix is not None and "userName" in prefix[1].event_names:
+                # begins_with on `MEMBER#bob` also matches `MEMBER#bobby`, and a user name may
+                # hold any delimiter: a prefix cannot pin a user by name.
+                check.problems.append(
+                    f"{where}.sort_begins_with: `{{userName}}` cannot select one user's items by "
+                    "prefix (`bob` is a prefix of `bobby`): put it in `partition`, or use `{sub}`"
+                )
         _owner(check, where, partition + ((prefix,) if prefix else ()), name, allowed)
         if partition:
             queries.append(
@@ -553,6 +568,14 @@ def _compile_section(
         elif rule.source not in sources:
             known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
             check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
+    read = {rule.source for rule in rules}
+    for kind, entries in (("related", lookup.related), ("query", lookup.queries)):
+        for i, entry in enumerate(entries):
+            if entry.name not in read:
+                check.problems.append(
+                    f"{name}.{kind}[{i}]: no rule reads the source `{entry.name}`: add a rule "
+                    f'with `source = "{entry.name}"`, or remove it'
+                )
     # Conditions on rules and the grants (`shared.policy`), compiled beside the rules.
     rules = tuple(
         msgspec.structs.replace(

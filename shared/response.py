@@ -114,11 +114,10 @@ def build_response(
     details: dict[str, JSONValue] = {}
     id_claims = {} if machine else claims.id_claims
     id_suppress = () if machine else claims.id_suppress
+    # Machine clients have no groups: nothing to keep, nothing to override.
     groups = None
     if configuration is not None and not machine:
         groups = _groups(configuration, claims.groups)
-    elif configuration is not None:
-        groups = _groups(configuration, None)
     if shape == "v1":
         if id_claims:
             details["claimsToAddOrOverride"] = {k: _as_string(v) for k, v in id_claims.items()}

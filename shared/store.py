@@ -5,7 +5,7 @@ the container's one client on an `AsyncExitStack` (closed by `aclose` in tests, 
 invoke`; Lambda has no reliable close hook): one aiohttp session with pooled keep-alive
 connections, aiodynamo's aiohttp adapter over it, and the credentials `shared.credentials`
 picks. Requests are signed by aiodynamo's SigV4 signer and sent by `Store._send`, which owns the
-retries: every read (`get`, `get_item`, `batch_get`, `query`) ends by the deadline its caller
+retries: every read (`get_item`, `batch_get`, `query`) ends by the deadline its caller
 gives, attempts and backoff included, and a backoff that would not fit is not started.
 aiodynamo's own `Client` is not used: its retry loop sleeps past any deadline, it parses bodies
 with `json` and numbers into float, and its import (expressions, models) costs about 35 ms of

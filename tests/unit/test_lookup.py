@@ -283,19 +283,36 @@ _QUERY = b'[[user.query]]\nname = "q%d"\npartition = { pk = "{sub}" }\nlimit = 1
          b'[[user.claims]]\nsource = "q"\nattribute = "a"\ntokens = ["id"]\ntype = "string"\n',
          "source `q` is a query, which yields a list"),
         (b'[user.item]\nkey = { pk = "PROFILE", sk = "X" }\n', "must contain an event placeholder"),
+        # the owner's id and a value the client picks in one template could spell another id
+        (b'[[user.related]]\nname = "m"\nkey = { pk = "U#{userName}#{clientMetadata.t}" }\n'
+         b'[request]\nclient_metadata = ["t"]\n',
+         "needs `{sub}` or `{userName}` in the partition key, which may hold no"),
+        # a prefix cannot pin a user by name: `bob` begins `bobby`
+        (b'[[user.query]]\nname = "q"\npartition = { pk = "TENANT#{clientMetadata.t}" }\n'
+         b'sort_begins_with = { sk = "MEMBER#{userName}" }\nlimit = 5\n'
+         b'[request]\nclient_metadata = ["t"]\n',
+         "`{userName}` cannot select one user's items by prefix"),
+        (b'[[user.query]]\nname = "q"\npartition = { pk = "TENANT#{clientMetadata.t}" }\n'
+         b'sort_begins_with = { sk = "MEMBER#{sub}" }\nlimit = 5\n'
+         b'[request]\nclient_metadata = ["t"]\n',
+         "needs `{sub}` or `{userName}` in the partition key"),
+        (b'[[user.query]]\nname = "q"\npartition = { pk = "U#{sub}" }\nlimit = 5\n',
+         "no rule reads the source `q`"),
+        (b'[[user.related]]\nname = "t"\nkey = { pk = "T#{item.a}" }\n',
+         "no rule reads the source `t`"),
         (b'[user.item]\nkey = { a = "{sub}", b = "x", c = "y" }\n',
          "a key names 1 or 2 attributes"),
         (b"".join(_RELATED % i for i in range(6)), "at most 5 related items"),
         (b"".join(_QUERY % i for i in range(4)), "at most 3 queries"),
         (b'[[user.related]]\nname = "m"\nkey = { pk = "M#{clientMetadata.tenant}" }\n'
          b'[request]\nclient_metadata = ["tenant"]\n',
-         "needs `{sub}` or `{userName}` in the same key"),
+         "needs `{sub}` or `{userName}` in the partition key"),
         (b'[[user.related]]\nname = "m"\n'
          b'key = { pk = "U#{sub}", sk = "M#{clientMetadata.tenant}" }\n',
          "`{clientMetadata.tenant}` is not allowlisted"),
         (b'[[client.query]]\nname = "m"\npartition = { pk = "M#{clientMetadata.t}" }\nlimit = 1\n'
          b'[request]\nclient_metadata = ["t"]\n',
-         "needs `{clientId}` in the same key"),
+         "needs `{clientId}` in the partition key"),
     ],
 )  # fmt: skip
 def test_lookup_load_time_errors_name_file_section_source_and_problem(
@@ -378,6 +395,7 @@ def test_lookup_static_user_key_is_refused_at_init() -> None:
 def test_lookup_consistent_read_on_an_index_is_refused_at_init() -> None:
     mapping = (
         b'[[user.query]]\nname = "m"\nindex = "byUser"\npartition = { u = "{sub}" }\nlimit = 5\n'
+        b'[[user.claims]]\nsource = "m"\nattribute = "k"\ntokens = ["access"]\ntype = "json"\n'
     )
     with pytest.raises(ConfigError, match="`CONSISTENT_READ=true` cannot read"):
         _container(TableStore(), mapping, CONSISTENT_READ="true")
@@ -400,3 +418,44 @@ def test_lookup_related_items_on_one_table_are_checked_as_one_projection() -> No
     )
     with pytest.raises(ConfigError, match="related items on `t`: reads 801 attributes"):
         _container(TableStore(), (related + rules).encode())
+
+
+MEMBERSHIPS_BY_TENANT = b"""
+[request]
+client_metadata = ["t"]
+
+[[user.query]]
+name = "m"
+partition = { pk = "USER#{sub}" }
+sort_begins_with = { sk = "MEMBER#{clientMetadata.t}" }
+limit = 5
+
+[[user.claims]]
+source = "m"
+attribute = "role"
+tokens = ["access"]
+type = "string_list"
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("userName", "bob\ud800"),  # a lone surrogate: JSON carries it, UTF-8 cannot
+        ("clientMetadata", "t\ud800"),
+        ("clientMetadata", "\U0001f600" * 256),  # 1 KB of 4-byte characters: over the sort limit
+    ],
+)
+@pytest.mark.parametrize("policy", ["allow", "deny"])
+def test_lookup_keys_that_cannot_be_sent_are_not_read(where: str, value: str, policy: str) -> None:
+    store = _seeded()
+    container = _container(store, MEMBERSHIPS_BY_TENANT, ON_ERROR=policy, USER_KEY="USER#{sub}")
+    event = load_event("v2-authentication.json")
+    if where == "userName":
+        event["userName"] = value
+        container = _container(store, MEMBERSHIPS_BY_TENANT, ON_ERROR=policy)
+    else:
+        event["request"]["clientMetadata"] = {"t": value}
+    call = container.call(event)  # never anything but an answer or SignInDenied
+    assert not [c for c in store.calls if c[0] == "Query"]
+    assert call.log["outcome"] in ("allowed_without_claims", "claims_added")
