@@ -569,13 +569,14 @@ def _compile_section(
             known = ", ".join(f"`{n}`" for n in sorted(sources | lists))
             check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
     read = {rule.source for rule in rules}
-    for kind, entries in (("related", lookup.related), ("query", lookup.queries)):
-        for i, entry in enumerate(entries):
-            if entry.name not in read:
-                check.problems.append(
-                    f"{name}.{kind}[{i}]: no rule reads the source `{entry.name}`: add a rule "
-                    f'with `source = "{entry.name}"`, or remove it'
-                )
+    declared = [("related", i, r.name) for i, r in enumerate(lookup.related)]
+    declared += [("query", i, q.name) for i, q in enumerate(lookup.queries)]
+    for kind, i, source in declared:
+        if source not in read:
+            check.problems.append(
+                f"{name}.{kind}[{i}]: no rule reads the source `{source}`: add a rule with "
+                f'`source = "{source}"`, or remove it'
+            )
     # Conditions on rules and the grants (`shared.policy`), compiled beside the rules.
     rules = tuple(
         msgspec.structs.replace(
