@@ -94,6 +94,9 @@ def _print_cold(cold: dict[str, Any]) -> None:
          "ours/peer"],
         rows,
     ))  # fmt: skip
+    for v in cold["variants"].values():
+        extra = ", ".join(f"{k}={val}" for k, val in v.get("env", {}).items())
+        print(f"  {v['label']}: {extra or 'common environment only (no SSL_CERT_* variables)'}")
     profile = cold["import_profile"]
     print(table(
         "Where our import time goes (-X importtime self time, "
