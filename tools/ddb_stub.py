@@ -17,7 +17,8 @@ Run as `python -m tools.ddb_stub --items FILE [--key id]` (one table, answering 
 `TableName`, keyed by one partition attribute), or `python -m tools.ddb_stub --tables FILE`
 (the layout of `events/single-table.seed.json`: `{name: {"key", "sort_key"?, "indexes"?,
 "items"}}`). It prints its endpoint URL on the first line of standard output and serves on
-127.0.0.1 until killed. `GET /__stats` returns the request counts by operation as JSON.
+127.0.0.1 until killed. `GET /__stats` returns the request counts as JSON: by operation
+(`GetItem`), and by operation and table (`GetItem/tenants`).
 """
 
 import argparse
@@ -170,7 +171,11 @@ class Stub:
 
     def handle(self, target: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         operation = target.rpartition(".")[2]
-        self.counts[operation] = self.counts.get(operation, 0) + 1
+        self._count(operation)
+        tables = request.get("RequestItems") if operation == "BatchGetItem" else None
+        for table in tables if isinstance(tables, dict) else (request.get("TableName"),):
+            if isinstance(table, str):
+                self._count(f"{operation}/{table}")
         try:
             if operation == "GetItem":
                 return 200, self._get_item(request)
@@ -189,6 +194,9 @@ class Stub:
         except (_Refused, KeyError, TypeError, ValueError) as exc:
             return 400, {"__type": _ERROR + "ValidationException", "message": str(exc)}
         return 400, {"__type": _ERROR + "UnknownOperationException", "message": operation}
+
+    def _count(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
 
     def _get_item(self, request: dict[str, Any]) -> dict[str, Any]:
         item = self.table(request.get("TableName", "")).get(request["Key"])
@@ -330,7 +338,7 @@ def stub_process(
 
 
 def stats(endpoint: str) -> dict[str, int]:
-    """Request counts by operation since the stub started."""
+    """Request counts since the stub started: by operation, and by `operation/table`."""
     with urllib.request.urlopen(f"{endpoint}/__stats", timeout=5) as response:
         counts: dict[str, int] = json.loads(response.read())
     return counts

@@ -52,7 +52,8 @@ def test_container_reads_composite_key_related_item_and_queries(endpoint: str) -
     }
     # The primary item, then the tenant (one related item: a GetItem), and two queries.
     assert counts.get("Query") == 2
-    assert counts.get("GetItem", 0) + counts.get("BatchGetItem", 0) == 2
+    assert counts.get("GetItem/profiles") == 1
+    assert counts.get("GetItem/tenants", 0) + counts.get("BatchGetItem/tenants", 0) == 1
 
 
 def _stub() -> Stub:
@@ -98,7 +99,7 @@ def test_batch_get_item_per_table_with_projection() -> None:
         },
         "UnprocessedKeys": {},
     }
-    assert stub.counts == {"BatchGetItem": 1}
+    assert stub.counts == {"BatchGetItem": 1, "BatchGetItem/profiles": 1, "BatchGetItem/tenants": 1}
 
 
 def test_refusals_look_like_dynamodb() -> None:
@@ -149,7 +150,7 @@ def test_query_sort_prefix_in_key_order_limit_and_index() -> None:
     )
     assert status == 200
     assert [item["k"] for item in body["Items"]] == [{"S": "k1"}]
-    assert stub.counts == {"Query": 3}
+    assert stub.counts == {"Query": 3, "Query/profiles": 3}
 
 
 def test_one_key_table_answers_any_table_name_as_before() -> None:
