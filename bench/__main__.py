@@ -20,6 +20,7 @@ AWS credentials plus `TABLE_NAME`, points every section at another DynamoDB inst
 """
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -322,7 +323,21 @@ def _python_line(quick: bool) -> str:
     return line + (": quick run, numbers not judged" if quick else "")
 
 
+def _missing_contenders() -> list[str]:
+    """The bench extra's libraries this Python lacks (the peers import them)."""
+    wanted = ("aiobotocore", "aioboto3", "boto3", "aws_lambda_powertools")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
+
+
 def main() -> int:
+    missing = _missing_contenders()
+    if missing:
+        print(
+            f"bench: {', '.join(missing)} missing from {sys.executable}: the contenders need the "
+            "`bench` extra (`make bench` installs it from requirements-dev.lock)",
+            file=sys.stderr,
+        )
+        return 2
     quick = os.environ.get("BENCH_QUICK") == "1"
     scale = _scale(quick)
     population = Population(scale["population"])
