@@ -1,13 +1,17 @@
 """`make bench`: cold start and tail latency against Cognito's 5 s budget, side by side.
 
-Sections: cold start (fresh processes, shuffled rounds), warm latency (one process, shuffled
-order each round), faults (loopback proxy, per policy and cache setting), heavy sign-in load
-(K containers, Zipf population), the deployment zip's size; then issue 10's targets, each met or
-missed with its ratio. `make bench` runs it on Lambda's Python (3.13) when the machine has one,
-and the report names the Python it ran on. Writes `bench/results/runs/bench-<time>.json` (and
-`latest.json`, `latency-cdf.png`), which git ignores; `BENCH_SAVE_REFERENCE=1` (`make
-bench-reference`) also rewrites the committed `bench/results/reference.json` and
-`reference-cdf.png`. `BENCH_QUICK=1` runs a small version, to prove the harness works.
+Sections: cold start (fresh processes, shuffled rounds; ours with the CA-bundle variables
+`template.yaml` sets), warm latency (one process, shuffled order each round), faults (loopback
+proxy, per policy and cache setting), heavy sign-in load (K containers, Zipf population), the
+data model of issue 11 (composite key, related tenant item, memberships query: warm against the
+bare reads, and DynamoDB reads per sign-in under load, `bench.models`), the cost of 20 grants on
+the cache-hit path (issue 12, `bench.policy_cost`), the deployment zip's size; then the targets,
+each met or missed with its ratio. `make bench` runs it on Lambda's Python (3.13) when the
+machine has one, and the report names the Python it ran on. Writes
+`bench/results/runs/bench-<time>.json` (and `latest.json`, `latency-cdf.png`), which git
+ignores; `BENCH_SAVE_REFERENCE=1` (`make bench-reference`) also rewrites the committed
+`bench/results/reference.json` and `reference-cdf.png`. `BENCH_QUICK=1` runs a small version,
+to prove the harness works.
 
 By default it runs a local DynamoDB-compatible stub (`tools/ddb_stub.py`) in its own
 process: it keeps connections alive as DynamoDB does, so the client is what gets measured.
@@ -16,6 +20,7 @@ AWS credentials plus `TABLE_NAME`, points every section at another DynamoDB inst
 """
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -25,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, faults, load, package, warm
+from bench import coldstart, faults, load, models, package, policy_cost, warm
 from bench.population import Population
 from bench.report import RESULTS, RUNS, Progress, plot_cdf, table, write_json
 from bench.stats import BUDGET_MS
@@ -37,6 +42,7 @@ def _scale(quick: bool) -> dict[str, int]:
         return {
             "population": 2000, "cold_runs": 3, "warm_rounds": 400, "naive_rounds": 20,
             "hit_rounds": 5000, "fault_invocations": 60, "containers": 2, "load_sign_ins": 4000,
+            "model_users": 2000, "model_rounds": 300, "model_sign_ins": 4000, "grant_rounds": 3000,
         }  # fmt: skip
     return {
         "population": int(os.environ.get("BENCH_USERS", "10000")),
@@ -47,6 +53,10 @@ def _scale(quick: bool) -> dict[str, int]:
         "fault_invocations": 300,
         "containers": int(os.environ.get("BENCH_CONTAINERS", "2")),
         "load_sign_ins": int(os.environ.get("BENCH_SIGN_INS", "50000")),
+        "model_users": 10000,
+        "model_rounds": 3000,
+        "model_sign_ins": int(os.environ.get("BENCH_SIGN_INS", "50000")),
+        "grant_rounds": 20000,
     }
 
 
@@ -94,6 +104,9 @@ def _print_cold(cold: dict[str, Any]) -> None:
          "ours/peer"],
         rows,
     ))  # fmt: skip
+    for v in cold["variants"].values():
+        extra = ", ".join(f"{k}={val}" for k, val in v.get("env", {}).items())
+        print(f"  {v['label']}: {extra or 'common environment only (no SSL_CERT_* variables)'}")
     profile = cold["import_profile"]
     print(table(
         "Where our import time goes (-X importtime self time, "
@@ -152,6 +165,52 @@ def _print_load(lo: dict[str, Any]) -> None:
     ))  # fmt: skip
 
 
+def _print_models(m: dict[str, Any]) -> None:
+    w, lo = m["warm"], m["load"]
+    rows = [
+        [name, s["count"], s["p50_ms"], s["p90_ms"], s["p99_ms"], s["max_ms"], s["cpu_mean_us"]]
+        for name, s in w["summaries"].items()
+    ]
+    print(table(
+        f"Data model (issue 11): profile by composite key + memberships query, then the tenant "
+        f"item; {w['population']} Zipf users, {w['tenants']} tenants; cache on (TTL "
+        f"{w['cache_on_ttl_seconds']:g} s) hit ratio {w['cache_on_hit_ratio']:.1%} (ms)",
+        ["handler", "n", "p50", "p90", "p99", "max", "CPU us/call"], rows,
+    ))  # fmt: skip
+    print(
+        f"ours (cache off)/the 3 reads bare: p50 {w['ours_off_over_floor_p50']:.3f}x, "
+        f"p99 {w['ours_off_over_floor_p99']:.3f}x, CPU {w['ours_off_over_floor_cpu']:.3f}x"
+    )
+    print(table(
+        f"Data model under load: {lo['containers']} containers, {lo['sign_ins']} sign-ins, "
+        f"{lo['population']} Zipf users across {lo['tenants']} tenants, cache TTL "
+        f"{lo['cache_ttl_seconds']:g} s ({lo['wall_seconds_with_cold_starts']:.0f} s of wall time)",
+        ["DynamoDB reads/sign-in", "2nd half (steady)", "tenant item hit ratio", "cache hit ratio",
+         "p50 ms", "p99 ms (worst)", "throughput/s"],
+        [[lo["dynamodb_reads_per_sign_in"], lo["cache_loads_per_sign_in_second_half"],
+          lo["tenant_item_hit_ratio"], lo["cache_hit_ratio"], lo["p50_ms_median_container"],
+          lo["p99_ms_worst_container"], lo["throughput_per_second"]]],
+    ))  # fmt: skip
+    print(
+        "requests to the stub: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(lo["requests_by_operation"].items()))
+    )
+
+
+def _print_grants(g: dict[str, Any]) -> None:
+    rows = [
+        [name, s["count"], s["p50_ms"] * 1000, s["p90_ms"] * 1000, s["p99_ms"] * 1000,
+         s["p99_9_ms"] * 1000]
+        for name, s in g["summaries"].items()
+    ]  # fmt: skip
+    print(table(
+        f"Grants on the cache-hit path (issue 12): Container.invoke, pure cache hits, "
+        f"{g['grants']} grants ({g['grants_holding']} hold) vs none, shuffled per round (us)",
+        ["mapping", "n", "p50", "p90", "p99", "p99.9"], rows,
+    ))  # fmt: skip
+    print(f"20 grants add {g['p50_us_added_by_grants']:.1f} us at p50")
+
+
 def _print_package(p: dict[str, Any]) -> None:
     if "skipped" in p:
         print(f"\nPackage size: skipped ({p['skipped']})")
@@ -167,7 +226,10 @@ def _print_package(p: dict[str, Any]) -> None:
 
 
 def _row(name: str, value: float, limit: float, unit: str = "x") -> tuple[str, str, str]:
-    shown = f"{value:.2f}{unit}" if unit == "x" else f"{value:.1f} {unit}"
+    if unit == "x":
+        shown = f"{value:.2f}x"
+    else:
+        shown = f"{value:.3f}" if not unit else f"{value:.1f} {unit}"
     return name, shown, "met" if value <= limit else "MISSED"
 
 
@@ -212,6 +274,32 @@ def _targets(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row(f"zip <= 3 MB zipped ({arch})", z["zipped_bytes"] / 1e6, 3.0, "MB"))
     if not zips:
         rows.append(("zip <= 3 MB zipped", "-", "not measured: " + results["package"]["skipped"]))
+    if "models" in results:
+        mw, ml = results["models"]["warm"], results["models"]["load"]
+        rows.append(
+            _row(
+                "data model: DynamoDB reads/sign-in <= 0.3",
+                ml["dynamodb_reads_per_sign_in"],
+                0.3,
+                "",
+            )
+        )
+        rows.append((
+            "data model: tenant item hit ratio (almost always)",
+            f"{ml['tenant_item_hit_ratio']:.1%}",
+            "met" if ml["tenant_item_hit_ratio"] >= 0.95 else "MISSED",
+        ))  # fmt: skip
+        rows.append((
+            "data model warm: ours (cache off)/bare reads p50, p99",
+            f"{mw['ours_off_over_floor_p50']:.2f}x, {mw['ours_off_over_floor_p99']:.2f}x",
+            "reported",
+        ))  # fmt: skip
+    else:
+        rows.append(("data model: DynamoDB reads/sign-in <= 0.3", "-", "not run (no local store)"))
+    grants = results["grants"]
+    rows.append(
+        _row("cache hit p99 with 20 grants <= 50 us", grants["p99_us_with_grants"], 50.0, "us")
+    )
     # Earlier targets, kept to show what did not regress.
     rows.append(_row("cold start ours/aioboto3 <= 0.8x", cold["aioboto3"]["median"], 0.8))
     rows.append(
@@ -235,12 +323,37 @@ def _python_line(quick: bool) -> str:
     return line + (": quick run, numbers not judged" if quick else "")
 
 
+def _missing_contenders() -> list[str]:
+    """The bench extra's libraries this Python lacks (the peers import them)."""
+    wanted = ("aiobotocore", "aioboto3", "boto3", "aws_lambda_powertools")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
+
+
 def main() -> int:
+    missing = _missing_contenders()
+    if missing:
+        print(
+            f"bench: {', '.join(missing)} missing from {sys.executable}: the contenders need the "
+            "`bench` extra (`make bench` installs it from requirements-dev.lock)",
+            file=sys.stderr,
+        )
+        return 2
     quick = os.environ.get("BENCH_QUICK") == "1"
     scale = _scale(quick)
     population = Population(scale["population"])
     progress = Progress(
-        len(coldstart.VARIANTS) + scale["cold_runs"] + 1 + 1 + 10 + 2 + 4 + scale["containers"] + 1
+        len(coldstart.VARIANTS)
+        + scale["cold_runs"]
+        + 1
+        + 1
+        + 10
+        + 2
+        + 4
+        + scale["containers"]
+        + 1
+        + 4
+        + scale["containers"]
+        + 1
     )
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -281,6 +394,16 @@ def main() -> int:
             env, scale["containers"], scale["population"], scale["load_sign_ins"], reads_before,
             (lambda: stats(local).get("GetItem", 0)) if local else None, progress,
         )  # fmt: skip
+        if local:
+            results["models"] = models.run(
+                {k: v for k, v in env.items() if k not in models.OWN_VARIABLES},
+                Path(workdir), scale["model_users"], scale["model_rounds"], scale["containers"],
+                scale["model_sign_ins"], progress,
+            )  # fmt: skip
+        else:
+            results["models_skipped"] = "the data model's tables live in the local stub only"
+        results["grants"] = policy_cost.cache_hit(event, env, scale["grant_rounds"])
+        progress.step("grants: cache hits")
     results["package"] = package.run(quick, progress)
     latencies = results["warm"].pop("latencies")
     results["seconds"] = time.monotonic() - started
@@ -290,10 +413,13 @@ def main() -> int:
     if "faults" in results:
         _print_faults(results["faults"])
     _print_load(results["load"])
+    if "models" in results:
+        _print_models(results["models"])
+    _print_grants(results["grants"])
     _print_package(results["package"])
     results["targets"] = _targets(results)
     print(table(
-        f"Targets (issue 10; then earlier ones), on {_python_line(quick)}",
+        f"Targets (issues 10, 11, 12; then earlier ones), on {_python_line(quick)}",
         ["target", "measured", "status"], results["targets"],
     ))  # fmt: skip
     reference = os.environ.get("BENCH_SAVE_REFERENCE") == "1"

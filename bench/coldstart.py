@@ -13,9 +13,9 @@ from typing import Any
 
 from bench.report import Progress
 from bench.stats import percentile
-from bench.variants import VARIANTS
+from bench.variants import TLS_VARIABLES, VARIANTS
 
-__all__ = ("SEED", "VARIANTS", "child_environment", "import_profile", "run")
+__all__ = ("SEED", "VARIANTS", "child_environment", "environments", "import_profile", "run")
 
 ROOT = Path(__file__).resolve().parents[1]
 _PHASES = ("import_ms", "init_ms", "first_call_ms", "process_ms")
@@ -26,6 +26,9 @@ SEED = 10
 def _start(
     variant: str, event: dict[str, Any], env: dict[str, str], *flags: str
 ) -> tuple[float, str, str]:
+    own = VARIANTS[variant].env
+    if own:
+        env = {**env, **own}
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *flags, "-m", "bench.coldstart_child", variant, json.dumps(event)],
@@ -84,6 +87,7 @@ def run(
     for name in names:
         results["variants"][name] = {
             "label": VARIANTS[name].label,
+            "env": dict(VARIANTS[name].env or {}),
             **{phase: _summary([s[phase] for s in samples[name]]) for phase in _PHASES},
         }
     ratios = {}
@@ -124,7 +128,17 @@ def import_profile(event: dict[str, Any], env: dict[str, str], top: int = 12) ->
 
 
 def child_environment(base: dict[str, str]) -> dict[str, str]:
-    """The environment every cold-start child gets: the caller's, minus bytecode suppression."""
+    """The environment every cold-start child gets: the caller's, minus bytecode suppression.
+
+    The TLS variables are dropped too, so only the contender whose deployment sets them (ours,
+    `Variant.env`) runs with them.
+    """
     env = {**os.environ, **base}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for name in ("PYTHONDONTWRITEBYTECODE", *TLS_VARIABLES):
+        env.pop(name, None)
     return env
+
+
+def environments() -> dict[str, dict[str, str]]:
+    """What each contender gets beyond the common environment (for the report)."""
+    return {name: dict(variant.env or {}) for name, variant in VARIANTS.items()}

@@ -17,15 +17,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(
     env: dict[str, str], containers: int, size: int, sign_ins: int, reads_before: int | None,
-    read_counter: Any, progress: Progress,
+    read_counter: Any, progress: Progress, *, tenants: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run `sign_ins` sign-ins split over `containers` processes; report the cost and the tail."""
+    """Run `sign_ins` sign-ins split over `containers` processes; report the cost and the tail.
+
+    `tenants`: the users are `bench.population.ModelPopulation`'s, across that many tenants
+    (the environment names the data model's mapping and store); else `Population`'s.
+    """
+    model = () if tenants is None else ("model", str(tenants))
     child_env = {**os.environ, **env, "CACHE_TTL_SECONDS": env.get("CACHE_TTL_SECONDS", "60")}
     share = sign_ins // containers
     started = time.perf_counter()
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.load_child", str(size), str(share), str(100 + index)],
+            [
+                sys.executable,
+                "-m",
+                "bench.load_child",
+                str(size),
+                str(share),
+                str(100 + index),
+                *model,
+            ],
             cwd=ROOT,
             env=child_env,
             stdout=subprocess.PIPE,
@@ -63,6 +76,8 @@ def run(
         "cache_hit_ratio": hits / max(1, hits + loads),
         "dynamodb_reads_per_sign_in": (reads if reads is not None else loads) / total,
         "dynamodb_reads_counted_at": "server" if reads is not None else "client (cache loads)",
+        "cache_loads_per_sign_in_second_half": sum(r["second_half_loads"] for r in reports)
+        / max(1, sum(r["second_half_count"] for r in reports)),
         "peak_rss_mb_per_container": [r["peak_rss_mb"] for r in reports],
         "containers_detail": reports,
     }
