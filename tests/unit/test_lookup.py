@@ -459,3 +459,10 @@ def test_lookup_keys_that_cannot_be_sent_are_not_read(where: str, value: str, po
     call = container.call(event)  # never anything but an answer or SignInDenied
     assert not [c for c in store.calls if c[0] == "Query"]
     assert call.log["outcome"] in ("allowed_without_claims", "claims_added")
+
+
+def test_lookup_most_projected_attributes_fill_the_expression_limit() -> None:
+    from shared.lookup import _MOST_PROJECTED, MAX_PROJECTION_BYTES, _expression_bytes
+
+    assert _expression_bytes(_MOST_PROJECTED) <= MAX_PROJECTION_BYTES
+    assert _expression_bytes(_MOST_PROJECTED + 1) > MAX_PROJECTION_BYTES
