@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import msgspec
 
 from shared.config import DEFAULT_CLAIMS_BUDGET_BYTES
-from shared.item import Item
+from shared.item import ABSENT, Item, lookup_path
 from shared.lookup import PRIMARY, LookupSpec
 from shared.models import JSONValue, encode_json
 
@@ -299,43 +299,30 @@ class ClaimSet(msgspec.Struct, frozen=True):
 
 EMPTY_CLAIMS: Final = ClaimSet({}, {})
 
-_ABSENT: Final = object()
-
-
-def _lookup(item: Item, path: tuple[str, ...]) -> object:
-    value: object = item
-    for key in path:
-        if not isinstance(value, dict):
-            return _ABSENT
-        value = value.get(key, _ABSENT)
-        if value is _ABSENT:
-            return _ABSENT
-    return value
-
 
 def _from_source(
     sources: Mapping_[str, Item | list[Item] | None] | None, rule: ClaimRule
 ) -> object:
     read = sources.get(rule.source) if sources is not None else None
     if isinstance(read, list):
-        values = [_lookup(entry, rule.path) for entry in read]
-        folded = [v for v in values if v is not _ABSENT and v is not None]
-        return _ABSENT if rule.required and not folded else folded
+        values = [lookup_path(entry, rule.path) for entry in read]
+        folded = [v for v in values if v is not ABSENT and v is not None]
+        return ABSENT if rule.required and not folded else folded
     if read is None:
-        return _ABSENT
-    return _lookup(read, rule.path)
+        return ABSENT
+    return lookup_path(read, rule.path)
 
 
 def _attribute(item: Item, attribute: str | None) -> object:
     if attribute is None:
-        return _ABSENT
-    return item.get(attribute, _ABSENT)
+        return ABSENT
+    return item.get(attribute, ABSENT)
 
 
 def _strings(item: Item, attribute: str | None, dropped: list[tuple[str, str]]) -> list[str]:
     """A list-of-strings attribute; anything else is dropped and counted under its name."""
     value = _attribute(item, attribute)
-    if value is _ABSENT or value is None:
+    if value is ABSENT or value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         dropped.append((attribute or "", "not_a_list"))
@@ -462,10 +449,10 @@ def apply_mapping(
         if rule.source != PRIMARY:
             value = _from_source(sources, rule)
         elif len(path) == 1:
-            value = item.get(path[0], _ABSENT)
+            value = item.get(path[0], ABSENT)
         else:
-            value = _lookup(item, path)
-        if value is _ABSENT or value is None:
+            value = lookup_path(item, path)
+        if value is ABSENT or value is None:
             if rule.default is not None:
                 value = rule.default
             elif rule.required:
@@ -522,8 +509,8 @@ def _group_list(
     """A valid list of strings overriding one group field, or None to keep the request's."""
     if attribute is None:
         return None
-    value = item.get(attribute, _ABSENT)
-    if value is _ABSENT:
+    value = item.get(attribute, ABSENT)
+    if value is ABSENT:
         return None
     if value is None:
         dropped.append((attribute, "null"))
@@ -548,12 +535,12 @@ def _group_override(
     preferred: str | None = None
     attribute = section.preferred_role_from
     if attribute is not None:
-        value = item.get(attribute, _ABSENT)
+        value = item.get(attribute, ABSENT)
         if isinstance(value, str):
             preferred = value
         elif value is None:
             dropped.append((attribute, "null"))
-        elif value is not _ABSENT:
+        elif value is not ABSENT:
             dropped.append((attribute, "wrong_type"))
     if groups is None and roles is None and preferred is None:
         return None

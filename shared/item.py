@@ -25,10 +25,34 @@ import msgspec
 from shared.errors import ItemError
 from shared.models import JSONValue
 
-__all__ = ("Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query")
+__all__ = (
+    "ABSENT",
+    "Item",
+    "RawKey",
+    "decode_batch_get",
+    "decode_get_item",
+    "decode_item",
+    "decode_query",
+    "lookup_path",
+)
 
 Item = dict[str, JSONValue]
 """A profile item as plain JSON values, keyed by attribute name."""
+
+ABSENT: Final = object()
+"""What `lookup_path` returns where a path leads nowhere (apart from a present `null`)."""
+
+
+def lookup_path(item: object, path: tuple[str, ...]) -> object:
+    """The value at a dotted attribute path (`("profile", "plan")`), or `ABSENT`."""
+    value = item
+    for key in path:
+        if not isinstance(value, dict):
+            return ABSENT
+        value = value.get(key, ABSENT)
+        if value is ABSENT:
+            return ABSENT
+    return value
 
 
 class _AttributeValue(msgspec.Struct):

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from shared.errors import ConfigError
+from shared.item import lookup_path
 from shared.models import Event, JSONValue
 
 __all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
@@ -161,11 +162,7 @@ def _placeholder(field: str, use: KeyUse) -> _Part | None:
 
 def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> str | None:
     """A string attribute as is, a number as its DynamoDB decimal text; anything else None."""
-    value: object = item
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
+    value = lookup_path(item, path)
     if isinstance(value, str):
         return value
     if isinstance(value, int | Decimal) and not isinstance(value, bool):

@@ -22,7 +22,7 @@ from typing import Final
 import msgspec
 
 from shared.claims import ClaimSet, GroupOverride, place_claim
-from shared.item import Item
+from shared.item import ABSENT, Item, lookup_path
 from shared.keys import read_metadata
 from shared.models import Event, JSONValue
 
@@ -65,7 +65,6 @@ _STRING: Final = 0
 _BOOLEAN: Final = 1
 _NUMBER: Final = 2
 
-_ABSENT: Final = object()
 
 Expected = str | int | float | bool
 """A value `attribute_equals` may expect."""
@@ -101,15 +100,6 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     item: Item | None = None
     metadata: dict[str, str] = {}
     metadata_ignored: int = 0
-
-
-def _lookup(item: Item | None, path: tuple[str, ...]) -> object:
-    value: object = item
-    for key in path:
-        if not isinstance(value, dict):
-            return _ABSENT
-        value = value.get(key, _ABSENT)
-    return value
 
 
 class _Number(msgspec.Struct, frozen=True):
@@ -176,7 +166,7 @@ def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Che
         if item is None:
             return False
         for path, how, expected in checks:
-            value = item.get(path[0], _ABSENT) if len(path) == 1 else _lookup(item, path)
+            value = item.get(path[0], ABSENT) if len(path) == 1 else lookup_path(item, path)
             if how == _STRING:
                 if type(value) is not str or value != expected:
                     return False

@@ -38,7 +38,8 @@ INTENDED: dict[str, set[str]] = {
     "invocation": {"CacheResult", "Invocation", "Outcome", "Reason", "log_invocation"},
     "credentials": {"REFRESH_BEFORE_SECONDS", "ContainerCredentials", "credentials_from"},
     "item": {
-        "Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query",
+        "ABSENT", "Item", "RawKey", "decode_batch_get", "decode_get_item", "decode_item",
+        "decode_query", "lookup_path",
     },
     "keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lifecycle": {"PRIME_KEY", "prime", "renew"},
