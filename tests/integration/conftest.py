@@ -10,6 +10,7 @@ import pytest
 
 from shared.config import Settings
 from tests.conftest import EVENTS, FakeClock, make_settings
+from tests.support.scripted_http import Answer, ScriptedServer
 from tools.container import Container
 from tools.fault_proxy import FaultProxy
 from tools.local_dynamodb import create_table, load_items, moto_server, put_items
@@ -57,3 +58,21 @@ def harness(endpoint: str) -> Iterator[Callable[..., Harness]]:
     yield build
     for item in made:
         item.close()
+
+
+Scripted = Callable[[list[Answer]], ScriptedServer]
+"""Starts a scripted HTTP server (127.0.0.1, free port) answering the given answers in turn."""
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    """Scripted servers for a test; each is stopped at its end."""
+    made: list[ScriptedServer] = []
+
+    def build(answers: list[Answer]) -> ScriptedServer:
+        made.append(ScriptedServer(answers))
+        return made[-1]
+
+    yield build
+    for server in made:
+        server.close()

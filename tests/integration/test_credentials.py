@@ -23,6 +23,7 @@ from shared.keys import KeyTemplate
 from shared.lookup import ItemRead, ItemSource
 from shared.store import Client, Store, open_client
 from tests.conftest import make_settings
+from tests.integration.conftest import Scripted
 from tests.support.scripted_http import Answer, Recorded, ScriptedServer
 
 pytestmark = pytest.mark.integration
@@ -67,19 +68,6 @@ def issuer() -> Iterator[Issuer]:
     made = Issuer()
     yield made
     made.server.close()
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Callable[[list[Answer]], ScriptedServer]]:
-    made: list[ScriptedServer] = []
-
-    def build(answers: list[Answer]) -> ScriptedServer:
-        made.append(ScriptedServer(answers))
-        return made[-1]
-
-    yield build
-    for server in made:
-        server.close()
 
 
 class Container:
@@ -130,9 +118,9 @@ def _signed_by(server: ScriptedServer) -> list[tuple[str, str | None]]:
 
 
 def test_credentials_from_environment_variables_sign_requests(
-    dynamodb: Callable[[list[Answer]], ScriptedServer], container: Callable[..., Container]
+    scripted: Scripted, container: Callable[..., Container]
 ) -> None:
-    store = dynamodb([(200, ITEM)])
+    store = scripted([(200, ITEM)])
     env = {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s",
            "AWS_SESSION_TOKEN": "session-env"}  # fmt: skip
     c = container(env, AWS_ENDPOINT_URL_DYNAMODB=store.endpoint)
@@ -142,10 +130,10 @@ def test_credentials_from_environment_variables_sign_requests(
 
 def test_credentials_container_endpoint_with_token(
     issuer: Issuer,
-    dynamodb: Callable[[list[Answer]], ScriptedServer],
+    scripted: Scripted,
     container: Callable[..., Container],
 ) -> None:
-    store = dynamodb([(200, ITEM)])
+    store = scripted([(200, ITEM)])
     env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": issuer.url,
            "AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN}  # fmt: skip
     c = container(env, AWS_ENDPOINT_URL_DYNAMODB=store.endpoint)
@@ -159,10 +147,10 @@ def test_credentials_container_endpoint_with_token(
 
 def test_credentials_wrong_token_is_unavailable(
     issuer: Issuer,
-    dynamodb: Callable[[list[Answer]], ScriptedServer],
+    scripted: Scripted,
     container: Callable[..., Container],
 ) -> None:
-    store = dynamodb([(200, ITEM)])
+    store = scripted([(200, ITEM)])
     env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": issuer.url,
            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer-wrong"}  # fmt: skip
     c = container(env, AWS_ENDPOINT_URL_DYNAMODB=store.endpoint, STORE_MAX_ATTEMPTS="1")
@@ -240,10 +228,10 @@ def test_credentials_concurrent_callers_share_one_fetch(
 
 def test_credentials_expired_token_answer_fetches_a_new_key(
     issuer: Issuer,
-    dynamodb: Callable[[list[Answer]], ScriptedServer],
+    scripted: Scripted,
     container: Callable[..., Container],
 ) -> None:
-    store = dynamodb([(400, EXPIRED), (200, ITEM)])
+    store = scripted([(400, EXPIRED), (200, ITEM)])
     env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": issuer.url,
            "AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN}  # fmt: skip
     c = container(env, AWS_ENDPOINT_URL_DYNAMODB=store.endpoint, LOOKUP_TIMEOUT_MS="2000")
@@ -276,11 +264,11 @@ def test_credentials_full_uri_accepted(uri: str) -> None:
 
 
 def test_credentials_none_found_is_unavailable(
-    dynamodb: Callable[[list[Answer]], ScriptedServer],
+    scripted: Scripted,
     container: Callable[..., Container],
     tmp_path: Path,
 ) -> None:
-    store = dynamodb([(200, ITEM)])
+    store = scripted([(200, ITEM)])
     c = container({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "absent")},
                   AWS_ENDPOINT_URL_DYNAMODB=store.endpoint)  # fmt: skip
     with pytest.raises(StoreUnavailable, match="no AWS credentials"):

@@ -5,7 +5,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import boto3
@@ -24,15 +24,14 @@ from shared.keys import KeyTemplate
 from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
 from shared.store import Store
 from tests.conftest import EVENTS, load_event
-from tests.integration.conftest import TABLE, Harness
-from tests.support.scripted_http import Answer, ScriptedServer
+from tests.integration.conftest import TABLE, Harness, Scripted
+from tests.support.scripted_http import ScriptedServer
 from tools.fault_proxy import FaultProxy, http_response
 from tools.local_dynamodb import FAKE_CREDENTIALS, put_items
 
 pytestmark = pytest.mark.integration
 
 Build = Callable[..., Harness]
-Scripted = Callable[[list[Answer]], ScriptedServer]
 T = TypeVar("T")
 
 THROTTLED = http_response(
@@ -395,19 +394,6 @@ def test_store_batch_get_in_order_across_tables(tables: str, harness: Build) -> 
         {"tenant": "acme", "sk": "ORDER#1", "total": 10},
         {"tenant": "acme", "sk": "ORDER#3", "total": 30},
     ]
-
-
-@pytest.fixture
-def scripted() -> Iterator[Scripted]:
-    made: list[ScriptedServer] = []
-
-    def build(answers: list[Answer]) -> ScriptedServer:
-        made.append(ScriptedServer(answers))
-        return made[-1]
-
-    yield build
-    for server in made:
-        server.close()
 
 
 def _bodies(server: ScriptedServer) -> list[Any]:
