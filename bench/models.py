@@ -28,10 +28,10 @@ from bench import load
 from bench.population import ModelPopulation
 from bench.report import Progress
 from bench.stats import summarize
-from bench.warm import Call, _quiet, _timed
+from bench.warm import Call, quiet, timed
 from shared.config import load_settings
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.values import Item
 from tools.container import Container
 from tools.ddb_stub import stats, stub_process
 
@@ -133,7 +133,7 @@ def warm(
     shuffle = random.Random(SEED).shuffle
     cache = on.deps.cache
     assert cache is not None
-    with _quiet():
+    with quiet():
         for event in events[:warmup]:
             for name in names:
                 contenders[name](event)
@@ -144,7 +144,7 @@ def warm(
         for number, event in enumerate(events[warmup:]):
             shuffle(order)
             for name in order:
-                latencies[name].append(_timed(contenders[name], event, cpu[name]))
+                latencies[name].append(timed(contenders[name], event, cpu[name]))
             if (number + 1) % step == 0:
                 progress.step(f"data model warm: {number + 1}/{rounds} rounds")
         hits, loads = cache.hits - hits_before, cache.loads - loads_before

@@ -20,7 +20,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
-from shared.lookup import ItemRead
+from shared.lookup.sources import ItemRead
 from tools.container import Container
 
 __all__ = ("SEED", "run")
@@ -32,7 +32,7 @@ Call = Callable[[dict[str, Any]], object]
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     saved = sys.stdout
     with open(os.devnull, "w") as sink:
         sys.stdout = sink
@@ -42,7 +42,7 @@ def _quiet() -> Iterator[None]:
             sys.stdout = saved
 
 
-def _timed(call: Call, event: dict[str, Any], cpu: list[float] | None = None) -> float:
+def timed(call: Call, event: dict[str, Any], cpu: list[float] | None = None) -> float:
     started, used = time.perf_counter(), time.thread_time()
     call(event)
     if cpu is not None:
@@ -103,7 +103,7 @@ def run(
     hits_before = 0
     cache = ours_on.deps.cache
     assert cache is not None
-    with _quiet():
+    with quiet():
         for event in events[:warmup]:
             for name in names:
                 contenders[name](event)
@@ -116,7 +116,7 @@ def run(
         for index, event in enumerate(events[warmup:]):
             shuffle(order)
             for name in order:
-                latencies[name].append(_timed(contenders[name], event, cpu[name]))
+                latencies[name].append(timed(contenders[name], event, cpu[name]))
             if (index + 1) % step == 0:
                 progress.step(f"warm: {index + 1}/{rounds} rounds")
         hits, loads = cache.hits - hits_before, cache.loads - loads_before
@@ -127,11 +127,11 @@ def run(
         hit_latencies = []
         hit_started = time.perf_counter()
         for index in range(hit_rounds):
-            hit_latencies.append(_timed(contenders["ours (cache on)"], hot[index % len(hot)]))
+            hit_latencies.append(timed(contenders["ours (cache on)"], hot[index % len(hot)]))
         hit_elapsed = time.perf_counter() - hit_started
         progress.step("warm: cache hits")
         naive_latencies = [
-            _timed(lambda e: naive(e, None), event) for event in events[:naive_rounds]
+            timed(lambda e: naive(e, None), event) for event in events[:naive_rounds]
         ]
         progress.step("warm: aioboto3 asyncio.run per call")
     latencies["ours (cache hit only)"] = hit_latencies

@@ -5,8 +5,8 @@ snapshot, `prime` runs what the first invocation would otherwise pay for (msgspe
 the event, the item and the response body, the SigV4 signer, aiohttp's connector and request
 path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
 After a restore, `renew` drops what must not be shared between restored copies or carried
-across the time the snapshot slept: the pooled connections and the client with the credentials
-it resolved (the new client picks and fetches them again), the cache, and the random state.
+across the time the snapshot slept: the pooled connections and the connection with the
+credentials it resolved (the new one picks and fetches them again), the cache, and the random state.
 """
 
 import random
@@ -15,9 +15,8 @@ from typing import Final
 from shared.config import Settings
 from shared.deps import Deps, open_deps
 from shared.errors import StoreError
-from shared.item import decode_get_item, decode_item
-from shared.lookup import ItemRead
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup import ItemRead, decode_get_item, decode_item
 
 __all__ = ("PRIME_KEY", "prime", "renew")
 
@@ -55,7 +54,7 @@ def prime(deps: Deps) -> bool:
 
 
 def renew(deps: Deps, settings: Settings) -> Deps:
-    """Close `deps` and open fresh ones: new client, new connections, empty cache, new seed.
+    """Close `deps` and open fresh ones: new connection, empty cache, new random seed.
 
     Raises
     ------

@@ -33,7 +33,7 @@ print(json.dumps({
     "renewed": app.DEPS is not old,
     "cache_after_restore": len(app.DEPS.cache) if app.DEPS.cache is not None else None,
     "same_answer": before == after,
-    "old_session_closed": old.store._client.session.closed,
+    "old_session_closed": old.store.sender.session.closed,
 }))
 """
 

@@ -20,9 +20,9 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
-from shared.store import Store
+from shared.lookup import Store
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource, QueryRead, QuerySource
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness, Scripted
 from tests.support.scripted_http import ScriptedServer
@@ -174,11 +174,11 @@ def test_handler_core_reuses_one_client_across_invocations(
     proxy: FaultProxy, harness: Build
 ) -> None:
     h = harness(url=proxy.endpoint)
-    client = h.deps.store._client  # type: ignore[attr-defined]  # the Store's one client
+    client = h.deps.store.sender  # type: ignore[attr-defined]  # the Store's one connection
     event = load_event("v2-authentication.json")
     answers = [h.invoke(event) for _ in range(30)]
     assert all(a == answers[0] for a in answers)
-    assert h.deps.store._client is client  # type: ignore[attr-defined]
+    assert h.deps.store.sender is client  # type: ignore[attr-defined]
     # moto's werkzeug server closes every connection, so each request connects anew.
     assert proxy.connections == 30
 

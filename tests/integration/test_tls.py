@@ -44,9 +44,10 @@ import asyncio, json, ssl
 from contextlib import AsyncExitStack
 from shared.config import load_settings
 from shared.errors import StoreError
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, ItemSource
-from shared.store import Store, open_client
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource
+from shared.lookup import Store
+from shared.lookup.dynamodb import open_connection
 import os
 
 SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", "x")),),
@@ -55,7 +56,7 @@ SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", 
 async def main():
     settings = load_settings(os.environ)
     async with AsyncExitStack() as stack:
-        store = Store(await open_client(settings, stack))
+        store = Store(await open_connection(settings, stack))
         read = ItemRead(source=SOURCE, key=(("id", "USER#jane.doe"),))
         try:
             item = await store.get_item(read, consistent=False, timeout=3)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from shared.claims import parse_rules
 from shared.errors import ConfigError, StoreError, StoreUnavailable
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
-from shared.mapping import parse_mapping
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.values import Item
 from tests.conftest import FakeClock, load_event, make_settings
 from tools.container import Container
 
@@ -141,7 +141,7 @@ def _container(
     container = Container(
         make_settings(**env),
         source=store,
-        mapping=parse_mapping(mapping, source="single.toml", toml=True),
+        mapping=parse_rules(mapping, source="single.toml", toml=True),
         clock=clock or FakeClock(),
     )
     _MADE.append(container)
@@ -319,7 +319,7 @@ def test_lookup_load_time_errors_name_file_section_source_and_problem(
     document: bytes, expected: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_mapping(document, source="bad.toml", toml=True)
+        parse_rules(document, source="bad.toml", toml=True)
     assert "claim mapping `bad.toml`" in str(caught.value)
     assert expected in str(caught.value)
 
@@ -459,10 +459,3 @@ def test_lookup_keys_that_cannot_be_sent_are_not_read(where: str, value: str, po
     call = container.call(event)  # never anything but an answer or SignInDenied
     assert not [c for c in store.calls if c[0] == "Query"]
     assert call.log["outcome"] in ("allowed_without_claims", "claims_added")
-
-
-def test_lookup_most_projected_attributes_fill_the_expression_limit() -> None:
-    from shared.lookup import _MOST_PROJECTED, MAX_PROJECTION_BYTES, _expression_bytes
-
-    assert _expression_bytes(_MOST_PROJECTED) <= MAX_PROJECTION_BYTES
-    assert _expression_bytes(_MOST_PROJECTED + 1) > MAX_PROJECTION_BYTES

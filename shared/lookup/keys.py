@@ -8,8 +8,8 @@ invocation is a join. The placeholders a template may use depend on where it sit
 - `{clientMetadata.<key>}`, an allowlisted `clientMetadata` value: related and query keys only
   (and, checked by the mapping loader, only beside the principal's own id in the same key).
 
-Which template applies to an event is the plan's decision (`shared.deps.Principal`). Pure: no
-I/O, no logging.
+Which template applies to an event is the plan's decision (the principal, chosen once). Pure:
+no I/O, no logging.
 """
 
 import string
@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from shared.errors import ConfigError
-from shared.item import lookup_path
-from shared.models import Event, JSONValue
+from shared.event import Event
+from shared.values import JSONValue, lookup_path
 
 __all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
 
