@@ -109,7 +109,8 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
     principal = deps.principal(decoded)
     shape = choose_shape(decoded, deps.settings.response_format)
     metadata = read_metadata(decoded, principal.metadata_keys)
-    reads = render(principal.lookup, decoded, metadata[0] or None)
+    lookup = principal.lookup
+    reads = render(lookup, decoded, metadata[0] or None) if lookup is not None else None
     return _Plan(
         event=event,
         decoded=decoded,

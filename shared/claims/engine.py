@@ -15,6 +15,7 @@ import msgspec
 
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
+from shared.claims.groups import group_override
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -74,7 +75,9 @@ def apply(
     grant that holds wins over everything, `required` included.
     """
     group_dropped: list[tuple[str, str]] = []
-    groups = _group_override(section, item, group_dropped) if section.overrides_groups else None
+    groups = (
+        group_override(section.groups, item, group_dropped) if section.overrides_groups else None
+    )
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
@@ -306,51 +309,6 @@ def _scopes(
         dropped=dropped,
     )
     return tuple(lists["add"]), tuple(lists["suppress"])
-
-
-def _group_list(
-    item: Item, attribute: str | None, dropped: list[tuple[str, str]]
-) -> list[str] | None:
-    """A valid list of strings overriding one group field, or None to keep the request's."""
-    if attribute is None:
-        return None
-    value = item.get(attribute, ABSENT)
-    if value is ABSENT:
-        return None
-    if value is None:
-        dropped.append((attribute, "null"))
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        dropped.append((attribute, "not_a_list"))
-        return None
-    return value
-
-
-def _group_override(
-    section: Section, item: Item, dropped: list[tuple[str, str]]
-) -> GroupOverride | None:
-    """The group fields the item validly overrides; a malformed one keeps the request's value.
-
-    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
-    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
-    list holding anything else is dropped and named by its attribute.
-    """
-    spec = section.groups
-    groups = _group_list(item, spec.groups_from, dropped)
-    roles = _group_list(item, spec.iam_roles_from, dropped)
-    preferred: str | None = None
-    attribute = spec.preferred_role_from
-    if attribute is not None:
-        value = item.get(attribute, ABSENT)
-        if isinstance(value, str):
-            preferred = value
-        elif value is None:
-            dropped.append((attribute, "null"))
-        elif value is not ABSENT:
-            dropped.append((attribute, "wrong_type"))
-    if groups is None and roles is None and preferred is None:
-        return None
-    return GroupOverride(groups=groups, iam_roles=roles, preferred_role=preferred)
 
 
 def _edited_groups(

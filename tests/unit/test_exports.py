@@ -21,15 +21,16 @@ INTENDED: dict[str, set[str]] = {
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
     "claims.budget": {"fit_budget", "size_bound"},
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
-    "claims.compile": {"load_rules", "parse_rules"},
+    "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
         "Condition", "Context", "EMPTY_CONTEXT", "build_context", "compile_condition",
     },
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
-        "WhenFile", "decode_file", "read_file",
+        "TableFile", "WhenFile", "decode_file", "read_file",
     },
+    "claims.groups": {"group_override"},
     "claims.guard": {
         "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
         "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
@@ -39,7 +40,7 @@ INTENDED: dict[str, set[str]] = {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section",
     },
-    "claims.reads": {"compile_reads"},
+    "claims.reads": {"TableKeys", "compile_reads"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
