@@ -32,7 +32,7 @@ from shared.event import Event, decode_event
 from shared.invocation import Invocation, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
-from shared.values import JSONValue
+from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
 
@@ -191,14 +191,18 @@ def _denied_by(
 
 
 def _item_free_denial(
-    plan: _Plan, cache: CacheResult, error: PretokenError | None = None
+    plan: _Plan,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+    item: Item | None = None,
 ) -> Invocation | None:
-    """Without an item, a `deny` grant that reads none (no `attribute_equals`) still denies.
+    """Without a usable profile, a `deny` grant still denies on whatever was read.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
-    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
+    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`, nor,
+    when the primary item was read before another read failed (`item`), on the item.
     """
-    found = denial(plan.principal.section, plan.decoded, metadata=plan.metadata)
+    found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
     if found is None:
         return None
     return _denied_by(plan, found, cache, error)
@@ -256,7 +260,8 @@ def _on_error(
     ignored = plan.metadata[1] if plan is not None else 0
     if deps.settings.on_error == "allow" and isinstance(event, dict):
         if plan is not None:
-            if denied := _item_free_denial(plan, cache, error):
+            item = error.primary if isinstance(error, StoreError) else None
+            if denied := _item_free_denial(plan, cache, error, item):
                 return denied
             response = _respond(plan, EMPTY_CLAIMS)
         else:

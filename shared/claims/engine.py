@@ -108,11 +108,16 @@ def denial(
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip past
     a deny rule on the client, trigger source, groups, scopes or `clientMetadata`; without an
-    item, a grant reading one (`attribute_equals`) never holds.
+    item, a grant reading one (`attribute_equals`) never holds. With the primary item read
+    before another read failed, the conditions read it (and its group override).
     """
     if not section.grants:
         return None
-    context = build_context(event, item, metadata=metadata)
+    override = None
+    if item is not None and section.overrides_groups:
+        groups = group_override(section.groups, item, [])
+        override = groups.groups if groups is not None else None
+    context = build_context(event, item, group_override=override, metadata=metadata)
     for grant in section.grants:
         if grant.deny and grant.when.holds(context):
             return Denial(grant.where)

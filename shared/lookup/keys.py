@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from shared.errors import ConfigError
 from shared.event import Event
-from shared.values import JSONValue, lookup_path
+from shared.values import JSONValue, lookup_path, number_text
 
 __all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
 
@@ -191,7 +191,7 @@ def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> st
     if isinstance(value, str):
         return value
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
+        return number_text(value)
     return None
 
 
