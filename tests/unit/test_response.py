@@ -175,7 +175,7 @@ def test_build_response_v1_decimals_render_as_their_exact_text() -> None:
     assert details["claimsToAddOrOverride"] == {
         "n": "1.00000000000000000001",
         # DynamoDB's own decimal text, never the exponent form `str(Decimal)` switches to.
-        "l": '[1.00000000000000000001,{"k":-0.' + "0" * 129 + '15}]',
+        "l": '[1.00000000000000000001,{"k":-0.' + "0" * 129 + "15}]",
         "big": "9223372036854775809",
     }
 
