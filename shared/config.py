@@ -14,6 +14,7 @@ import msgspec
 from shared.errors import ConfigError
 
 __all__ = (
+    "ACCESS_TOKEN_MAX_BYTES",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
@@ -30,6 +31,7 @@ __all__ = (
     "CONSISTENT_READ",
     "DEADLINE_MARGIN_MS",
     "DEFAULT_CLAIMS_BUDGET_BYTES",
+    "ID_TOKEN_MAX_BYTES",
     "KEY_ATTRIBUTE",
     "LOG_LEVEL",
     "LOOKUP_TIMEOUT_MS",
@@ -71,6 +73,8 @@ LOG_LEVEL: Final = "LOG_LEVEL"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
 CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
+ID_TOKEN_MAX_BYTES: Final = "ID_TOKEN_MAX_BYTES"
+ACCESS_TOKEN_MAX_BYTES: Final = "ACCESS_TOKEN_MAX_BYTES"
 METRICS: Final = "METRICS"
 METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
 AWS_REGION: Final = "AWS_REGION"
@@ -86,6 +90,9 @@ DEFAULT_CLAIMS_BUDGET_BYTES: Final = 65_536
 _MAX_CLAIMS_BUDGET_BYTES: Final = 1_048_576
 """Two tokens at this bound, plus static claims and V1's re-quoting, stay far below Lambda's
 6 MB response limit."""
+
+_TOKEN_BUDGET_RANGE: Final = (1024, 1_048_576)
+"""A token budget, when on: 1 KB barely holds a token without claims; no transport carries 1 MB."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _T = TypeVar("_T")
@@ -137,6 +144,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claims_budget_bytes
         Most bytes of compact JSON the claims taken from the item may fill per token; past it
         the largest are dropped (`CLAIMS_BUDGET_BYTES`).
+    id_token_max_bytes, access_token_max_bytes
+        Most bytes of each encoded token as Cognito will issue it (estimated); past it the
+        item-derived claims are shed by priority; 0 turns the budget off
+        (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
     """
@@ -165,6 +176,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     endpoint_url: str | None = None
     claims_config: str | None = None
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
+    id_token_max_bytes: int = 0
+    access_token_max_bytes: int = 0
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
 
@@ -220,6 +233,17 @@ class _Reader:
             return value
 
         return self._parse(name, parse, f"an integer in {low}..{high}")
+
+    def off_or_integer(self, name: str, low: int, high: int) -> int | None:
+        """0 (off), or an integer in `low..high`."""
+
+        def parse(raw: str) -> int:
+            value = int(raw)
+            if value != 0 and not low <= value <= high:
+                raise ValueError(raw)
+            return value
+
+        return self._parse(name, parse, f"0 (off) or an integer in {low}..{high}")
 
     def seconds(self, name: str, high: float) -> float | None:
         def parse(raw: str) -> float:
@@ -311,6 +335,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "endpoint_url": endpoint[1] if endpoint else None,
         "claims_config": read.text(CLAIMS_CONFIG),
         "claims_budget_bytes": read.integer(CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
+        "id_token_max_bytes": read.off_or_integer(ID_TOKEN_MAX_BYTES, *_TOKEN_BUDGET_RANGE),
+        "access_token_max_bytes": read.off_or_integer(ACCESS_TOKEN_MAX_BYTES, *_TOKEN_BUDGET_RANGE),
         "metrics": read.boolean(METRICS),
         "metrics_namespace": read.text(METRICS_NAMESPACE),
     }

@@ -8,8 +8,10 @@ claim values and tokens are never logged at INFO or above.
 Metrics use CloudWatch Embedded Metric Format, in the same line as the invocation's log record
 (EMF ignores the other keys), so an invocation writes one line: `_aws` names the namespace, the
 one dimension (`Service`, never user data) and the metrics, whose values sit at the top level.
-The directive for a set of metric names is built once and reused. Knows nothing of the other
-modules.
+The directive for a set of metric names is built once and reused. A metric per value of a
+second dimension (`TokenBytes` per `Token`) needs a line per value, since one EMF line holds
+one value per dimension key: `log_dimensioned` writes those metrics-only lines in one write.
+Knows nothing of the other modules.
 """
 
 import sys
@@ -24,6 +26,8 @@ __all__ = ("Logger",)
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
 """Metrics measured in milliseconds; every other metric is a `Count`."""
+_BYTES_METRICS: Final = frozenset({"TokenBytes"})
+"""Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 
 
@@ -36,6 +40,7 @@ class Logger:
     """Writes JSON log lines at or above a threshold, with EMF metrics when a namespace is set."""
 
     __slots__ = (
+        "_dimensioned",
         "_directives",
         "_namespace",
         "_second",
@@ -61,6 +66,7 @@ class Logger:
         self._second = -1
         self._second_text = ""
         self._directives: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._dimensioned: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -93,6 +99,37 @@ class Logger:
             ]
             self._directives[names] = directive
         return directive
+
+    def log_dimensioned(self, metric: str, dimension: str, values: Mapping[str, float]) -> None:
+        """Write `metric` once per value of `dimension`: `{"id": 1834, "access": 1201}`.
+
+        One metrics-only EMF line per entry (dimensions `Service` and `dimension`, the entry's
+        key its value), all in one write; nothing when metrics are off or `values` is empty.
+        `dimension` and the keys must be low-cardinality names, never user data.
+        """
+        if self._namespace is None or not values:
+            return
+        key = (metric, dimension)
+        directive = self._dimensioned.get(key)
+        if directive is None:
+            unit = "Bytes" if metric in _BYTES_METRICS else "Count"
+            directive = [
+                {
+                    "Namespace": self._namespace,
+                    "Dimensions": [["Service", dimension]],
+                    "Metrics": [{"Name": metric, "Unit": unit}],
+                }
+            ]
+            self._dimensioned[key] = directive
+        aws = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directive}
+        lines = b"".join(
+            orjson.dumps(
+                {"_aws": aws, "Service": self._service, dimension: name, metric: value},
+                option=orjson.OPT_APPEND_NEWLINE,
+            )
+            for name, value in values.items()
+        )
+        self._write(lines.decode())
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""

@@ -27,7 +27,8 @@ INTENDED: dict[str, set[str]] = {
         "METRICS", "METRICS_NAMESPACE", "ON_ERROR", "ON_MISSING", "RESPONSE_FORMAT",
         "SERVICE_NAME", "STORE_MAX_ATTEMPTS", "Settings", "TABLE_NAME", "USER_KEY",
         "load_settings", "SORT_KEY_ATTRIBUTE", "USER_SORT_KEY", "CLIENT_SORT_KEY",
-        "CLAIMS_BUDGET_BYTES", "DEFAULT_CLAIMS_BUDGET_BYTES",
+        "CLAIMS_BUDGET_BYTES", "DEFAULT_CLAIMS_BUDGET_BYTES", "ID_TOKEN_MAX_BYTES",
+        "ACCESS_TOKEN_MAX_BYTES",
     },
     "deps": {"Cached", "Deps", "Principal", "ProfileSource", "build_deps", "open_deps"},
     "errors": {
@@ -61,6 +62,13 @@ INTENDED: dict[str, set[str]] = {
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
     "store": {"Client", "Store", "open_client"},
     "telemetry": {"Logger"},
+    "token_budget": {"Candidate", "Shedding", "plan_shedding"},
+    "token_size": {
+        "FORMS", "HEADER_CHARS", "NUMBER_FORMS", "SIGNATURE_CHARS", "WRITERS", "Forms",
+        "TokenEstimate", "access_token_claims", "base64url_chars", "claim_forms",
+        "estimate_access_token", "estimate_id_token", "estimate_token", "id_token_claims",
+        "token_length",
+    },
     "trigger": {"answer"},
 }  # fmt: skip
 
