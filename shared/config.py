@@ -45,6 +45,8 @@ _LOG_LEVEL: Final = "LOG_LEVEL"
 _SERVICE_NAME: Final = "SERVICE_NAME"
 _CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
 _CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
+_ID_TOKEN_MAX_BYTES: Final = "ID_TOKEN_MAX_BYTES"
+_ACCESS_TOKEN_MAX_BYTES: Final = "ACCESS_TOKEN_MAX_BYTES"
 _METRICS: Final = "METRICS"
 _METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
 _AWS_REGION: Final = "AWS_REGION"
@@ -76,6 +78,8 @@ VARIABLES: Final = frozenset(
         _SERVICE_NAME,
         _CLAIMS_CONFIG,
         _CLAIMS_BUDGET_BYTES,
+        _ID_TOKEN_MAX_BYTES,
+        _ACCESS_TOKEN_MAX_BYTES,
         _METRICS,
         _METRICS_NAMESPACE,
         _AWS_REGION,
@@ -94,6 +98,9 @@ DEFAULT_CLAIMS_BUDGET_BYTES: Final = 65_536
 _MAX_CLAIMS_BUDGET_BYTES: Final = 1_048_576
 """Two tokens at this bound, plus static claims and V1's re-quoting, stay far below Lambda's
 6 MB response limit."""
+
+_TOKEN_RANGE: Final = (1024, 1_048_576)
+"""A token budget, when on: 1 KB barely holds a token without claims; no transport carries 1 MB."""
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _T = TypeVar("_T")
@@ -145,6 +152,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claims_budget_bytes
         Most bytes of compact JSON the claims taken from the item may fill per token; past it
         the largest are dropped (`CLAIMS_BUDGET_BYTES`).
+    id_token_max_bytes, access_token_max_bytes
+        Most bytes of each encoded token as Cognito will issue it (estimated); past it the
+        claims the rules take from the data are shed, lowest `priority` first; 0 turns the
+        budget off (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
     """
@@ -173,6 +184,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     endpoint_url: str | None = None
     claims_config: str | None = None
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
+    id_token_max_bytes: int = 0
+    access_token_max_bytes: int = 0
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
 
@@ -220,14 +233,17 @@ class _Reader:
             self.problems.append(f"`{name}` is required: {hint}")
         return raw
 
-    def integer(self, name: str, low: int, high: int) -> int | None:
+    def integer(self, name: str, low: int, high: int, *, off: bool = False) -> int | None:
+        """An integer in `low..high`; with `off`, 0 (off) too."""
+
         def parse(raw: str) -> int:
             value = int(raw)
-            if not low <= value <= high:
+            if not (low <= value <= high or (off and value == 0)):
                 raise ValueError(raw)
             return value
 
-        return self._parse(name, parse, f"an integer in {low}..{high}")
+        expected = f"an integer in {low}..{high}"
+        return self._parse(name, parse, f"0 (off) or {expected}" if off else expected)
 
     def seconds(self, name: str, high: float) -> float | None:
         def parse(raw: str) -> float:
@@ -313,6 +329,8 @@ def _function_values(read: _Reader) -> dict[str, object]:
         "service_name": read.text(_SERVICE_NAME),
         "claims_config": read.text(_CLAIMS_CONFIG),
         "claims_budget_bytes": read.integer(_CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
+        "id_token_max_bytes": read.integer(_ID_TOKEN_MAX_BYTES, *_TOKEN_RANGE, off=True),
+        "access_token_max_bytes": read.integer(_ACCESS_TOKEN_MAX_BYTES, *_TOKEN_RANGE, off=True),
         "metrics": read.boolean(_METRICS),
         "metrics_namespace": read.text(_METRICS_NAMESPACE),
     }

@@ -8,8 +8,10 @@ claim values and tokens are never logged at INFO or above.
 Metrics use CloudWatch Embedded Metric Format, in the same line as the invocation's log record
 (EMF ignores the other keys), so an invocation writes one line: `_aws` names the namespace, the
 one dimension (`Service`, never user data) and the metrics, whose values sit at the top level.
-The directive for a set of metric names is built once and reused. Knows nothing of the other
-modules.
+The directive for a set of metric names is built once and reused. A metric per value of a
+second dimension (`TokenBytes` per `Token`) needs a line per value, since one EMF line holds one
+value per dimension key: `log_dimensioned` writes those metrics-only lines, from templates built
+once per metric, dimension and value. Knows nothing of the other modules.
 """
 
 import sys
@@ -23,7 +25,9 @@ __all__ = ("Logger",)
 
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
-"""Metrics measured in milliseconds; every other metric is a `Count`."""
+"""Metrics measured in milliseconds; every other metric is a `Count`, but these:"""
+_BYTES_METRICS: Final = frozenset({"TokenBytes"})
+"""Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 _MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
 """A timestamp's tail for each millisecond: one lookup instead of a format per line."""
@@ -38,6 +42,7 @@ class Logger:
     """Writes JSON log lines at or above a threshold, with EMF metrics when a namespace is set."""
 
     __slots__ = (
+        "_dimensioned",
         "_directives",
         "_namespace",
         "_second",
@@ -63,6 +68,7 @@ class Logger:
         self._second = -1
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
+        self._dimensioned: dict[tuple[str, str, str], str] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -102,6 +108,45 @@ class Logger:
             )
             self._directives[names] = directive
         return directive
+
+    def _dimensioned_tail(self, metric: str, dimension: str, value: str) -> str:
+        """What follows the timestamp in a `log_dimensioned` line, up to the metric's value."""
+        key = (metric, dimension, value)
+        tail = self._dimensioned.get(key)
+        if tail is None:
+            unit = "Bytes" if metric in _BYTES_METRICS else "Count"
+            directive = {
+                "Namespace": self._namespace,
+                "Dimensions": [["Service", dimension]],
+                "Metrics": [{"Name": metric, "Unit": unit}],
+            }
+            parts = (
+                [directive],
+                {"Service": self._service, dimension: value},
+                metric,
+            )
+            directives, dimensions, name = (orjson.dumps(part).decode() for part in parts)
+            tail = f',"CloudWatchMetrics":{directives}}},{dimensions[1:-1]},{name}:'
+            self._dimensioned[key] = tail
+        return tail
+
+    def log_dimensioned(self, metric: str, dimension: str, values: Mapping[str, int]) -> None:
+        """Write `metric` once per value of `dimension`: `{"id": 1834, "access": 1201}`.
+
+        One metrics-only EMF line per entry (dimensions `Service` and `dimension`, the entry's
+        key its value), all in one write, whatever the log level; nothing when metrics are off
+        or `values` is empty. `dimension` and the keys must be low-cardinality names, never
+        user data.
+        """
+        if self._namespace is None or not values:
+            return
+        head = '{"_aws":{"Timestamp":' + str(int(time.time() * 1000))
+        self._write(
+            "".join(
+                f"{head}{self._dimensioned_tail(metric, dimension, name)}{int(value)}}}\n"
+                for name, value in values.items()
+            )
+        )
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""

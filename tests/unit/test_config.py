@@ -86,6 +86,10 @@ def test_config_generic_endpoint_variable_is_a_fallback() -> None:
         ("CLAIMS_BUDGET_BYTES", "64KB", "an integer in 1024..1048576"),
         ("CLAIMS_BUDGET_BYTES", "1023", "an integer in 1024..1048576"),
         ("CLAIMS_BUDGET_BYTES", "1048577", "an integer in 1024..1048576"),
+        ("ID_TOKEN_MAX_BYTES", "1023", "0 (off) or an integer in 1024..1048576"),
+        ("ID_TOKEN_MAX_BYTES", "-1", "0 (off) or an integer in 1024..1048576"),
+        ("ACCESS_TOKEN_MAX_BYTES", "1048577", "0 (off) or an integer in 1024..1048576"),
+        ("ACCESS_TOKEN_MAX_BYTES", "4KB", "0 (off) or an integer in 1024..1048576"),
         ("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000", "an http:// or https:// URL"),
         ("AWS_ENDPOINT_URL", "localhost:8000", "an http:// or https:// URL"),
         ("AWS_ENDPOINT_URL", "ftp://x", "an http:// or https:// URL"),
@@ -163,6 +167,18 @@ def test_config_endpoint_error_names_the_variable_holding_the_bad_value(
 def test_config_claims_budget_default_and_value() -> None:
     assert make_settings().claims_budget_bytes == 65_536
     assert make_settings(CLAIMS_BUDGET_BYTES="4096").claims_budget_bytes == 4096
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 0), ("0", 0), ("1024", 1024), ("4096", 4096), ("1048576", 1048576)],
+)
+def test_config_token_budgets_are_off_by_default(value: str | None, expected: int) -> None:
+    environ = (
+        {} if value is None else {"ID_TOKEN_MAX_BYTES": value, "ACCESS_TOKEN_MAX_BYTES": value}
+    )
+    settings = make_settings(**environ)
+    assert settings.id_token_max_bytes == settings.access_token_max_bytes == expected
 
 
 def test_config_reads_only_the_mapping_given() -> None:

@@ -81,6 +81,18 @@ INTENDED: dict[str, set[str]] = {
     "lookup.wire": {"RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query"},
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
     "telemetry": {"Logger"},
+    "tokens": set(),
+    "tokens.cognito": {
+        "ACCESS_FIXED", "ACCESS_USER_FIXED", "CLIENT_ID_STAND_IN", "HEADER_CHARS", "ID_FIXED",
+        "ID_SET", "SIGNATURE_CHARS", "access_token_claims", "base64url_chars", "device_key",
+        "id_token_claims", "issuer", "members", "token_chars", "token_length", "user_sub",
+    },
+    "tokens.shed": {"Candidate", "Shedding", "plan_shedding"},
+    "tokens.size": {"TokenEstimate", "access_token_bytes", "estimate_token", "id_token_bytes"},
+    "tokens.writers": {
+        "FORMS", "NUMBER_FORMS", "WRITERS", "Forms", "claim_forms", "encode", "escapes",
+        "has_inexact", "numbers_in", "spread",
+    },
     "trigger": {"answer"},
     "values": {"ABSENT", "Item", "JSONValue", "encode_json", "lookup_path", "number_text"},
 }  # fmt: skip

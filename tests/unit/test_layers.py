@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ROOT
 
 SHARED: Final = ROOT / "shared"
-SUB_PACKAGES: Final = ("shared.claims", "shared.lookup")
+SUB_PACKAGES: Final = ("shared.claims", "shared.lookup", "shared.tokens")
 CONNECTION_OPENER: Final = ("shared.deps", "shared.lookup.dynamodb")
 LOOKUP_NEVER: Final = ("shared.claims", "shared.trigger", "shared.invocation", "shared.deps")
 HTTP_LIBRARIES: Final = ("aiohttp", "aiodynamo", "yarl")

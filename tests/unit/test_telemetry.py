@@ -71,3 +71,33 @@ def test_logger_without_namespace_writes_no_metrics() -> None:
     logger = Logger("svc", "ERROR", lines.append)
     logger.log("INFO", "pretoken", None, {"Latency": 2.0})
     assert len(lines) == 1
+
+
+def test_logger_writes_a_metric_per_dimension_value_one_line_each() -> None:
+    # One EMF line holds one value per dimension key: TokenBytes for Token=id and Token=access
+    # are two lines (written at once), each read by CloudWatch as its own datapoint.
+    writes: list[str] = []
+    logger = Logger("svc", "ERROR", writes.append, metrics_namespace="NS")
+    logger.log_dimensioned("TokenBytes", "Token", {"id": 1834, "access": 1201})
+    (written,) = writes
+    lines = written.splitlines(keepends=True)
+    assert len(lines) == 2
+    assert all(line.endswith("\n") for line in lines)
+    records = [json.loads(line) for line in lines]
+    for record, (token, size) in zip(records, [("id", 1834), ("access", 1201)], strict=True):
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "NS"
+        assert directive["Dimensions"] == [["Service", "Token"]]
+        assert directive["Metrics"] == [{"Name": "TokenBytes", "Unit": "Bytes"}]
+        assert isinstance(record["_aws"]["Timestamp"], int)
+        assert (record["Service"], record["Token"], record["TokenBytes"]) == ("svc", token, size)
+        assert "message" not in record  # metrics only, whatever the level
+
+
+def test_logger_dimensioned_metrics_off_or_empty_write_nothing() -> None:
+    writes: list[str] = []
+    Logger("svc", "INFO", writes.append).log_dimensioned("TokenBytes", "Token", {"id": 1})
+    Logger("svc", "INFO", writes.append, metrics_namespace="NS").log_dimensioned(
+        "TokenBytes", "Token", {}
+    )
+    assert writes == []

@@ -377,6 +377,7 @@ def test_template_rules_refuse_half_a_sort_key(
         {"UserSortKey": "PROFILE"},
         {"SortKeyAttribute": "sk", "UserSortKey": "PROFILE"},
         {"KeyAttribute": "pk", "UserKey": "USER#{sub}", "ClaimsConfig": ""},
+        {"IdTokenMaxBytes": "4096", "AccessTokenMaxBytes": "1048576"},
     ],
 )
 def test_template_rules_agree_with_the_function_settings(parameters: dict[str, str]) -> None:
@@ -577,6 +578,77 @@ def test_template_latency_alarm_is_p99_against_the_lookup_timeout() -> None:
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({}, set()),
+        ({"IdTokenMaxBytes": "4096"}, {"IdTokenSizeAlarm"}),
+        ({"AccessTokenMaxBytes": "8192"}, {"AccessTokenSizeAlarm"}),
+        (
+            {"IdTokenMaxBytes": "4096", "AccessTokenMaxBytes": "8192"},
+            {"IdTokenSizeAlarm", "AccessTokenSizeAlarm"},
+        ),
+        ({"IdTokenMaxBytes": "4096", "Metrics": "false"}, set()),
+        ({"IdTokenMaxBytes": "4096", "Alarms": "false"}, set()),
+    ],
+)
+def test_template_token_size_alarms_exist_only_with_their_budget(
+    parameters: dict[str, str], expected: set[str]
+) -> None:
+    stack = _Stack(parameters)
+
+    assert set(_alarms(stack)) - EMF_ALARMS - {"FunctionThrottleAlarm"} == expected
+    environment = stack.environment()
+    assert environment["ID_TOKEN_MAX_BYTES"] == parameters.get("IdTokenMaxBytes", "0")
+    assert environment["ACCESS_TOKEN_MAX_BYTES"] == parameters.get("AccessTokenMaxBytes", "0")
+    assert not stack.dangling
+
+
+@pytest.mark.parametrize(
+    ("token", "parameter"), [("id", "IdTokenMaxBytes"), ("access", "AccessTokenMaxBytes")]
+)
+def test_template_token_size_alarm_is_the_largest_token_against_its_budget(
+    token: str, parameter: str
+) -> None:
+    stack = _Stack({parameter: "4096", "TokenSizeAlarmPercent": "85", "AlarmTopicArn": TOPIC})
+
+    (alarm,) = (
+        alarm
+        for alarm in _alarms(stack).values()
+        if "Metrics" in alarm and alarm["Metrics"][0]["Id"] == "size"
+    )
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    stat = queries["size"]["MetricStat"]
+    assert stat["Stat"] == "Maximum"
+    # The dimensions shared.telemetry.Logger.log_dimensioned writes: Service and Token.
+    assert stat["Metric"] == {
+        "Namespace": "CognitoPretoken",
+        "MetricName": "TokenBytes",
+        "Dimensions": [{"Name": "Service", "Value": SERVICE}, {"Name": "Token", "Value": token}],
+    }
+    assert queries["percent"]["Expression"] == "100 * size / 4096"
+    assert queries["percent"]["ReturnData"] is True
+    assert queries["size"]["ReturnData"] is False
+    assert alarm["Threshold"] == "85"
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [TOPIC]
+
+
+@pytest.mark.parametrize("name", ["IdTokenMaxBytes", "AccessTokenMaxBytes"])
+def test_template_token_budget_pattern_is_exactly_what_the_function_accepts(name: str) -> None:
+    pattern = re.compile(_parsed()["Parameters"][name]["AllowedPattern"])
+    accepted = [n for n in range(1_100_000) if pattern.fullmatch(str(n))]
+    assert accepted == [0, *range(1024, 1_048_577)]
+    for text in ("", "00", "01024", "-1", "1e3", " 1024", "4096 "):
+        assert pattern.fullmatch(text) is None, text
+    variable = {"IdTokenMaxBytes": "ID_TOKEN_MAX_BYTES"}.get(name, "ACCESS_TOKEN_MAX_BYTES")
+    for value in ("0", "1024", "1048576"):
+        load_settings({"TABLE_NAME": "t", "AWS_REGION": REGION, variable: value})
+    for value in ("1023", "1048577"):
+        with pytest.raises(ConfigError):
+            load_settings({"TABLE_NAME": "t", "AWS_REGION": REGION, variable: value})
+
+
 def test_template_alarm_topic_notifies_on_alarm_and_ok() -> None:
     alarms = _alarms(_Stack({"AlarmTopicArn": TOPIC}))
 
@@ -728,10 +800,13 @@ LINTED = [
     },
     {"UserPoolId": POOL_ID, "AlarmTopicArn": TOPIC, "Metrics": "false"},
     {"TableName": "profiles", "UserPoolId": POOL_ID, "Alarms": "false"},
+    {"IdTokenMaxBytes": "4096", "AccessTokenMaxBytes": "16384", "AlarmTopicArn": TOPIC},
 ]
 
 
-@pytest.mark.parametrize("parameters", LINTED, ids=["defaults", "table", "pool", "both"])
+@pytest.mark.parametrize(
+    "parameters", LINTED, ids=["defaults", "table", "pool", "both", "token-budgets"]
+)
 def test_template_cfn_lint_is_clean_with_these_values(parameters: dict[str, str]) -> None:
     # cfn-lint resolves Fn::Sub and checks patterns with the parameters' defaults, so each case
     # is linted with its values as the defaults (make lint covers the template as written).
