@@ -1,23 +1,29 @@
-"""Cost of the token size estimate per invocation: on the cache-hit path when a budget is set.
+"""Cost of the token size estimate per invocation: the fast way beside the full estimate.
 
 Run: `python -m bench.token_size_cost` (Lambda's Python 3.13 for the figures that count, e.g.
 `.venv-bench313/bin/python -m bench.token_size_cost`). Each line is the best of several `timeit`
-repeats, in microseconds per call, beside two references measured in the same run: a call of a
-function that does nothing (the floor: a loaded machine shows as a slower floor) and orjson
-encoding the same ID-token payload once (what any size estimate must at least spend). Speed is
-shown here, never asserted in tests.
+repeats of CPU time (`time.process_time`: other work on a shared machine counts less), in
+microseconds per call, beside references measured in the same run: a call of a function that
+does nothing (the floor), orjson encoding the ID token's payload once (what any estimate must at
+least spend), and building the `response` (what every answer costs, budgets or not). Speed is
+shown here, never asserted in tests; `make bench` measures the whole cache-hit path
+(`bench.token_budget`).
 """
 
 import random
+import time
 import timeit
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from shared.claims import ClaimSet, GroupOverride
 from shared.event import decode_event
+from shared.response import build_response
 from shared.tokens.cognito import access_token_claims, id_token_claims, token_length
+from shared.tokens.issued import Issued
 from shared.tokens.shed import Candidate, plan_shedding
-from shared.tokens.size import access_token_bytes, estimate_token, id_token_bytes
+from shared.tokens.size import estimate_token
 from shared.values import encode_json
 
 NUMBER = 2_000
@@ -78,7 +84,7 @@ def _measure(cases: dict[str, Callable[[], object]]) -> dict[str, float]:
     for _ in range(ROUNDS):
         shuffle(order)
         for label in order:
-            seconds = timeit.timeit(cases[label], number=NUMBER)
+            seconds = timeit.Timer(cases[label], timer=time.process_time).timeit(NUMBER)
             best[label] = min(best[label], seconds / NUMBER * 1e6)
     return best
 
@@ -87,44 +93,62 @@ def _nothing() -> None:
     return None
 
 
-def _both(groups: list[str], added: dict[str, Any]) -> Callable[[], object]:
-    """Both tokens' estimates, as the invocation would ask for them."""
+def _answer(groups: list[str], added: dict[str, Any]) -> dict[str, Any]:
+    """The `response` our trigger would build for `added` in both tokens and these groups."""
+    claims = ClaimSet(
+        id_claims=added,
+        access_claims=added,
+        id_suppress=("phone_number",),
+        groups=GroupOverride(groups=groups),
+    )
+    return build_response(decode_event(_EVENT), claims, "v2", machine=False)
+
+
+def _fast(groups: list[str], added: dict[str, Any], *, floats: bool) -> Callable[[], object]:
+    """Both tokens' sizes the invocation's way."""
     event = decode_event(_EVENT)
-    attributes = _EVENT["request"]["userAttributes"]
-    configuration = _EVENT["request"]["groupConfiguration"]
-    roles = configuration["iamRolesToOverride"]
-    preferred = configuration["preferredRole"]
-    scopes = _EVENT["request"]["scopes"]
-    suppressed = ("phone_number",)
+    response = _answer(groups, added)
 
     def both() -> tuple[int, int]:
+        issued = Issued(_EVENT, event, response, floats=floats)
+        return issued.id_bytes(), issued.access_bytes()
+
+    return both
+
+
+def _full(groups: list[str], added: dict[str, Any]) -> Callable[[], object]:
+    """Both tokens' full estimates (every form, each claim sizable): the shedder's way."""
+    event = decode_event(_EVENT)
+    issued = Issued(_EVENT, event, _answer(groups, added))
+
+    def both() -> tuple[int, int]:
+        attributes, ours, suppressed, groups, roles, preferred = issued.id_inputs()
+        id_claims = id_token_claims(
+            event, attributes, groups=groups, roles=roles, preferred_role=preferred
+        )
+        access = issued.access_inputs()
+        access_claims = access_token_claims(event, scopes=access.scopes, groups=access.groups)
         return (
-            id_token_bytes(
-                event, attributes, added=added, suppressed=suppressed,
-                groups=groups, roles=roles, preferred_role=preferred,
-            ),
-            access_token_bytes(event, added=added, suppressed=(), scopes=scopes, groups=groups),
-        )  # fmt: skip
+            estimate_token(id_claims, ours, suppressed).token_bytes,
+            estimate_token(access_claims, access.added, access.suppressed).token_bytes,
+        )
 
     return both
 
 
 def main() -> None:
     event = decode_event(_EVENT)
-    attributes = _EVENT["request"]["userAttributes"]
-    configuration = _EVENT["request"]["groupConfiguration"]
-    groups = configuration["groupsToOverride"]
-    roles = configuration["iamRolesToOverride"]
-    preferred = configuration["preferredRole"]
-    scopes = _EVENT["request"]["scopes"]
-    id_claims = id_token_claims(
-        event, attributes, groups=groups, roles=roles, preferred_role=preferred
-    )
-    payload = {**id_claims, **_ADDED}
-    estimate = estimate_token(id_claims, _ADDED, ())
-    access = estimate_token(access_token_claims(event, scopes=scopes, groups=groups), _ADDED)
-    print(f"ID token {estimate.token_bytes} bytes, access token {access.token_bytes} bytes "
-          f"(estimated); best of {ROUNDS} interleaved rounds of {NUMBER} calls")  # fmt: skip
+    groups = _EVENT["request"]["groupConfiguration"]["groupsToOverride"]
+    response = _answer(groups, _ADDED)
+    issued = Issued(_EVENT, event, response)
+    sizes = issued.id_bytes(), issued.access_bytes()
+    attributes, ours, suppressed, *_ = issued.id_inputs()
+    payload = {**attributes, **ours}
+    print(f"ID token {sizes[0]} bytes, access token {sizes[1]} bytes (estimated); best of "
+          f"{ROUNDS} interleaved rounds of {NUMBER} calls, CPU time")  # fmt: skip
+    id_claims = id_token_claims(event, attributes, groups=groups, roles=None, preferred_role=None)
+    estimate = estimate_token(id_claims, ours, suppressed)
+    claims = ClaimSet(id_claims=_ADDED, access_claims=_ADDED, groups=GroupOverride(groups=groups))
     ascii_only = {k: v for k, v in _ADDED.items() if k not in ("price", "display_name")}
 
     def over_budget() -> object:
@@ -133,29 +157,20 @@ def main() -> None:
 
     cases: dict[str, Callable[[], object]] = {
         "floor: a call of a no-op": _nothing,
-        "reference: orjson-encode the whole ID payload once": lambda: encode_json(payload),
-        "generic: estimate_token(id_token_claims(...)), 7 claims": lambda: estimate_token(
-            id_token_claims(
-                event, attributes, groups=groups, roles=roles, preferred_role=preferred
-            ),
-            _ADDED,
+        "reference: orjson-encode the ID payload once": lambda: encode_json(payload),
+        "reference: build the response": lambda: build_response(event, claims, "v2", machine=False),
+        "both tokens, 7 claims (floats possible)": _fast(groups, _ADDED, floats=True),
+        "both tokens, 7 claims (no float in the mapping)": _fast(groups, _ADDED, floats=False),
+        "both tokens, ASCII strings and ints only": _fast(groups, ascii_only, floats=False),
+        "both tokens, no claims of ours": _fast(groups, {}, floats=False),
+        "both tokens, 60 groups, 50 entitlements, non-ASCII": _fast(
+            _LARGE_GROUPS, _LARGE_ADDED, floats=False
         ),
-        "id_token_bytes, 7 claims": lambda: id_token_bytes(
-            event, attributes, added=_ADDED, groups=groups, roles=roles, preferred_role=preferred
-        ),
-        "access_token_bytes, 7 claims": lambda: access_token_bytes(
-            event, added=_ADDED, scopes=scopes, groups=groups
-        ),
-        "both tokens (per invocation)": _both(groups, _ADDED),
-        "both tokens, ASCII strings and ints only": _both(groups, ascii_only),
-        "both tokens, no claims of ours": _both(groups, {}),
-        "both tokens, 60 groups, 50 entitlements, non-ASCII name": _both(
-            _LARGE_GROUPS, _LARGE_ADDED
-        ),
+        "full estimates of both tokens (every form), 7 claims": _full(groups, _ADDED),
         "over budget: 7 savings and the shedding plan (ID token)": over_budget,
     }
     best = _measure(cases)
-    reference = best["reference: orjson-encode the whole ID payload once"]
+    reference = best["reference: orjson-encode the ID payload once"]
     for label, microseconds in best.items():
         print(f"{label:<58} {microseconds:7.2f} µs {microseconds / reference:6.2f}x orjson")
 

@@ -4,7 +4,8 @@ The pipeline (`shared.trigger`) settles every event into an `Invocation`; `log_i
 the single JSON line for it (Powertools keys, low-cardinality facts only) with CloudWatch EMF
 metrics in the same line. The line is bounded: lists are capped and operator detail is cut, so
 no event can make it large; dropped claims appear by name (or position) and reason, never with
-a value. Pure but for the logger it is given.
+a value. With a token budget on, each budgeted token's estimated size is a `TokenBytes` metric
+per `Token` (metrics-only lines beside the invocation's). Pure but for the logger it is given.
 """
 
 from typing import Final, Literal
@@ -60,6 +61,10 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
         The position of the grant that denied (`user.grants[2]`), never a value.
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    token_bytes
+        Each budgeted token's estimated size, `{"id": 1834}`; None with the budgets off.
+    over_budget
+        The budgeted tokens that do not fit even with every sheddable claim shed.
     """
 
     response: dict[str, JSONValue] | None
@@ -73,6 +78,8 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     denied_message: str | None = None
     denied_by: str | None = None
     metadata_ignored: int = 0
+    token_bytes: dict[str, int] | None = None
+    over_budget: tuple[str, ...] = ()
 
 
 def _metrics(
@@ -97,6 +104,8 @@ def _metrics(
         metrics["GrantDenied"] = 1
     if result.metadata_ignored:
         metrics["MetadataIgnored"] = result.metadata_ignored
+    if result.over_budget:
+        metrics["TokenOverBudget"] = len(result.over_budget)
     for _, reason in result.dropped:
         name = "Dropped_" + reason
         metrics[name] = metrics.get(name, 0) + 1
@@ -145,6 +154,8 @@ def log_invocation(
             fields["denied_by"] = result.denied_by  # a grant's position in the mapping file
         if result.metadata_ignored:
             fields["metadata_ignored"] = result.metadata_ignored
+        if result.over_budget:  # each token's size is its own metrics line (`TokenBytes`)
+            fields["over_budget"] = list(result.over_budget)
         if result.error is not None:
             fields["error_kind"] = result.error_kind
             fields["error"] = result.error[:MAX_ERROR_CHARS]
@@ -155,5 +166,9 @@ def log_invocation(
             ]
             if len(result.dropped) > MAX_LOGGED_DROPS:
                 fields["dropped_total"] = len(result.dropped)
-    metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None
+    metrics = None
+    if logger.metrics_on:
+        metrics = _metrics(result, latency_ms, cold_start, cache_on)
+        if result.token_bytes:  # metrics-only lines, before the invocation's own
+            logger.log_dimensioned("TokenBytes", "Token", result.token_bytes)
     logger.log(level, "pretoken", fields, metrics)

@@ -29,6 +29,7 @@ _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
 _BYTES_METRICS: Final = frozenset({"TokenBytes"})
 """Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
+_NO_LINES: Final[dict[str, str]] = {}
 _MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
 """A timestamp's tail for each millisecond: one lookup instead of a format per line."""
 
@@ -68,7 +69,7 @@ class Logger:
         self._second = -1
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
-        self._dimensioned: dict[tuple[str, str, str], str] = {}
+        self._dimensioned: dict[tuple[str, str], dict[str, str]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -109,26 +110,26 @@ class Logger:
             self._directives[names] = directive
         return directive
 
-    def _dimensioned_tail(self, metric: str, dimension: str, value: str) -> str:
-        """What follows the timestamp in a `log_dimensioned` line, up to the metric's value."""
-        key = (metric, dimension, value)
-        tail = self._dimensioned.get(key)
-        if tail is None:
-            unit = "Bytes" if metric in _BYTES_METRICS else "Count"
-            directive = {
-                "Namespace": self._namespace,
-                "Dimensions": [["Service", dimension]],
-                "Metrics": [{"Name": metric, "Unit": unit}],
-            }
-            parts = (
-                [directive],
-                {"Service": self._service, dimension: value},
-                metric,
-            )
-            directives, dimensions, name = (orjson.dumps(part).decode() for part in parts)
-            tail = f',"CloudWatchMetrics":{directives}}},{dimensions[1:-1]},{name}:'
-            self._dimensioned[key] = tail
-        return tail
+    def _line(self, metric: str, dimension: str, value: str) -> str:
+        """The `log_dimensioned` line for `dimension` = `value`: a template of the timestamp
+        and the metric's value (`%d` twice), built once."""
+        unit = "Bytes" if metric in _BYTES_METRICS else "Count"
+        directive = {
+            "Namespace": self._namespace,
+            "Dimensions": [["Service", dimension]],
+            "Metrics": [{"Name": metric, "Unit": unit}],
+        }
+        record = {"Service": self._service, dimension: value}
+        parts = ([directive], record, metric)
+        directives, dimensions, name = (
+            orjson.dumps(part).decode().replace("%", "%%") for part in parts
+        )
+        line = (
+            f'{{"_aws":{{"Timestamp":%d,"CloudWatchMetrics":{directives}}},'
+            f"{dimensions[1:-1]},{name}:%d}}\n"
+        )
+        self._dimensioned.setdefault((metric, dimension), {})[value] = line
+        return line
 
     def log_dimensioned(self, metric: str, dimension: str, values: Mapping[str, int]) -> None:
         """Write `metric` once per value of `dimension`: `{"id": 1834, "access": 1201}`.
@@ -140,11 +141,14 @@ class Logger:
         """
         if self._namespace is None or not values:
             return
-        head = '{"_aws":{"Timestamp":' + str(int(time.time() * 1000))
+        lines = self._dimensioned.get((metric, dimension), _NO_LINES)
+        millis = int(time.time() * 1000)
         self._write(
             "".join(
-                f"{head}{self._dimensioned_tail(metric, dimension, name)}{int(value)}}}\n"
-                for name, value in values.items()
+                [
+                    (lines.get(name) or self._line(metric, dimension, name)) % (millis, value)
+                    for name, value in values.items()
+                ]
             )
         )
 

@@ -9,7 +9,8 @@ invocation's remaining time less a margin).
 Decisions, each made in one place: user or machine client by `Deps.principal` (in `_plan`);
 `ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; the mapping, its conditions and
 grants by `shared.claims.engine` (in `_conclude`), and a `deny` grant that reads no item also
-where tokens are issued without one (`_item_free_denial`). `SignInDenied`, with a fixed
+where tokens are issued without one (`_item_free_denial`); the token budgets by
+`shared.tokens.fit_tokens` wherever tokens are issued (`_issued`). `SignInDenied`, with a fixed
 user-safe message, is the only exception `answer` raises.
 """
 
@@ -29,9 +30,10 @@ from shared.errors import (
     StoreError,
 )
 from shared.event import Event, decode_event
-from shared.invocation import Invocation, Reason, log_invocation
+from shared.invocation import Invocation, Outcome, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
+from shared.tokens import fit_tokens
 from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
@@ -161,15 +163,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
     if claims.missing_required is not None:
         # A profile without a required attribute is no usable profile: ON_MISSING decides.
         return _on_missing(plan, "missing_required", profile.cache, deps)
-    return Invocation(
-        response=_respond(plan, claims),
-        outcome="claims_added",
-        reason="found",
-        cache=profile.cache,
-        shape=plan.shape,
-        dropped=claims.dropped,
-        metadata_ignored=plan.metadata[1],
-    )
+    return _issued(plan, claims, deps, outcome="claims_added", reason="found", cache=profile.cache)
 
 
 def _denied_by(
@@ -208,13 +202,52 @@ def _item_free_denial(
     return _denied_by(plan, found, cache, error)
 
 
-def _respond(plan: _Plan, claims: ClaimSet) -> dict[str, JSONValue]:
-    """The event with only `response` replaced: fields we do not model pass through."""
+def _issued(
+    plan: _Plan,
+    claims: ClaimSet,
+    deps: Deps,
+    *,
+    outcome: Outcome,
+    reason: Reason,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+) -> Invocation:
+    """Tokens issued with `claims`: the event with only `response` replaced (fields we do not
+    model pass through), each token with a budget fitted to it first (none: no work)."""
     answer = dict(plan.event)
-    answer["response"] = build_response(
-        plan.decoded, claims, plan.shape, machine=plan.principal.machine
+    machine = plan.principal.machine
+    settings = deps.settings
+    token_bytes: dict[str, int] | None = None
+    over_budget: tuple[str, ...] = ()
+    if settings.id_token_max_bytes or settings.access_token_max_bytes:
+        fitted = fit_tokens(
+            plan.event,
+            plan.decoded,
+            claims,
+            plan.principal.section,
+            shape=plan.shape,
+            machine=machine,
+            budgets=(settings.id_token_max_bytes, settings.access_token_max_bytes),
+        )
+        answer["response"], claims = fitted.response, fitted.claims
+        token_bytes, over_budget = fitted.token_bytes, fitted.over_budget
+    else:
+        answer["response"] = build_response(plan.decoded, claims, plan.shape, machine=machine)
+    return Invocation(
+        response=answer,
+        outcome=outcome,
+        reason=reason,
+        cache=cache,
+        shape=plan.shape,
+        error=str(error) if error is not None else None,
+        error_kind=(error.kind if isinstance(error, StoreError) else "bad_event")
+        if error
+        else None,
+        dropped=claims.dropped,
+        metadata_ignored=plan.metadata[1],
+        token_bytes=token_bytes,
+        over_budget=over_budget,
     )
-    return answer
 
 
 def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> Invocation:
@@ -231,13 +264,8 @@ def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> 
         )
     if denied := _item_free_denial(plan, cache):
         return denied
-    return Invocation(
-        response=_respond(plan, EMPTY_CLAIMS),
-        outcome="allowed_without_claims",
-        reason=reason,
-        cache=cache,
-        shape=plan.shape,
-        metadata_ignored=plan.metadata[1],
+    return _issued(
+        plan, EMPTY_CLAIMS, deps, outcome="allowed_without_claims", reason=reason, cache=cache
     )
 
 
@@ -263,10 +291,17 @@ def _on_error(
             item = error.primary if isinstance(error, StoreError) else None
             if denied := _item_free_denial(plan, cache, error, item):
                 return denied
-            response = _respond(plan, EMPTY_CLAIMS)
-        else:
-            response = dict(event)
-            response["response"] = blank_response(event, deps.settings.response_format)
+            return _issued(
+                plan,
+                EMPTY_CLAIMS,
+                deps,
+                outcome="allowed_without_claims",
+                reason=reason,
+                cache=cache,
+                error=error,
+            )
+        response = dict(event)
+        response["response"] = blank_response(event, deps.settings.response_format)
         return Invocation(
             response=response,
             outcome="allowed_without_claims",

@@ -98,8 +98,9 @@ class Container:
             self.loop.close()
             raise
 
-    def _capture(self, line: str) -> None:
-        self.lines.append(json.loads(line))
+    def _capture(self, text: str) -> None:
+        # One write may hold several lines (`Logger.log_dimensioned`'s metrics lines).
+        self.lines.extend(json.loads(line) for line in text.splitlines())
 
     def invoke(
         self,

@@ -73,6 +73,7 @@ def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionNa
         type=rule.type,
         default=default,
         required=rule.required,
+        priority=rule.priority,
         source=rule.source,
     )
 

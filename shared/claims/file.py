@@ -10,7 +10,7 @@ The format, section by section (`[user]`, and `[client]` for machine clients, ac
 only)::
 
     [[user.claims]]            attribute rules: source, attribute, claim, tokens, type,
-                               default, required, when
+                               default, required, priority, when
     [user.static.id]           constant claims, per token (also [user.static.access])
     [user.suppress]            id / access: claim lists; id_from / access_from: list attributes
     [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
@@ -85,6 +85,7 @@ class RuleFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     type: ClaimType = "any"
     default: Any = msgspec.UNSET
     required: bool = False
+    priority: int = 0
     when: WhenFile | None = None
 
 

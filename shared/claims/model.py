@@ -47,6 +47,9 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
         Value used when the attribute is absent or null (None: no default).
     required
         A profile without this attribute is handled as a missing profile (`ON_MISSING`).
+    priority
+        Past a token budget (`ID_TOKEN_MAX_BYTES`), the lowest is shed first; a `required`
+        rule's claim never is.
     source
         What it reads: the primary item (`item`), a related item, or a query (one value per
         item, folded into a list).
@@ -60,6 +63,7 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
     type: ClaimType = "any"
     default: JSONValue = None
     required: bool = False
+    priority: int = 0
     source: str = PRIMARY
     when: Condition | None = None
 
@@ -98,6 +102,17 @@ def _attributes_of(part: Suppress | Scopes | Groups) -> list[str]:
     """The item attributes a `*_from` field of `part` names."""
     names = (getattr(part, field) for field in part.__struct_fields__ if field.endswith("_from"))
     return [name for name in names if name is not None]
+
+
+def _holds_float(values: list[JSONValue]) -> bool:
+    for value in values:
+        if isinstance(value, float):
+            return True
+        if isinstance(value, list) and _holds_float(value):
+            return True
+        if isinstance(value, dict) and _holds_float(list(value.values())):
+            return True
+    return False
 
 
 class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
@@ -158,6 +173,16 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def names_bound(self) -> int:
         """Upper bound of the JSON bytes the rules' claim names (and the syntax) take."""
         return sum(12 * len(rule.claim) + 12 for rule in self.rules) + 4
+
+    @cached_property
+    def holds_floats(self) -> bool:
+        """Whether a constant claim (static, a grant's, a rule's default) holds a float, nested
+        too: the only way a claim gets one (items' numbers are exact ints and Decimals)."""
+        constants: list[JSONValue] = [value for _, value in self.static_id + self.static_access]
+        constants += [rule.default for rule in self.rules]
+        for grant in self.grants:
+            constants += [value for _, value in grant.id_claims + grant.access_claims]
+        return _holds_float(constants)
 
     @property
     def reads(self) -> dict[str, tuple[str, ...]]:

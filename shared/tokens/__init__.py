@@ -1,8 +1,18 @@
-"""Tokens that fit their transport: each token's encoded size, estimated as Cognito will issue it.
+"""Tokens that fit their transport: each token's encoded size, estimated, and fitted to a budget.
+
+The curated surface of the sub-package. `fit_tokens` builds the answer with each token that has
+a budget (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`) estimated as Cognito will issue it and,
+past its budget, the claims the rules take from the data shed lowest `priority` first;
+`token_sizes` sizes the tokens of a finished answer (`make invoke`, `make size`).
 
 Modules: `writers` (bytes of JSON as each writer Cognito may use writes it), `cognito` (Cognito's
-own claims, the header and the signature), `size` (a token's estimate, in every form or only
-the longest), `shed` (the shedding order).
+own claims, the header and the signature), `size` (a token's estimate in every form, each
+claim's share), `longest` (only the longest form: the invocation's way), `issued` (what Cognito
+reads from the event and our response), `shed` (the shedding order), `fit` (the one place a
+budget decides anything).
 """
 
-__all__ = ()
+from shared.tokens.fit import OVER_TOKEN_BUDGET, Fitted, fit_tokens
+from shared.tokens.issued import token_sizes
+
+__all__ = ("OVER_TOKEN_BUDGET", "Fitted", "fit_tokens", "token_sizes")

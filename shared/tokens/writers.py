@@ -32,6 +32,7 @@ __all__ = (
     "encode",
     "escapes",
     "has_inexact",
+    "number_forms",
     "numbers_in",
     "spread",
 )
@@ -157,7 +158,7 @@ def _decimal_forms(number: Decimal) -> tuple[int, int]:
     return forms
 
 
-def _number_forms(numbers: Iterable[Decimal | float]) -> tuple[int, int]:
+def number_forms(numbers: Iterable[Decimal | float]) -> tuple[int, int]:
     """Bytes the numbers add to orjson's text (exact, as a double), summed over `numbers`."""
     exact = double = 0
     for number in numbers:
@@ -211,7 +212,7 @@ def numbers_in(values: Iterable[JSONValue]) -> tuple[int, int]:
     """What the inexact numbers in `values` add to orjson's text: (exact, as doubles)."""
     found: list[Decimal | float] = []
     _inexact_numbers(values, found)
-    return _number_forms(found) if found else _NO_NUMBERS
+    return number_forms(found) if found else _NO_NUMBERS
 
 
 def spread(writers: tuple[int, int, int], numbers: tuple[int, int]) -> Forms:

@@ -33,7 +33,8 @@ from shared.tokens.cognito import (
     id_token_claims,
     token_length,
 )
-from shared.tokens.size import access_token_bytes, estimate_token, id_token_bytes
+from shared.tokens.issued import Issued, token_sizes
+from shared.tokens.size import estimate_token
 from shared.tokens.writers import FORMS, claim_forms
 from tests.conftest import load_event
 from tools.token_preview import preview_tokens
@@ -234,7 +235,8 @@ _kids = st.one_of(_random_kids, st.just(WORST_KID), st.just("A" * 43 + "="))
 
 
 @st.composite
-def _events(draw: st.DrawFn) -> tuple[Event, dict[str, Any]]:
+def _events(draw: st.DrawFn) -> tuple[Event, dict[str, Any], dict[str, Any]]:
+    """A decoded event, its raw form and its user attributes."""
     machine = draw(st.booleans())
     region = draw(st.sampled_from(["us-east-1", "eu-west-1", "cn-north-1", "ap-southeast-5"]))
     attributes: dict[str, Any] = {}
@@ -260,12 +262,12 @@ def _events(draw: st.DrawFn) -> tuple[Event, dict[str, Any]]:
         "callerContext": {"clientId": "1example23456789abcdefghij"},
         "request": {"userAttributes": attributes, "scopes": []},
     }
-    return decode_event(event), attributes
+    return decode_event(event), event, attributes
 
 
 @st.composite
 def _cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    event, attributes = draw(_events())
+    event, _, attributes = draw(_events())
     groups = draw(st.lists(st.one_of(_plain, _text), max_size=60))
     scopes = draw(st.lists(st.text(string.ascii_letters + "/.:_-", min_size=1), max_size=12))
     if event.is_machine_client or draw(st.booleans()):
@@ -357,37 +359,95 @@ _RESERVED_NAMES = st.sampled_from(["iss", "aud", "jti", "version", "token_use", 
                                    "username", "cognito:username", "email", "scope"])  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+def _answer(
+    data: st.DataObject, added: dict[str, Any], groups: list[str] | None, v2: bool
+) -> dict[str, Any]:
+    """A `response` object of either shape carrying `added`, suppressions, scopes and groups."""
+    suppress_names = st.one_of(_RESERVED_NAMES, st.sampled_from([*added, "email", "x"]))
+    overrides = {
+        "groupsToOverride": groups,
+        "iamRolesToOverride": data.draw(st.lists(_plain.map(lambda n: f"arn:aws:iam::1:role/{n}"))),
+        "preferredRole": data.draw(st.none() | _plain | st.lists(_plain, max_size=2)),
+    }
+    details: dict[str, Any] = {}
+    if data.draw(st.booleans()):
+        details["groupOverrideDetails"] = overrides
+    id_generation = {
+        "claimsToAddOrOverride": added,
+        "claimsToSuppress": data.draw(st.lists(suppress_names, max_size=4)),
+    }
+    if not v2:
+        return {"claimsOverrideDetails": {**details, **id_generation}}
+    scopes = st.lists(st.sampled_from(["openid", "orders/read", "orders/write", "a:b"]))
+    access_generation = {
+        "claimsToAddOrOverride": added,
+        "claimsToSuppress": data.draw(st.lists(suppress_names, max_size=4)),
+        "scopesToAdd": data.draw(scopes),
+        "scopesToSuppress": data.draw(scopes),
+    }
+    return {
+        "claimsAndScopeOverrideDetails": {
+            **details,
+            "idTokenGeneration": id_generation,
+            "accessTokenGeneration": access_generation,
+        }
+    }
+
+
+def _long_way(issued: Issued) -> dict[str, int]:
+    """Each token's full estimate from what `Issued` reads: the reference."""
+    sizes = {}
+    if not issued.decoded.is_machine_client:
+        attributes, added, suppressed, groups, roles, preferred = issued.id_inputs()
+        claims = id_token_claims(
+            issued.decoded, attributes, groups=groups, roles=roles, preferred_role=preferred
+        )
+        sizes["id"] = estimate_token(claims, added, suppressed).token_bytes
+    if issued.v2:
+        added, suppressed, scopes, groups = issued.access_inputs()
+        claims = access_token_claims(issued.decoded, scopes=scopes, groups=groups)
+        sizes["access"] = estimate_token(claims, added, suppressed).token_bytes
+    return sizes
+
+
+def _holds_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, list | tuple):
+        return any(map(_holds_float, value))
+    return isinstance(value, dict) and any(map(_holds_float, value.values()))
+
+
+@settings(max_examples=400, deadline=None)
 @given(
     event=_events(),
     groups=st.none() | st.lists(_plain, max_size=5),
     added=st.dictionaries(st.one_of(_names, _RESERVED_NAMES), _values, max_size=6),
+    v2=st.booleans(),
     data=st.data(),
 )
-def test_fast_estimators_equal_the_generic_one(
-    event: tuple[Event, dict[str, Any]],
+def test_fast_sizes_equal_the_full_estimate(
+    event: tuple[Event, dict[str, Any], dict[str, Any]],
     groups: list[str] | None,
     added: dict[str, Any],
+    v2: bool,
     data: st.DataObject,
 ) -> None:
-    decoded, attributes = event
-    scopes = ["openid", "orders/read"]
-    suppressed = data.draw(st.lists(st.one_of(_RESERVED_NAMES, st.sampled_from([*added, "x"]))))
-    fast = access_token_bytes(
-        decoded, added=added, suppressed=suppressed, scopes=scopes, groups=groups
-    )
-    generic = access_token_claims(decoded, scopes=scopes, groups=groups)
-    assert fast == estimate_token(generic, added, suppressed).token_bytes
-    if not decoded.is_machine_client:
-        roles = ["arn:aws:iam::123456789012:role/r"]
-        fast = id_token_bytes(
-            decoded, attributes, added=added, suppressed=suppressed,
-            groups=groups, roles=roles, preferred_role=roles[0],
-        )  # fmt: skip
-        generic = id_token_claims(
-            decoded, attributes, groups=groups, roles=roles, preferred_role=roles[0]
-        )
-        assert fast == estimate_token(generic, added, suppressed).token_bytes
+    # GIVEN an answer of either shape (V1 sends strings), with groups overridden or not
+    decoded, raw, _ = event
+    if not v2:
+        added = {name: value if isinstance(value, str) else "v" for name, value in added.items()}
+    response = _answer(data, added, groups, v2 or decoded.is_machine_client)
+    # THEN the fast way sizes each token exactly as the full estimate does, and so does it
+    # without walking for floats when ours hold none
+    reference = _long_way(Issued(raw, decoded, response))
+    assert token_sizes(raw, response, decoded) == reference
+    if not _holds_float(added):
+        issued = Issued(raw, decoded, response, floats=False)
+        assert {
+            **({} if decoded.is_machine_client else {"id": issued.id_bytes()}),
+            **({"access": issued.access_bytes()} if issued.v2 else {}),
+        } == reference
 
 
 # --- savings: what a shedder subtracts -----------------------------------------------------------

@@ -1,0 +1,270 @@
+"""A token's longest form, the invocation's way: one list of an answer's values, encoded once.
+
+`id_chars` and `access_chars` give, to the byte, what `shared.tokens.size.estimate_token` gives
+for a token (`tests/unit/test_token_size.py` holds them equal), but only the longest form and
+without building the token's claims: the answer's variable values (the user's attributes less
+what Cognito drops, the user name, the client id, the groups, ours) are encoded in one list, its
+bytes and each writer's escapes counted once, and the claims every token of a pool has are sized
+once per pool. Pure: no I/O.
+
+A payload is `{` + its members joined by commas + `}`. In the list, a dict holds its members
+(its text less one is their bytes with a comma each); any other value is one member whose key is
+a constant (its text plus the key's characters and four: quotes, colon, comma); the list's
+brackets and commas come off.
+"""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Final, NamedTuple
+
+import orjson
+
+from shared.event import Event
+from shared.tokens.cognito import (
+    ACCESS_FIXED,
+    ACCESS_USER_FIXED,
+    CLIENT_ID_STAND_IN,
+    ID_FIXED,
+    ID_SET,
+    device_key,
+    issuer,
+    members,
+    token_chars,
+    user_sub,
+)
+from shared.tokens.writers import encode, escapes, has_inexact, number_forms, numbers_in
+from shared.values import JSONValue, number_text
+
+__all__ = ("access_chars", "id_chars")
+
+_EMPTY: Final[Mapping[str, Any]] = {}
+_NO_NAMES: Final[list[str]] = []
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if type(value) is dict else _EMPTY
+
+
+def _names(value: object) -> list[str]:
+    return value if type(value) is list else _NO_NAMES
+
+
+class _Fixed(NamedTuple):
+    """The bytes (per writer) of the claims that are the same in every token of one pool."""
+
+    id: tuple[int, int, int]
+    access_user: tuple[int, int, int]
+    access_machine: tuple[int, int, int]
+
+
+_POOLS: dict[str | None, _Fixed] = {}
+_POOLS_AT_MOST: Final = 64
+
+
+def _fixed(pool_id: str | None) -> _Fixed:
+    fixed = _POOLS.get(pool_id)
+    if fixed is None:  # once per pool
+        iss, region = issuer(pool_id)
+        fixed = _Fixed(
+            members({**ID_FIXED, "iss": iss}),
+            members({**ACCESS_USER_FIXED, "iss": iss, "device_key": device_key(region)}),
+            members({**ACCESS_FIXED, "iss": iss}),
+        )
+        if len(_POOLS) >= _POOLS_AT_MOST:
+            _POOLS.clear()
+        _POOLS[pool_id] = fixed
+    return fixed
+
+
+_ID_OWN: Final = frozenset(
+    {*ID_SET, "sub", "cognito:groups", "cognito:roles", "cognito:preferred_role"}
+)
+"""Claims of the ID token Cognito sets whatever the attributes say: ours never touch them (the
+guard); should they ever, the token is sized the long way."""
+_ACCESS_OWN: Final = frozenset(
+    {*ACCESS_USER_FIXED, "iss", "device_key", "client_id", "scope", "sub", "username"}
+    | {"cognito:groups"}
+)
+
+
+class _Attributes(NamedTuple):
+    """What one set of attribute names needs before it is a token's claims."""
+
+    drop: tuple[str, ...]
+    """Names Cognito sets itself or keeps out of tokens (`cognito:`)."""
+    names: frozenset[str]
+    """The names kept: what ours may override."""
+    address: bool
+    sub: bool
+
+
+_ATTRIBUTES: dict[tuple[str, ...], _Attributes] = {}
+_ATTRIBUTES_AT_MOST: Final = 256
+_STRINGS: Final = frozenset({str})
+
+
+def _attributes(names: tuple[str, ...]) -> _Attributes:
+    """What `names` need (attribute sets repeat: one pool sends a few), cached."""
+    plan = _ATTRIBUTES.get(names)
+    if plan is None:
+        drop = tuple(name for name in names if name in ID_SET or name.startswith("cognito:"))
+        plan = _Attributes(drop, frozenset(names), "address" in names, "sub" in names)
+        if len(_ATTRIBUTES) >= _ATTRIBUTES_AT_MOST:
+            _ATTRIBUTES.clear()
+        _ATTRIBUTES[names] = plan
+    return plan
+
+
+def _key(name: str) -> int:
+    """What a member adds besides its value's text: the key, its quotes, a colon, a comma."""
+    return len(name) + 4
+
+
+_ID_KEYS: Final = _key("cognito:username") + _key("aud")
+_GROUPS: Final = _key("cognito:groups")
+_ROLES: Final = _key("cognito:roles")
+_PREFERRED: Final = _key("cognito:preferred_role")
+_ACCESS_KEYS: Final = _key("client_id") + _key("scope") + _key("sub")
+_USERNAME: Final = _key("username")
+
+
+class _Decimals(list[Decimal]):
+    """orjson's hook for what it cannot write: a Decimal, written exact, and noted."""
+
+    __slots__ = ()
+
+    def __call__(self, value: object) -> orjson.Fragment:
+        if isinstance(value, Decimal):
+            self.append(value)
+            return orjson.Fragment(number_text(value))
+        raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
+
+
+def _ours(
+    generation: Mapping[str, Any], own: frozenset[str]
+) -> tuple[Mapping[str, JSONValue], list[str]] | None:
+    """Our claims as they reach the token (less the suppressed), and the suppressions; None
+    when either touches a claim Cognito sets itself."""
+    added = _mapping(generation.get("claimsToAddOrOverride"))
+    suppressed = _names(generation.get("claimsToSuppress"))
+    if not (own.isdisjoint(added) and (not suppressed or own.isdisjoint(suppressed))):
+        return None
+    if suppressed and not added.keys().isdisjoint(suppressed):
+        added = {name: value for name, value in added.items() if name not in suppressed}
+    return added, suppressed
+
+
+def _chars(
+    parts: list[JSONValue],
+    dicts: int,
+    keys: int,
+    fixed: tuple[int, int, int],
+    *,
+    ours: Mapping[str, JSONValue],
+    floats: bool,
+) -> int:
+    """The longest token whose variable values are `parts` (`dicts` of them dicts of members,
+    the last `ours` when any; the rest members with `keys` more bytes), beside `fixed` claims."""
+    if ours:
+        parts.append(ours)
+        dicts += 1
+    decimals = _Decimals()
+    try:
+        text = orjson.dumps(parts, default=decimals)
+    except TypeError:  # integers past 64 bits, lone surrogates: orjson refuses them alone
+        text, floats = encode(parts), True
+    size = len(text) - len(parts) - dicts + keys
+    smart, ascii_only, html_safe = escapes(text)
+    longer = 0
+    if floats and ours and has_inexact(ours.values()):
+        longer = max(numbers_in(ours.values()))  # every value walked: floats and Decimals
+    elif decimals:
+        longer = max(number_forms(decimals))
+    return token_chars(
+        (fixed[0] + size + smart, fixed[1] + size + ascii_only, fixed[2] + size + html_safe),
+        longer,
+    )
+
+
+def id_chars(
+    decoded: Event,
+    attributes: Mapping[str, Any],
+    generation: Mapping[str, Any],
+    groups: Mapping[str, Any],
+    *,
+    preferred_role: str | None,
+    floats: bool,
+) -> int:
+    """The ID token's longest form, from the answer as `Issued` reads it; -1 when ours
+    touch a claim Cognito sets itself (the guard never lets them): size it the long way.
+
+    Raises
+    ------
+    ValueError
+        A machine client (client credentials): it gets no ID token.
+    """
+    if decoded.is_machine_client:
+        raise ValueError("a machine client (client credentials) gets no ID token")
+    ours = _ours(generation, _ID_OWN)
+    if ours is None:
+        return -1
+    added, suppressed = ours
+    names = tuple(attributes)
+    plan = _ATTRIBUTES.get(names) or _attributes(names)
+    theirs = dict(attributes)
+    for name in plan.drop:
+        del theirs[name]
+    for name in suppressed:
+        theirs.pop(name, None)
+    if not plan.names.isdisjoint(added):
+        for name in added:  # ours override these
+            theirs.pop(name, None)
+    if not _STRINGS.issuperset(map(type, theirs.values())):
+        theirs = {k: v if type(v) is str else encode(v).decode() for k, v in theirs.items()}
+    if plan.address and "address" in theirs:
+        theirs["address"] = {"formatted": theirs["address"]}
+    if not plan.sub:
+        theirs["sub"] = user_sub(decoded)
+    parts: list[JSONValue] = [
+        theirs,
+        decoded.user_name or "",
+        decoded.client_id or CLIENT_ID_STAND_IN,
+    ]
+    keys = _ID_KEYS
+    if value := groups.get("groupsToOverride"):
+        parts.append(value)
+        keys += _GROUPS
+    if value := groups.get("iamRolesToOverride"):
+        parts.append(value)
+        keys += _ROLES
+    if value := preferred_role:
+        parts.append(value)
+        keys += _PREFERRED
+    fixed = (_POOLS.get(decoded.user_pool_id) or _fixed(decoded.user_pool_id)).id
+    return _chars(parts, 1, keys, fixed, ours=added, floats=floats)
+
+
+def access_chars(
+    decoded: Event,
+    generation: Mapping[str, Any],
+    scopes: list[str],
+    groups: list[str] | None,
+    *,
+    floats: bool,
+) -> int:
+    """The access token's longest form, as `id_chars` gives the ID token's."""
+    ours = _ours(generation, _ACCESS_OWN)
+    if ours is None:
+        return -1
+    client_id = decoded.client_id or CLIENT_ID_STAND_IN
+    fixed = _POOLS.get(decoded.user_pool_id) or _fixed(decoded.user_pool_id)
+    scope = " ".join(scopes)
+    if decoded.is_machine_client:
+        parts: list[JSONValue] = [client_id, scope, client_id]
+        return _chars(parts, 0, _ACCESS_KEYS, fixed.access_machine, ours=ours[0], floats=floats)
+    parts = [client_id, scope, user_sub(decoded), decoded.user_name or ""]
+    keys = _ACCESS_KEYS + _USERNAME
+    if groups:
+        parts.append(groups)
+        keys += _GROUPS
+    return _chars(parts, 0, keys, fixed.access_user, ours=ours[0], floats=floats)

@@ -1,0 +1,238 @@
+"""Token budgets end to end: `Container.invoke` on V1 and V2 events, shedding read from the answer.
+
+Each case runs one mapping (rules of several priorities and sizes, a `required` rule, static
+claims, a grant's claim, a suppressed claim) over one item, with the token's budget set a given
+number of bytes under its size without a budget; the expected shedding order is lowest
+`priority` first, ties the largest first. The answer, the log line and the metrics lines are
+read as a client would: the response's claims, `dropped_claims`, `TokenBytes` per `Token`.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import pytest
+
+from shared.claims import Rules, parse_rules
+from shared.lookup import ItemRead, QueryRead
+from shared.tokens import token_sizes
+from shared.values import Item
+from tests.conftest import load_event, make_settings
+from tools.container import Call, Container
+
+_SHEDDABLE: Final = {"low": 300, "big": 600, "small": 100, "keep": 200}
+"""Claims taken from the item, by the length of their values."""
+_MAPPING: Final[dict[str, Any]] = {
+    "user": {
+        "claims": [
+            {"attribute": "low", "tokens": ["id", "access"], "priority": -5},
+            {"attribute": "big", "tokens": ["id", "access"]},
+            {"attribute": "small", "tokens": ["id", "access"], "priority": 0},
+            {"attribute": "keep", "tokens": ["id", "access"], "priority": 10},
+            {"attribute": "needed", "tokens": ["id", "access"], "required": True, "priority": -9},
+            {"attribute": "hidden", "tokens": ["id", "access"], "priority": -9},
+        ],
+        "static": {"id": {"banner": "s" * 400}, "access": {"banner": "s" * 400}},
+        "suppress": {"id": ["hidden"], "access": ["hidden"]},
+        "grants": [
+            {
+                "when": {"clients": ["1example23456789"]},
+                "claims": {"id": {"granted": "g" * 300}, "access": {"granted": "g" * 300}},
+            }
+        ],
+    }
+}
+_ITEM: Final[Item] = {
+    "id": "USER#jane.doe",
+    **{name: name[0] * size for name, size in _SHEDDABLE.items()},
+    "needed": "n" * 400,
+    "hidden": "h" * 3000,  # suppressed: it takes no budget, so nothing is shed for it
+}
+NEVER_SHED: Final = {"needed", "banner", "granted", "hidden"}
+
+
+class _Source:
+    """The one item, for any key."""
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        return dict(_ITEM)
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        return [dict(_ITEM) for _ in reads]
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        return []
+
+
+_RULES: Final[Rules] = parse_rules(json.dumps(_MAPPING).encode(), source="test", toml=False)
+_MADE: list[Container] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_containers() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
+def _container(**env: str) -> Container:
+    container = Container(make_settings(**env), source=_Source(), mapping=_RULES)
+    _MADE.append(container)
+    return container
+
+
+def _unbudgeted(event: dict[str, Any]) -> dict[str, int]:
+    """Each token's estimated size with no budget: what the cases' budgets are set under."""
+    answer = _container().invoke(event)
+    return token_sizes(event, answer["response"])
+
+
+def _claims(answer: dict[str, Any], token: str) -> dict[str, Any]:
+    details = answer["response"].get("claimsAndScopeOverrideDetails")
+    if details is None:  # V1: the ID token only
+        generation = answer["response"]["claimsOverrideDetails"]
+    else:
+        generation = details[f"{token}TokenGeneration"]
+    claims = generation["claimsToAddOrOverride"]
+    assert isinstance(claims, dict)
+    return claims
+
+
+def _shed(call: Call) -> list[str]:
+    return [
+        name for name, reason in call.log.get("dropped_claims", ()) if reason == "over_token_budget"
+    ]
+
+
+def _metric_lines(container: Container, before: int) -> dict[str, int]:
+    """The `TokenBytes` lines one invocation wrote: size by `Token`."""
+    sizes = {}
+    for line in container.lines[before:]:
+        if "TokenBytes" in line:
+            (directive,) = line["_aws"]["CloudWatchMetrics"]
+            assert directive["Dimensions"] == [["Service", "Token"]]
+            assert directive["Metrics"] == [{"Name": "TokenBytes", "Unit": "Bytes"}]
+            sizes[line["Token"]] = line["TokenBytes"]
+    return sizes
+
+
+_CASES: Final = [
+    # under the unbudgeted size by: what is shed, in order (None: it cannot fit)
+    pytest.param(0, [], id="fits-as-it-is"),
+    pytest.param(100, ["low"], id="lowest-priority-first"),
+    pytest.param(500, ["low", "big"], id="then-the-largest-of-a-priority"),
+    pytest.param(1300, ["low", "big", "small"], id="then-the-smaller"),
+    pytest.param(1400, ["low", "big", "small", "keep"], id="the-highest-priority-last"),
+    pytest.param(10**6, None, id="cannot-fit-issued-as-it-is"),  # the least budget: 1024
+]
+
+
+@pytest.mark.parametrize("event_name", ["v2-authentication.json", "v1-authentication.json"])
+@pytest.mark.parametrize(("under", "expected"), _CASES)
+def test_token_budget_sheds_lowest_priority_first_the_largest_first(
+    event_name: str, under: int, expected: list[str] | None
+) -> None:
+    # GIVEN the ID token's budget `under` bytes below its size without one
+    event = load_event(event_name)
+    budget = max(1024, _unbudgeted(event)["id"] - under)
+    container = _container(ID_TOKEN_MAX_BYTES=str(budget))
+    before = len(container.lines)
+    # WHEN a user signs in
+    call = container.call(event)
+    assert call.response is not None
+    # THEN the claims are shed in order, each named; required, static, grant and suppressed
+    # claims never are; the size the metric says is the answer's, within the budget
+    claims = _claims(call.response, "id")
+    size = token_sizes(event, call.response["response"])["id"]
+    assert _metric_lines(container, before) == {"id": size}
+    if expected is None:
+        assert _shed(call) == []
+        assert call.log["over_budget"] == ["id"]
+        assert call.log["TokenOverBudget"] == 1
+        assert size > budget
+    else:
+        assert _shed(call) == expected
+        assert "over_budget" not in call.log
+        assert "TokenOverBudget" not in call.log
+        assert size <= budget
+        if expected:
+            assert call.log["Dropped_over_token_budget"] == len(expected)
+    assert set(_SHEDDABLE) - set(expected or ()) <= set(claims)
+    assert NEVER_SHED - {"hidden"} <= set(claims)
+    if event_name.startswith("v1"):
+        assert all(isinstance(value, str) for value in claims.values())  # as V1 sends them
+
+
+@pytest.mark.parametrize(("under", "expected"), _CASES)
+def test_token_budget_of_the_access_token_sheds_its_own_claims(
+    under: int, expected: list[str] | None
+) -> None:
+    event = load_event("v2-authentication.json")
+    budget = max(1024, _unbudgeted(event)["access"] - under)
+    call = _container(ACCESS_TOKEN_MAX_BYTES=str(budget)).call(event)
+    assert call.response is not None
+    assert _shed(call) == (expected or [])
+    # The ID token has no budget: all of its claims stay.
+    assert set(_SHEDDABLE) <= set(_claims(call.response, "id"))
+    size = token_sizes(event, call.response["response"])["access"]
+    assert (size <= budget) is (expected is not None)
+
+
+def test_token_budget_shed_claim_was_needed_to_fit() -> None:
+    # The shedder stops at the first claim that makes the token fit: putting it back would not.
+    event = load_event("v2-authentication.json")
+    budget = _unbudgeted(event)["id"] - 500
+    call = _container(ID_TOKEN_MAX_BYTES=str(budget)).call(event)
+    assert call.response is not None
+    assert _shed(call) == ["low", "big"]
+    response = call.response["response"]
+    generation = response["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+    generation["claimsToAddOrOverride"]["big"] = _ITEM["big"]
+    assert token_sizes(event, response)["id"] > budget
+
+
+def test_token_budget_suppression_comes_before_shedding() -> None:
+    # The suppressed claim (3000 bytes) reaches no token: a budget at the size without it fits
+    # with nothing shed, and it is never a candidate.
+    event = load_event("v2-authentication.json")
+    sizes = _unbudgeted(event)
+    call = _container(
+        ID_TOKEN_MAX_BYTES=str(sizes["id"]), ACCESS_TOKEN_MAX_BYTES=str(sizes["access"])
+    ).call(event)
+    assert call.response is not None
+    assert _shed(call) == []
+    assert "hidden" in _claims(call.response, "id")  # sent, and suppressed by the response
+    details = call.response["response"]["claimsAndScopeOverrideDetails"]
+    assert "hidden" in details["idTokenGeneration"]["claimsToSuppress"]
+
+
+def test_token_budget_off_does_no_work() -> None:
+    event = load_event("v2-authentication.json")
+    container = _container(ID_TOKEN_MAX_BYTES="0", ACCESS_TOKEN_MAX_BYTES="0")
+    before = len(container.lines)
+    call = container.call(event)
+    assert _metric_lines(container, before) == {}
+    assert len(container.lines) == before + 1  # the invocation's own line only
+    assert call.response == _container().invoke(load_event("v2-authentication.json"))
+
+
+def test_token_budget_measures_each_budgeted_token_machine_clients_access_only() -> None:
+    event = load_event("v3-client-credentials.json")
+    container = _container(ID_TOKEN_MAX_BYTES="8192", ACCESS_TOKEN_MAX_BYTES="8192")
+    before = len(container.lines)
+    call = container.call(event)
+    assert call.response is not None
+    sizes = _metric_lines(container, before)
+    assert set(sizes) == {"access"}
+    assert sizes == token_sizes(event, call.response["response"])
+
+
+def test_token_budget_v1_sizes_the_id_token_only() -> None:
+    event = load_event("v1-authentication.json")
+    container = _container(ID_TOKEN_MAX_BYTES="8192", ACCESS_TOKEN_MAX_BYTES="8192")
+    before = len(container.lines)
+    call = container.call(event)
+    assert call.response is not None
+    assert set(_metric_lines(container, before)) == {"id"}
