@@ -13,8 +13,8 @@ LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install lint format test fuzz soak invoke bench bench-reference package lock deploy attach \
-	detach clean
+.PHONY: install lint format test fuzz soak invoke size bench bench-reference package lock deploy \
+	attach detach clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
 # Into venv $(1) with its python $(2): every dependency from the dev lock, hashes checked, then
@@ -63,6 +63,11 @@ soak: $(STAMP)
 # EVENT=events/v1-authentication.json picks another sample event.
 invoke: $(STAMP)
 	$(PY) -m tools.invoke $(if $(EVENT),--event $(EVENT))
+
+# Each token's estimated size (p50, p99, max) over the seeded profiles, no server needed;
+# CLAIMS_CONFIG=... picks the mapping, ID_TOKEN_MAX_BYTES=... a budget, as in Lambda.
+size: $(STAMP)
+	$(PY) -m tools.size
 
 # `make bench` runs on Lambda's Python (3.13) when this machine has one (PATH, then pyenv), in a
 # venv of its own; otherwise on $(PY), and its report says so. BENCH_PYTHON=... picks another.

@@ -5,7 +5,8 @@ Sections: cold start (fresh processes, shuffled rounds; ours with the CA-bundle 
 proxy, per policy and cache setting), heavy sign-in load (K containers, Zipf population), the
 data model of issue 11 (composite key, related tenant item, memberships query: warm against the
 bare reads, and DynamoDB reads per sign-in under load, `bench.models`), the cost of 20 grants on
-the cache-hit path (issue 12, `bench.policy_cost`), the deployment zip's size; then the targets,
+the cache-hit path (issue 12, `bench.policy_cost`), the token budgets on the cache-hit path (issue
+20, `bench.token_budget`), the deployment zip's size; then the targets,
 each met or missed with its ratio. `make bench` runs it on Lambda's Python (3.13) when the
 machine has one, and the report names the Python it ran on. Writes
 `bench/results/runs/bench-<time>.json` (and `latest.json`, `latency-cdf.png`), which git
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, faults, load, models, package, policy_cost, warm
+from bench import coldstart, faults, load, models, package, policy_cost, token_budget, warm
 from bench.population import Population
 from bench.report import RESULTS, RUNS, Progress, plot_cdf, table, write_json
 from bench.stats import BUDGET_MS
@@ -43,6 +44,7 @@ def _scale(quick: bool) -> dict[str, int]:
             "population": 2000, "cold_runs": 3, "warm_rounds": 400, "naive_rounds": 20,
             "hit_rounds": 5000, "fault_invocations": 60, "containers": 2, "load_sign_ins": 4000,
             "model_users": 2000, "model_rounds": 300, "model_sign_ins": 4000, "grant_rounds": 3000,
+            "budget_rounds": 3000,
         }  # fmt: skip
     return {
         "population": int(os.environ.get("BENCH_USERS", "10000")),
@@ -57,6 +59,7 @@ def _scale(quick: bool) -> dict[str, int]:
         "model_rounds": 3000,
         "model_sign_ins": int(os.environ.get("BENCH_SIGN_INS", "50000")),
         "grant_rounds": 20000,
+        "budget_rounds": 20000,
     }
 
 
@@ -211,6 +214,20 @@ def _print_grants(g: dict[str, Any]) -> None:
     print(f"20 grants add {g['p50_us_added_by_grants']:.1f} us at p50")
 
 
+def _print_budgets(b: dict[str, Any]) -> None:
+    rows = [
+        [name, s["count"], s["p50_ms"] * 1000, s["p90_ms"] * 1000, s["p99_ms"] * 1000,
+         s["p99_9_ms"] * 1000, " ".join(f"{k} {v}" for k, v in b["token_bytes"][name].items())]
+        for name, s in b["summaries"].items()
+    ]  # fmt: skip
+    print(table(
+        "Token budgets on the cache-hit path (issue 20): Container.invoke, pure cache hits, "
+        "events/claims.example.toml, budgets set vs unset, shuffled per round (us)",
+        ["container", "n", "p50", "p90", "p99", "p99.9", "token bytes"], rows,
+    ))  # fmt: skip
+    print(f"budgets (fitting) add {b['p50_us_added_by_budgets']:.1f} us at p50")
+
+
 def _print_package(p: dict[str, Any]) -> None:
     if "skipped" in p:
         print(f"\nPackage size: skipped ({p['skipped']})")
@@ -300,6 +317,13 @@ def _targets(results: dict[str, Any]) -> list[list[str]]:
     rows.append(
         _row("cache hit p99 with 20 grants <= 50 us", grants["p99_us_with_grants"], 50.0, "us")
     )
+    budgets = results["budgets"]
+    rows.append((
+        "cache hit p99, token budgets set / unset",
+        f"{budgets['p99_us_with_budgets']:.1f} / {budgets['p99_us_without']:.1f} us "
+        f"({budgets['p99_us_with_budgets'] / budgets['p99_us_without']:.2f}x)",
+        "reported",
+    ))  # fmt: skip
     # Earlier targets, kept to show what did not regress.
     rows.append(_row("cold start ours/aioboto3 <= 0.8x", cold["aioboto3"]["median"], 0.8))
     rows.append(
@@ -353,7 +377,7 @@ def main() -> int:
         + 1
         + 4
         + scale["containers"]
-        + 1
+        + 2
     )
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -404,6 +428,8 @@ def main() -> int:
             results["models_skipped"] = "the data model's tables live in the local stub only"
         results["grants"] = policy_cost.cache_hit(event, env, scale["grant_rounds"])
         progress.step("grants: cache hits")
+        results["budgets"] = token_budget.cache_hit(event, env, scale["budget_rounds"])
+        progress.step("token budgets: cache hits")
     results["package"] = package.run(quick, progress)
     latencies = results["warm"].pop("latencies")
     results["seconds"] = time.monotonic() - started
@@ -416,10 +442,11 @@ def main() -> int:
     if "models" in results:
         _print_models(results["models"])
     _print_grants(results["grants"])
+    _print_budgets(results["budgets"])
     _print_package(results["package"])
     results["targets"] = _targets(results)
     print(table(
-        f"Targets (issues 10, 11, 12; then earlier ones), on {_python_line(quick)}",
+        f"Targets (issues 10, 11, 12, 20; then earlier ones), on {_python_line(quick)}",
         ["target", "measured", "status"], results["targets"],
     ))  # fmt: skip
     reference = os.environ.get("BENCH_SAVE_REFERENCE") == "1"

@@ -23,7 +23,9 @@ from typing import Any
 
 import boto3
 
+from shared.config import Settings
 from shared.errors import SignInDenied
+from shared.tokens import token_sizes
 from tools.local_dynamodb import (
     FAKE_CREDENTIALS,
     create_table,
@@ -112,6 +114,18 @@ def _seed_tables(endpoint: str, tables: dict[str, Any]) -> str:
     return ", ".join(counts)
 
 
+def _sizes_line(event: dict[str, Any], response: dict[str, Any], settings: Settings) -> str:
+    """Each token's estimated size (as Cognito will issue it) beside its budget."""
+    budgets = {"id": settings.id_token_max_bytes, "access": settings.access_token_max_bytes}
+    parts = []
+    for token, size in token_sizes(event, response).items():
+        budget = budgets[token]
+        limit = f"budget {budget}" if budget else "no budget"
+        over = " (OVER BUDGET)" if budget and size > budget else ""
+        parts.append(f"{token} token {size} bytes, {limit}{over}")
+    return "== token sizes (estimated, never below the real ones): " + "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--event", type=Path, default=DEFAULT_EVENT, help="event JSON file")
@@ -141,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             if tokens["id_token"] is not None:
                 _print_json("ID token claims (as Cognito would issue them)", tokens["id_token"])
             _print_json("access token claims (as Cognito would issue them)", tokens["access_token"])
+            print("\n" + _sizes_line(event, answer["response"], app.SETTINGS))
             warm = []
             for _ in range(WARM_RUNS):
                 started = time.perf_counter()

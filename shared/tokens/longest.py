@@ -14,7 +14,6 @@ brackets and commas come off.
 """
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -32,8 +31,8 @@ from shared.tokens.cognito import (
     token_chars,
     user_sub,
 )
-from shared.tokens.writers import encode, escapes, has_inexact, number_forms, numbers_in
-from shared.values import JSONValue, number_text
+from shared.tokens.writers import encode, escapes, has_inexact, numbers_in
+from shared.values import JSONValue
 
 __all__ = ("access_chars", "id_chars")
 
@@ -128,18 +127,6 @@ _ACCESS_KEYS: Final = _key("client_id") + _key("scope") + _key("sub")
 _USERNAME: Final = _key("username")
 
 
-class _Decimals(list[Decimal]):
-    """orjson's hook for what it cannot write: a Decimal, written exact, and noted."""
-
-    __slots__ = ()
-
-    def __call__(self, value: object) -> orjson.Fragment:
-        if isinstance(value, Decimal):
-            self.append(value)
-            return orjson.Fragment(number_text(value))
-        raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
-
-
 def _ours(
     generation: Mapping[str, Any], own: frozenset[str]
 ) -> tuple[Mapping[str, JSONValue], list[str]] | None:
@@ -168,18 +155,15 @@ def _chars(
     if ours:
         parts.append(ours)
         dicts += 1
-    decimals = _Decimals()
     try:
-        text = orjson.dumps(parts, default=decimals)
-    except TypeError:  # integers past 64 bits, lone surrogates: orjson refuses them alone
+        text = orjson.dumps(parts)
+    except TypeError:  # a Decimal, an integer past 64 bits, a lone surrogate: rare
         text, floats = encode(parts), True
     size = len(text) - len(parts) - dicts + keys
     smart, ascii_only, html_safe = escapes(text)
     longer = 0
     if floats and ours and has_inexact(ours.values()):
         longer = max(numbers_in(ours.values()))  # every value walked: floats and Decimals
-    elif decimals:
-        longer = max(number_forms(decimals))
     return token_chars(
         (fixed[0] + size + smart, fixed[1] + size + ascii_only, fixed[2] + size + html_safe),
         longer,

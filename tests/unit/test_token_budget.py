@@ -13,12 +13,13 @@ from typing import Any, Final
 
 import pytest
 
-from shared.claims import Rules, parse_rules
+from shared.claims import DEFAULT_RULES, Rules, load_rules, parse_rules
 from shared.lookup import ItemRead, QueryRead
 from shared.tokens import token_sizes
 from shared.values import Item
-from tests.conftest import load_event, make_settings
+from tests.conftest import EVENTS, load_event, make_settings
 from tools.container import Call, Container
+from tools.size import run as size_run
 
 _SHEDDABLE: Final = {"low": 300, "big": 600, "small": 100, "keep": 200}
 """Claims taken from the item, by the length of their values."""
@@ -236,3 +237,35 @@ def test_token_budget_v1_sizes_the_id_token_only() -> None:
     call = container.call(event)
     assert call.response is not None
     assert set(_metric_lines(container, before)) == {"id"}
+
+
+def test_make_size_reports_each_token_over_the_seeded_profiles() -> None:
+    # GIVEN the profiles `make invoke` seeds (5 users and a machine client), the built-in mapping
+    lines = size_run(make_settings(), DEFAULT_RULES, EVENTS / "profiles.json")
+    assert lines[0] == "6 principals signed in, 0 denied"
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert rows["id"][1:2] == ["5"]
+    assert rows["access"][1:2] == ["6"]
+    p50, p99, largest = map(int, rows["id"][2:5])
+    assert 1024 < p50 <= p99 <= largest
+    # WHEN the ID token's budget is under every one of them THEN each was over, shed what it
+    # could (the reference mapping's two names are not enough) and is still over
+    lines = size_run(
+        make_settings(ID_TOKEN_MAX_BYTES="1024"), DEFAULT_RULES, EVENTS / "profiles.json"
+    )
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert rows["id"][5:] == ["1024", "5", "0", "5"]
+    assert rows["access"][5] == "off"
+
+
+def test_make_size_reads_a_single_table_seed() -> None:
+    seed = EVENTS / "single-table.seed.json"
+    rules = load_rules(str(EVENTS / "single-table.toml"))
+    lines = size_run(make_settings(), rules, seed)
+    assert lines[0] == "1 principals signed in, 0 denied"
+    # The tenant's plan (a related item) and the memberships and API keys (queries) reached
+    # the access token: it is larger than the same user's with no claim of ours.
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    event = load_event("v2-authentication.json")  # the seed's user: the same `sub`
+    bare = token_sizes(event, {"claimsAndScopeOverrideDetails": {}})
+    assert int(rows["access"][2]) > bare["access"]
