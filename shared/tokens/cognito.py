@@ -33,6 +33,7 @@ __all__ = (
     "ID_FIXED",
     "ID_SET",
     "SIGNATURE_CHARS",
+    "SMART_FRAME",
     "access_token_claims",
     "base64url_chars",
     "device_key",
@@ -70,6 +71,9 @@ HEADER_CHARS: Final = max(_HEADERS)
 
 _FIXED_CHARS: Final = 1 + 1 + SIGNATURE_CHARS  # two dots and the signature
 _SMART_HEADER, _ASCII_HEADER, _HTML_HEADER = _HEADERS
+SMART_FRAME: Final = _FIXED_CHARS + _SMART_HEADER
+"""A token's characters besides its payload when json-smart's form is the longest: whenever
+the payload's only escapes are slashes and no fixed claim escapes more in another writer."""
 
 
 def token_chars(writers: tuple[int, int, int], numbers: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple
 
 from shared.event import Event, decode_event
 from shared.tokens.cognito import access_token_claims, id_token_claims
-from shared.tokens.longest import access_chars, id_chars
+from shared.tokens.longest import access_chars, final_scopes, id_chars, preferred_role
 from shared.tokens.size import estimate_token
 from shared.values import JSONValue
 
@@ -102,24 +102,6 @@ class Issued:
             return self.details if token == "idTokenGeneration" else _EMPTY
         return _mapping(self.details.get(token))
 
-    def _preferred_role(self) -> str | None:
-        preferred = self.groups.get("preferredRole")
-        if type(preferred) is list:  # the AWS docs' test event sends a one-element list
-            preferred = preferred[0] if len(preferred) == 1 else None
-        return preferred if type(preferred) is str else None
-
-    def _scopes(self, generation: Mapping[str, Any]) -> list[str]:
-        """The final scopes: requested, then added, less the suppressed."""
-        scopes = _names(self.request.get("scopes"))
-        add = generation.get("scopesToAdd")
-        suppress = generation.get("scopesToSuppress")
-        if add or suppress:
-            merged = dict.fromkeys(scopes + _names(add))
-            for scope in _names(suppress):
-                merged.pop(scope, None)
-            return list(merged)
-        return scopes
-
     def id_inputs(self) -> IdInputs:
         """What the ID token is issued from: the user's attributes, ours, the final groups."""
         generation = self._generation("idTokenGeneration")
@@ -129,7 +111,7 @@ class Issued:
             _names(generation.get("claimsToSuppress")),
             self.groups.get("groupsToOverride") or None,
             self.groups.get("iamRolesToOverride") or None,
-            self._preferred_role(),
+            preferred_role(self.groups),
         )
 
     def access_inputs(self) -> AccessInputs:
@@ -138,7 +120,7 @@ class Issued:
         return AccessInputs(
             _mapping(generation.get("claimsToAddOrOverride")),
             _names(generation.get("claimsToSuppress")),
-            self._scopes(generation),
+            final_scopes(_names(self.request.get("scopes")), generation),
             self.groups.get("groupsToOverride") or None,
         )
 
@@ -149,7 +131,6 @@ class Issued:
             _mapping(self.request.get("userAttributes")),
             self._generation("idTokenGeneration"),
             self.groups,
-            preferred_role=self._preferred_role(),
             floats=self.floats and self.v2,  # V1 sends strings
         )
         if size < 0:
@@ -162,12 +143,11 @@ class Issued:
 
     def access_bytes(self) -> int:
         """The access token's estimated size (V2/V3), as `id_bytes` gives the ID token's."""
-        generation = self._generation("accessTokenGeneration")
         size = access_chars(
             self.decoded,
-            generation,
-            self._scopes(generation),
-            self.groups.get("groupsToOverride") or None,
+            self._generation("accessTokenGeneration"),
+            _names(self.request.get("scopes")),
+            self.groups,
             floats=self.floats,
         )
         if size < 0:

@@ -25,16 +25,17 @@ from shared.tokens.cognito import (
     CLIENT_ID_STAND_IN,
     ID_FIXED,
     ID_SET,
+    SMART_FRAME,
     device_key,
     issuer,
     members,
     token_chars,
     user_sub,
 )
-from shared.tokens.writers import encode, escapes, has_inexact, numbers_in
+from shared.tokens.writers import UNESCAPED_ASCII, encode, escapes, has_inexact, numbers_in
 from shared.values import JSONValue
 
-__all__ = ("access_chars", "id_chars")
+__all__ = ("access_chars", "final_scopes", "id_chars", "preferred_role")
 
 _EMPTY: Final[Mapping[str, Any]] = {}
 _NO_NAMES: Final[list[str]] = []
@@ -49,15 +50,22 @@ def _names(value: object) -> list[str]:
 
 
 class _Fixed(NamedTuple):
-    """The bytes (per writer) of the claims that are the same in every token of one pool."""
+    """The bytes (per writer) of the claims that are the same in every token of one pool, and
+    the frame (`SMART_FRAME`) when json-smart's form is the longest for slashes-only escapes,
+    else 0."""
 
-    id: tuple[int, int, int]
-    access_user: tuple[int, int, int]
-    access_machine: tuple[int, int, int]
+    id: tuple[int, int, int, int]
+    access_user: tuple[int, int, int, int]
+    access_machine: tuple[int, int, int, int]
 
 
 _POOLS: dict[str | None, _Fixed] = {}
 _POOLS_AT_MOST: Final = 64
+
+
+def _with_frame(smart: int, ascii_only: int, html_safe: int) -> tuple[int, int, int, int]:
+    frame = SMART_FRAME if smart >= ascii_only and smart >= html_safe else 0
+    return smart, ascii_only, html_safe, frame
 
 
 def _fixed(pool_id: str | None) -> _Fixed:
@@ -65,9 +73,11 @@ def _fixed(pool_id: str | None) -> _Fixed:
     if fixed is None:  # once per pool
         iss, region = issuer(pool_id)
         fixed = _Fixed(
-            members({**ID_FIXED, "iss": iss}),
-            members({**ACCESS_USER_FIXED, "iss": iss, "device_key": device_key(region)}),
-            members({**ACCESS_FIXED, "iss": iss}),
+            _with_frame(*members({**ID_FIXED, "iss": iss})),
+            _with_frame(
+                *members({**ACCESS_USER_FIXED, "iss": iss, "device_key": device_key(region)})
+            ),
+            _with_frame(*members({**ACCESS_FIXED, "iss": iss})),
         )
         if len(_POOLS) >= _POOLS_AT_MOST:
             _POOLS.clear()
@@ -127,47 +137,30 @@ _ACCESS_KEYS: Final = _key("client_id") + _key("scope") + _key("sub")
 _USERNAME: Final = _key("username")
 
 
-def _ours(
-    generation: Mapping[str, Any], own: frozenset[str]
-) -> tuple[Mapping[str, JSONValue], list[str]] | None:
-    """Our claims as they reach the token (less the suppressed), and the suppressions; None
-    when either touches a claim Cognito sets itself."""
-    added = _mapping(generation.get("claimsToAddOrOverride"))
-    suppressed = _names(generation.get("claimsToSuppress"))
-    if not (own.isdisjoint(added) and (not suppressed or own.isdisjoint(suppressed))):
-        return None
-    if suppressed and not added.keys().isdisjoint(suppressed):
-        added = {name: value for name, value in added.items() if name not in suppressed}
-    return added, suppressed
-
-
 def _chars(
     parts: list[JSONValue],
     dicts: int,
     keys: int,
-    fixed: tuple[int, int, int],
+    fixed: tuple[int, int, int, int],
     *,
     ours: Mapping[str, JSONValue],
     floats: bool,
 ) -> int:
     """The longest token whose variable values are `parts` (`dicts` of them dicts of members,
     the last `ours` when any; the rest members with `keys` more bytes), beside `fixed` claims."""
-    if ours:
-        parts.append(ours)
-        dicts += 1
     try:
         text = orjson.dumps(parts)
-    except TypeError:  # a Decimal, an integer past 64 bits, a lone surrogate: rare
+    except TypeError:  # a Decimal, an integer past 64 bits, a lone surrogate
         text, floats = encode(parts), True
     size = len(text) - len(parts) - dicts + keys
+    longer = max(numbers_in(ours.values())) if floats and has_inexact(ours.values()) else 0
+    special = text.translate(None, UNESCAPED_ASCII)
+    slashes = special.count(b"/")
+    if slashes == len(special) and fixed[3]:  # the usual: json-smart's form is the longest
+        return fixed[3] + (4 * (fixed[0] + size + slashes + longer) + 2) // 3
     smart, ascii_only, html_safe = escapes(text)
-    longer = 0
-    if floats and ours and has_inexact(ours.values()):
-        longer = max(numbers_in(ours.values()))  # every value walked: floats and Decimals
-    return token_chars(
-        (fixed[0] + size + smart, fixed[1] + size + ascii_only, fixed[2] + size + html_safe),
-        longer,
-    )
+    payloads = (fixed[0] + size + smart, fixed[1] + size + ascii_only, fixed[2] + size + html_safe)
+    return token_chars(payloads, longer)
 
 
 def id_chars(
@@ -176,10 +169,10 @@ def id_chars(
     generation: Mapping[str, Any],
     groups: Mapping[str, Any],
     *,
-    preferred_role: str | None,
     floats: bool,
 ) -> int:
-    """The ID token's longest form, from the answer as `Issued` reads it; -1 when ours
+    """The ID token's longest form from the answer as `shared.tokens.issued` reads it (the
+    user's attributes, the ID token's generation, the final groups mapping); -1 when ours
     touch a claim Cognito sets itself (the guard never lets them): size it the long way.
 
     Raises
@@ -189,17 +182,20 @@ def id_chars(
     """
     if decoded.is_machine_client:
         raise ValueError("a machine client (client credentials) gets no ID token")
-    ours = _ours(generation, _ID_OWN)
-    if ours is None:
+    added = _mapping(generation.get("claimsToAddOrOverride"))
+    suppressed = _names(generation.get("claimsToSuppress"))
+    if not _ID_OWN.isdisjoint(added) or not _ID_OWN.isdisjoint(suppressed):
         return -1
-    added, suppressed = ours
     names = tuple(attributes)
     plan = _ATTRIBUTES.get(names) or _attributes(names)
     theirs = dict(attributes)
     for name in plan.drop:
         del theirs[name]
-    for name in suppressed:
-        theirs.pop(name, None)
+    if suppressed:
+        for name in suppressed:
+            theirs.pop(name, None)
+        if not added.keys().isdisjoint(suppressed):
+            added = {name: value for name, value in added.items() if name not in suppressed}
     if not plan.names.isdisjoint(added):
         for name in added:  # ours override these
             theirs.pop(name, None)
@@ -209,11 +205,7 @@ def id_chars(
         theirs["address"] = {"formatted": theirs["address"]}
     if not plan.sub:
         theirs["sub"] = user_sub(decoded)
-    parts: list[JSONValue] = [
-        theirs,
-        decoded.user_name or "",
-        decoded.client_id or CLIENT_ID_STAND_IN,
-    ]
+    parts = [theirs, decoded.user_name or "", decoded.client_id or CLIENT_ID_STAND_IN]
     keys = _ID_KEYS
     if value := groups.get("groupsToOverride"):
         parts.append(value)
@@ -221,34 +213,65 @@ def id_chars(
     if value := groups.get("iamRolesToOverride"):
         parts.append(value)
         keys += _ROLES
-    if value := preferred_role:
+    if value := preferred_role(groups):
         parts.append(value)
         keys += _PREFERRED
-    fixed = (_POOLS.get(decoded.user_pool_id) or _fixed(decoded.user_pool_id)).id
-    return _chars(parts, 1, keys, fixed, ours=added, floats=floats)
+    if added:
+        parts.append(added)
+    pool = decoded.user_pool_id
+    fixed = (_POOLS.get(pool) or _fixed(pool)).id
+    return _chars(parts, 1 + bool(added), keys, fixed, ours=added, floats=floats)
 
 
 def access_chars(
     decoded: Event,
     generation: Mapping[str, Any],
     scopes: list[str],
-    groups: list[str] | None,
+    groups: Mapping[str, Any],
     *,
     floats: bool,
 ) -> int:
-    """The access token's longest form, as `id_chars` gives the ID token's."""
-    ours = _ours(generation, _ACCESS_OWN)
-    if ours is None:
+    """The access token's longest form, as `id_chars` gives the ID token's, from its
+    generation, the requested scopes and the final groups mapping."""
+    added = _mapping(generation.get("claimsToAddOrOverride"))
+    suppressed = _names(generation.get("claimsToSuppress"))
+    if not _ACCESS_OWN.isdisjoint(added) or not _ACCESS_OWN.isdisjoint(suppressed):
         return -1
+    if suppressed and not added.keys().isdisjoint(suppressed):
+        added = {name: value for name, value in added.items() if name not in suppressed}
     client_id = decoded.client_id or CLIENT_ID_STAND_IN
-    fixed = _POOLS.get(decoded.user_pool_id) or _fixed(decoded.user_pool_id)
-    scope = " ".join(scopes)
+    pool = decoded.user_pool_id
+    fixed = _POOLS.get(pool) or _fixed(pool)
+    scope = " ".join(final_scopes(scopes, generation))
     if decoded.is_machine_client:
         parts: list[JSONValue] = [client_id, scope, client_id]
-        return _chars(parts, 0, _ACCESS_KEYS, fixed.access_machine, ours=ours[0], floats=floats)
-    parts = [client_id, scope, user_sub(decoded), decoded.user_name or ""]
-    keys = _ACCESS_KEYS + _USERNAME
-    if groups:
-        parts.append(groups)
-        keys += _GROUPS
-    return _chars(parts, 0, keys, fixed.access_user, ours=ours[0], floats=floats)
+        keys, frame = _ACCESS_KEYS, fixed.access_machine
+    else:
+        parts = [client_id, scope, user_sub(decoded), decoded.user_name or ""]
+        keys, frame = _ACCESS_KEYS + _USERNAME, fixed.access_user
+        if value := groups.get("groupsToOverride"):
+            parts.append(value)
+            keys += _GROUPS
+    if added:
+        parts.append(added)
+    return _chars(parts, bool(added), keys, frame, ours=added, floats=floats)
+
+
+def preferred_role(groups: Mapping[str, Any]) -> str | None:
+    """The final preferred role: a string (the AWS docs' test event sends a one-element list)."""
+    preferred = groups.get("preferredRole")
+    if type(preferred) is list:
+        preferred = preferred[0] if len(preferred) == 1 else None
+    return preferred if type(preferred) is str else None
+
+
+def final_scopes(requested: list[str], generation: Mapping[str, Any]) -> list[str]:
+    """The access token's scopes: requested, then added, less the suppressed (each once)."""
+    add = generation.get("scopesToAdd")
+    suppress = generation.get("scopesToSuppress")
+    if not (add or suppress):
+        return requested
+    merged = dict.fromkeys(requested + _names(add))
+    for scope in _names(suppress):
+        merged.pop(scope, None)
+    return list(merged)

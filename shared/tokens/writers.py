@@ -26,6 +26,7 @@ from shared.values import JSONValue, encode_json, number_text
 __all__ = (
     "FORMS",
     "NUMBER_FORMS",
+    "UNESCAPED_ASCII",
     "WRITERS",
     "Forms",
     "claim_forms",
@@ -46,8 +47,9 @@ Forms: TypeAlias = tuple[int, ...]
 """Payload bytes (or a claim's share of them) in each of `FORMS`, in that order."""
 
 _ESCAPED_SOMEWHERE: Final = b"/<>&='\x7f"
-_ORDINARY: Final = bytes(b for b in range(0x80) if b not in _ESCAPED_SOMEWHERE)
-"""ASCII bytes every writer leaves as they are (or escapes as orjson does: `"`, `\\`, controls)."""
+UNESCAPED_ASCII: Final = bytes(b for b in range(0x80) if b not in _ESCAPED_SOMEWHERE)
+"""ASCII bytes every writer leaves as they are (or escapes as orjson does: `"`, `\\`, controls):
+`text.translate(None, UNESCAPED_ASCII)` is what some writer escapes."""
 _KINDS: Final = bytes.maketrans(
     bytes(range(0x80, 0x100)),
     b"c" * 0x40 + b"2" * 0x20 + b"3" * 0x10 + b"4" * 0x10,
@@ -70,7 +72,7 @@ def escapes(text: bytes) -> tuple[int, int, int]:
     (Jackson with ESCAPE_NON_ASCII; Jackson 3 also escapes `/` by default) escapes `/` too.
     """
     # What some writer escapes: a few bytes of a payload, often only the slashes of URLs.
-    special = text.translate(None, _ORDINARY)
+    special = text.translate(None, UNESCAPED_ASCII)
     slashes = special.count(b"/")
     if slashes == len(special):
         return slashes, slashes, 0
