@@ -13,8 +13,8 @@ LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install lint format test fuzz soak invoke bench bench-reference package lock deploy attach \
-	detach clean
+.PHONY: install lint format test fuzz soak invoke check-mapping explain schema bench bench-reference \
+	package lock deploy attach detach clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
 # Into venv $(1) with its python $(2): every dependency from the dev lock, hashes checked, then
@@ -63,6 +63,24 @@ soak: $(STAMP)
 # EVENT=events/v1-authentication.json picks another sample event.
 invoke: $(STAMP)
 	$(PY) -m tools.invoke $(if $(EVENT),--event $(EVENT))
+
+# A mapping's test cases (README "Testing a mapping"): CASES=events/policy.example.cases.toml
+# (several allowed); COVERAGE=1 fails on a rule never emitted or a grant never held or failed;
+# JUNIT=out.xml writes JUnit XML. Exit status 0 pass, 1 a case failed, 2 an invalid file.
+check-mapping: $(STAMP)
+	$(PY) -m tools.check_mapping $(CASES) $(if $(filter 1 true yes,$(COVERAGE)),--coverage) \
+		$(if $(JUNIT),--junit $(JUNIT))
+
+# Why each claim, scope, group or denial did or did not happen, by position and code:
+# EVENT=events/policy-admin.json CLAIMS_CONFIG=events/policy.example.toml [ITEMS=items.json].
+explain: $(STAMP)
+	$(PY) -m tools.explain --event "$(EVENT)" $(if $(CLAIMS_CONFIG),--mapping $(CLAIMS_CONFIG)) \
+		$(if $(ITEMS),--items $(ITEMS))
+
+# Rewrites schema/claims.schema.json and schema/cases.schema.json from the Structs (committed;
+# tests/unit/test_schema.py fails when they drift).
+schema: $(STAMP)
+	$(PY) -m tools.schema
 
 # `make bench` runs on Lambda's Python (3.13) when this machine has one (PATH, then pyenv), in a
 # venv of its own; otherwise on $(PY), and its report says so. BENCH_PYTHON=... picks another.

@@ -209,6 +209,11 @@ def _print_grants(g: dict[str, Any]) -> None:
         ["mapping", "n", "p50", "p90", "p99", "p99.9"], rows,
     ))  # fmt: skip
     print(f"20 grants add {g['p50_us_added_by_grants']:.1f} us at p50")
+    if "p50_us_explain_on" in g:
+        print(
+            f"explain (issue 18), p50: off {g['p50_us_explain_off']:.1f} us, armed for another "
+            f"client {g['p50_us_explain_armed']:.1f} us, on {g['p50_us_explain_on']:.1f} us"
+        )
 
 
 def _print_package(p: dict[str, Any]) -> None:

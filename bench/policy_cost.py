@@ -3,7 +3,10 @@
 `make bench` calls `cache_hit`: the p99 of a pure cache hit through `Container.invoke` (the whole
 handler path: decode, plan, cache, mapping, conditions, grants, response, log line) with the
 mapping's 20 grants and without them, side by side in one process, order shuffled each round.
-The target is the p99 with 20 grants <= 50 µs.
+The target is the p99 with 20 grants <= 50 µs. Beside them, the same 20 grants with the
+mapping's trace (issue 18): `EXPLAIN_CLIENTS` naming another client (explaining armed, this
+client never explained: the cost of the check alone) and naming this one (every invocation
+explained, the trace in its log line). Explain off is the first row.
 
 Run alone: `.venv/bin/python -m bench.policy_cost` prints the parts in isolation: the best of
 several `timeit` repeats, in microseconds per invocation, for a mix of grants of which a few hold
@@ -163,13 +166,19 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
     event["triggerSource"] = _EVENT["triggerSource"]
     event["request"].update(copy.deepcopy(_EVENT["request"]))
     settings = load_settings({**env, "CACHE_TTL_SECONDS": "300"})
-    mappings = {
-        "cache hit, 20 grants": _mapping([_grant(i) for i in range(GRANTS)]),
-        "cache hit, no grants": _mapping([]),
+    client = _EVENT["callerContext"]["clientId"]
+    armed = load_settings({**env, "CACHE_TTL_SECONDS": "300", "EXPLAIN_CLIENTS": "other"})
+    explained = load_settings({**env, "CACHE_TTL_SECONDS": "300", "EXPLAIN_CLIENTS": client})
+    twenty = _mapping([_grant(i) for i in range(GRANTS)])
+    mappings = {"cache hit, 20 grants": twenty, "cache hit, no grants": _mapping([])}
+    runs = {
+        **{name: (mapping, settings) for name, mapping in mappings.items()},
+        "20 grants, explain armed (other client)": (twenty, armed),
+        "20 grants, explained": (twenty, explained),
     }
     containers = {
-        name: Container(settings, source=_SameItem(), mapping=mapping, logs="discard")
-        for name, mapping in mappings.items()
+        name: Container(config, source=_SameItem(), mapping=mapping, logs="discard")
+        for name, (mapping, config) in runs.items()
     }
     latencies: dict[str, list[float]] = {name: [] for name in containers}
     shuffle = random.Random(12).shuffle
@@ -198,6 +207,7 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         decode_event(event), _ITEM, metadata_keys=mappings["cache hit, 20 grants"].client_metadata
     )
     with20, without = summaries["cache hit, 20 grants"], summaries["cache hit, no grants"]
+    on = summaries["20 grants, explained"]
     return {
         "rounds": rounds,
         "grants": len(grants),
@@ -207,6 +217,11 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         "p99_us_with_grants": with20["p99_ms"] * 1000,
         "p99_us_without": without["p99_ms"] * 1000,
         "p50_us_added_by_grants": (with20["p50_ms"] - without["p50_ms"]) * 1000,
+        "p50_us_explain_off": with20["p50_ms"] * 1000,
+        "p50_us_explain_armed": summaries["20 grants, explain armed (other client)"]["p50_ms"]
+        * 1000,
+        "p50_us_explain_on": on["p50_ms"] * 1000,
+        "p99_us_explain_on": on["p99_ms"] * 1000,
     }
 
 

@@ -47,6 +47,8 @@ _CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
 _CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
 _METRICS: Final = "METRICS"
 _METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
+_EXPLAIN_CLIENTS: Final = "EXPLAIN_CLIENTS"
+_EXPLAIN_SAMPLE: Final = "EXPLAIN_SAMPLE"
 _AWS_REGION: Final = "AWS_REGION"
 _AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 _AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
@@ -78,6 +80,8 @@ VARIABLES: Final = frozenset(
         _CLAIMS_BUDGET_BYTES,
         _METRICS,
         _METRICS_NAMESPACE,
+        _EXPLAIN_CLIENTS,
+        _EXPLAIN_SAMPLE,
         _AWS_REGION,
         _AWS_DEFAULT_REGION,
         _AWS_ENDPOINT_URL_DYNAMODB,
@@ -147,6 +151,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         the largest are dropped (`CLAIMS_BUDGET_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
+    explain_clients, explain_sample
+        App client ids whose invocations log the mapping's trace (`EXPLAIN_CLIENTS`), and the
+        share 0..1 of all others that do too (`EXPLAIN_SAMPLE`).
     """
 
     table_name: str
@@ -175,6 +182,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
+    explain_clients: frozenset[str] = frozenset()
+    explain_sample: float = 0.0
 
     @property
     def cache_enabled(self) -> bool:
@@ -229,14 +238,19 @@ class _Reader:
 
         return self._parse(name, parse, f"an integer in {low}..{high}")
 
-    def seconds(self, name: str, high: float) -> float | None:
+    def seconds(self, name: str, high: float, what: str = "a number of seconds") -> float | None:
         def parse(raw: str) -> float:
             value = float(raw)
             if not 0 <= value <= high:  # also rejects nan
                 raise ValueError(raw)
             return value
 
-        return self._parse(name, parse, f"a number of seconds in 0..{high:g}")
+        return self._parse(name, parse, f"{what} in 0..{high:g}")
+
+    def names(self, name: str) -> frozenset[str] | None:
+        """A comma-separated list; blank entries are ignored."""
+        parts = (self.text(name) or "").split(",")
+        return frozenset(part.strip() for part in parts if part.strip()) or None
 
     def boolean(self, name: str) -> bool | None:
         def parse(raw: str) -> bool:
@@ -315,6 +329,8 @@ def _function_values(read: _Reader) -> dict[str, object]:
         "claims_budget_bytes": read.integer(_CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
         "metrics": read.boolean(_METRICS),
         "metrics_namespace": read.text(_METRICS_NAMESPACE),
+        "explain_clients": read.names(_EXPLAIN_CLIENTS),
+        "explain_sample": read.seconds(_EXPLAIN_SAMPLE, 1, "a share of the invocations"),
     }
 
 

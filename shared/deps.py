@@ -11,7 +11,9 @@ connection on its loop; the loop itself belongs to whoever created it (the handl
 """
 
 import asyncio
+import random
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Literal
 
@@ -73,6 +75,8 @@ class Deps:
         "_stack",
         "cache",
         "client",
+        "explain_random",
+        "explaining",
         "invocations",
         "logger",
         "loop",
@@ -92,8 +96,12 @@ class Deps:
         cache: TTLCache[Cached] | None,
         logger: Logger,
         stack: AsyncExitStack,
+        explain_random: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
+        self.explaining = bool(settings.explain_clients) or settings.explain_sample > 0
+        """Whether any invocation may be explained (`EXPLAIN_CLIENTS`, `EXPLAIN_SAMPLE`)."""
+        self.explain_random = explain_random
         self.loop = loop
         self.user = user
         self.client = client
@@ -106,6 +114,15 @@ class Deps:
     def principal(self, event: Event) -> Principal:
         """The one decision of whose tokens these are: a machine client's or a user's."""
         return self.client if event.is_machine_client else self.user
+
+    def explains(self, event: Event) -> bool:
+        """Whether this invocation's log line carries the mapping's trace: its app client is
+        listed in `EXPLAIN_CLIENTS`, or it falls in the `EXPLAIN_SAMPLE` share (a draw from
+        `explain_random`). Asked only when `explaining`."""
+        settings = self.settings
+        if event.client_id in settings.explain_clients:
+            return True
+        return settings.explain_sample > 0 and self.explain_random() < settings.explain_sample
 
     def close(self) -> None:
         """Close the DynamoDB connection on its loop. Idempotent; the deps are unusable after.
@@ -173,6 +190,7 @@ def build_deps(
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
     stack: AsyncExitStack | None = None,
+    explain_random: Callable[[], float] = random.random,
 ) -> Deps:
     """Assemble the dependencies around a profile source (tests pass a fake one).
 
@@ -192,6 +210,9 @@ def build_deps(
         By default the one `settings` describe (level, service, EMF metrics when on).
     stack
         Closes the store's connection in `Deps.close`.
+    explain_random
+        Draws in [0, 1) deciding which invocations `EXPLAIN_SAMPLE` explains (tests pass a
+        seeded one).
 
     Raises
     ------
@@ -217,6 +238,7 @@ def build_deps(
         cache=cache,
         logger=logger or _logger(settings),
         stack=stack or AsyncExitStack(),
+        explain_random=explain_random,
     )
 
 

@@ -15,7 +15,14 @@ from shared.lookup import CacheResult
 from shared.telemetry import Logger
 from shared.values import JSONValue
 
-__all__ = ("Invocation", "Outcome", "Reason", "log_invocation")
+__all__ = (
+    "MAX_EXPLAIN_CHARS",
+    "MAX_EXPLAIN_ENTRIES",
+    "Invocation",
+    "Outcome",
+    "Reason",
+    "log_invocation",
+)
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
 """What the invocation decided about the tokens."""
@@ -29,6 +36,11 @@ MAX_ERROR_CHARS: Final = 300
 """Operator detail kept in one log line."""
 MAX_NAME_CHARS: Final = 128
 """Characters of one dropped claim's name kept in the log line."""
+MAX_EXPLAIN_ENTRIES: Final = 64
+"""Entries of an explained invocation's trace in its log line; the rest are counted
+(`explain_total`)."""
+MAX_EXPLAIN_CHARS: Final = 160
+"""Characters of one trace entry (`user.grants[2]=not_held:groups_any`) kept in the log line."""
 _MISSING_REASONS: Final = frozenset({"missing", "missing_required", "no_key"})
 
 
@@ -60,6 +72,9 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
         The position of the grant that denied (`user.grants[2]`), never a value.
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    explain
+        The mapping's trace when this invocation was explained (`EXPLAIN_*`): `(position,
+        code)` pairs, never a value; None when it was not.
     """
 
     response: dict[str, JSONValue] | None
@@ -73,6 +88,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     denied_message: str | None = None
     denied_by: str | None = None
     metadata_ignored: int = 0
+    explain: tuple[tuple[str, str], ...] | None = None
 
 
 def _metrics(
@@ -101,6 +117,14 @@ def _metrics(
         name = "Dropped_" + reason
         metrics[name] = metrics.get(name, 0) + 1
     return metrics
+
+
+def _explained(trace: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    """The trace's fields in the log line: `position=code` entries, capped and cut."""
+    entries = [f"{at}={code}"[:MAX_EXPLAIN_CHARS] for at, code in trace[:MAX_EXPLAIN_ENTRIES]]
+    if len(trace) > MAX_EXPLAIN_ENTRIES:
+        return {"explain": entries, "explain_total": len(trace)}
+    return {"explain": entries}
 
 
 def log_invocation(
@@ -155,5 +179,7 @@ def log_invocation(
             ]
             if len(result.dropped) > MAX_LOGGED_DROPS:
                 fields["dropped_total"] = len(result.dropped)
+        if result.explain is not None:
+            fields.update(_explained(result.explain))
     metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None
     logger.log(level, "pretoken", fields, metrics)

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, apply, denial
+from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -50,10 +50,17 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     """What to read; None when the event lacks what the primary key needs."""
     metadata: tuple[dict[str, str], int]
     """The allowlisted `clientMetadata` values, and how many were ignored."""
+    trace: Trace | None = None
+    """Where the mapping's trace goes when this invocation is explained; None: it is not."""
 
 
 def answer(
-    event: Any, deps: Deps, *, remaining_ms: int | None = None, request_id: str | None = None
+    event: Any,
+    deps: Deps,
+    *,
+    remaining_ms: int | None = None,
+    request_id: str | None = None,
+    trace: Trace | None = None,
 ) -> dict[str, JSONValue]:
     """Answer one pre token generation event and write its log line.
 
@@ -67,6 +74,9 @@ def answer(
         The invocation's remaining time, or None when unknown (tools).
     request_id
         The Lambda request id, for the log line.
+    trace
+        Explain this invocation into this list, whatever `EXPLAIN_*` say (tools); the log line
+        carries it too. None: explained only when `EXPLAIN_CLIENTS` / `EXPLAIN_SAMPLE` say so.
 
     Raises
     ------
@@ -74,7 +84,7 @@ def answer(
         The policy denies this sign-in; the message is a fixed user-safe string.
     """
     started = time.perf_counter()
-    plan = _plan(event, deps)
+    plan = _plan(event, deps, trace)
     if isinstance(plan, Invocation):
         result = plan
     elif plan.reads is None:
@@ -85,6 +95,8 @@ def answer(
             result = _conclude(plan, cached, deps)
         else:
             result = deps.loop.run_until_complete(_look_up(plan, plan.reads, remaining_ms, deps))
+    if not isinstance(plan, Invocation) and plan.trace is not None:
+        result = msgspec.structs.replace(result, explain=tuple(plan.trace))
     cold_start = deps.invocations == 0
     deps.invocations += 1
     log_invocation(
@@ -100,7 +112,7 @@ def answer(
     return result.response
 
 
-def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
+def _plan(event: Any, deps: Deps, trace: Trace | None) -> _Plan | Invocation:
     """Decode the event, decide who it is for and what to read; an `Invocation` if that is all."""
     try:
         decoded = decode_event(event)
@@ -110,6 +122,8 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
     shape = choose_shape(decoded, deps.settings.response_format)
     metadata = read_metadata(decoded, principal.metadata_keys)
     reads = render(principal.lookup, decoded, metadata[0] or None)
+    if trace is None and deps.explaining and deps.explains(decoded):
+        trace = []
     return _Plan(
         event=event,
         decoded=decoded,
@@ -117,6 +131,7 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
         shape=shape,
         reads=reads,
         metadata=metadata,
+        trace=trace,
     )
 
 
@@ -153,6 +168,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         sources=profile.sources,
         metadata=plan.metadata,
         budget=deps.settings.claims_budget_bytes,
+        trace=plan.trace,
     )
     if isinstance(claims, Denial):
         # Before `required`: a deny grant reading the item fires whatever else it lacks.
@@ -197,7 +213,7 @@ def _item_free_denial(
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
     past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
     """
-    found = denial(plan.principal.section, plan.decoded, metadata=plan.metadata)
+    found = denial(plan.principal.section, plan.decoded, metadata=plan.metadata, trace=plan.trace)
     if found is None:
         return None
     return _denied_by(plan, found, cache, error)

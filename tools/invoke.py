@@ -5,7 +5,8 @@ port), creates the table and seeds `events/profiles.json`, or, when the `CLAIMS_
 `<name>.seed.json` beside it, the tables (keys, indexes) and items that file describes. With
 `AWS_ENDPOINT_URL_DYNAMODB`, or real AWS credentials plus `TABLE_NAME`, it uses that table and
 seeds nothing. It imports the real entry point (`handler.app`), so settings come from the
-environment exactly as in Lambda.
+environment exactly as in Lambda. A configuration error (a setting, the mapping) is printed as
+its message alone, and the status is 2.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from typing import Any
 import boto3
 
 from shared.errors import SignInDenied
+from tools.cli import run
 from tools.local_dynamodb import (
     FAKE_CREDENTIALS,
     create_table,
@@ -159,4 +161,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -8,11 +8,13 @@ tokens issued without a profile.
 
 Modules: `file` (the format), `check` and `compile` (load-time checks and compilation, `reads`
 for the sources a section reads), `model` (the compiled Structs), `guard` (Cognito's rules, at
-load time and run time), `conditions` (`when`), `budget` (`CLAIMS_BUDGET_BYTES`), `apply`.
+load time and run time), `conditions` (`when`), `budget` (`CLAIMS_BUDGET_BYTES`), `engine`
+(`apply`, `denial`), `explain` (what they did, by position and code: a `Trace`).
 """
 
 from shared.claims.compile import load_rules, parse_rules
 from shared.claims.engine import NO_METADATA, apply, denial
+from shared.claims.explain import Trace
 from shared.claims.guard import RESERVED_CLAIMS, Token
 from shared.claims.model import (
     DEFAULT_RULES,
@@ -35,6 +37,7 @@ __all__ = (
     "Rules",
     "Section",
     "Token",
+    "Trace",
     "apply",
     "denial",
     "load_rules",

@@ -38,9 +38,9 @@ from shared.lookup import PRIMARY, LookupSpec
 __all__ = ("load_rules", "parse_rules")
 
 
-def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionName) -> ClaimRule:
+def _compile_rule(check: Checker, at: str, rule: RuleFile, section: SectionName) -> ClaimRule:
     claim = rule.claim if rule.claim is not None else rule.attribute
-    where = f"{where} (`{rule.attribute}`)"
+    where = f"{at} (`{rule.attribute}`)"
     path = tuple(rule.attribute.split("."))
     if not all(path):
         check.problems.append(f"{where}: `attribute` must be a name or a dotted path of names")
@@ -70,6 +70,7 @@ def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionNa
         default=default,
         required=rule.required,
         source=rule.source,
+        where=at,
     )
 
 

@@ -26,6 +26,10 @@ _SCOPES_ANY: Final = 2
 _GROUPS_ANY: Final = 3
 _GROUPS_ALL: Final = 4
 _GROUPS_NONE: Final = 5
+_KEY_NAMES: Final = (
+    "clients", "trigger_sources", "scopes_any", "groups_any", "groups_all", "groups_none"
+)  # fmt: skip
+"""The file's name of each membership kind, by kind: what `Condition.first_failing` says."""
 
 # How an `attribute_equals` value compares: strings to strings only, booleans to booleans only,
 # numbers to numbers only (exactly, as decimals: never through a float's rounding).
@@ -214,6 +218,24 @@ class Condition:
             f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
             f"attribute_checks={self.attribute_checks!r})"
         )
+
+    def first_failing(self, context: Context) -> str | None:
+        """The key of the first check that fails, in `holds`' order; None when every one holds.
+
+        The slow path, for explaining (`shared.claims.explain`): a membership key
+        (`groups_any`), `metadata_equals.<key>` or `attribute_equals.<dotted.path>`. Names from
+        the mapping only, never a value. Agrees with `holds`: None exactly when it is true.
+        """
+        for kind, names in self.sets:
+            if not _membership(kind, names)(context):
+                return _KEY_NAMES[kind]
+        for key, wanted in self.metadata:
+            if context.metadata.get(key) != wanted:
+                return f"metadata_equals.{key}"
+        for check in self.attribute_checks:
+            if not _attributes((check,))(context):
+                return "attribute_equals." + ".".join(check[0])
+        return None
 
     @property
     def attributes(self) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import msgspec
 
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
+from shared.claims.explain import Trace, explain_apply, explain_denial
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -46,6 +47,7 @@ def apply(
     sources: Sources | None = None,
     metadata: tuple[dict[str, str], int] = NO_METADATA,
     budget: int = DEFAULT_CLAIMS_BUDGET_BYTES,
+    trace: Trace | None = None,
 ) -> ClaimSet | Denial:
     """Apply `section` to `item` and `sources` for `event`: the claim set, or a grant's denial.
 
@@ -68,6 +70,8 @@ def apply(
         Per token, the most bytes of compact JSON the claims taken from the data (defaults
         included) may fill (`CLAIMS_BUDGET_BYTES`): past it the largest are dropped
         (`over_budget`). Static claims are never dropped.
+    trace
+        Collects what each rule and grant did, by position and code (`shared.claims.explain`).
 
     A value of the wrong type, or one the Cognito guard refuses, is dropped and named in
     `dropped`; it is never sent. A rule with a condition applies only when it holds. A `deny`
@@ -89,9 +93,11 @@ def apply(
         groups=groups,
         group_dropped=group_dropped,
     )
-    if context is None or not section.grants:
-        return claims
-    return apply_grants(section.grants, claims, context)
+    result = apply_grants(section.grants, claims, context) if context and section.grants else claims
+    if trace is not None:
+        explain_apply(trace, section, event, item, sources=sources, metadata=metadata,
+                      mapped=claims, result=result)  # fmt: skip
+    return result
 
 
 def denial(
@@ -100,20 +106,22 @@ def denial(
     item: Item | None = None,
     *,
     metadata: tuple[dict[str, str], int] = NO_METADATA,
+    trace: Trace | None = None,
 ) -> Denial | None:
     """The first `deny` grant, in file order, that holds; None when none does.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip past
     a deny rule on the client, trigger source, groups, scopes or `clientMetadata`; without an
-    item, a grant reading one (`attribute_equals`) never holds.
+    item, a grant reading one (`attribute_equals`) never holds. `trace` as in `apply`.
     """
     if not section.grants:
         return None
     context = build_context(event, item, metadata=metadata)
-    for grant in section.grants:
-        if grant.deny and grant.when.holds(context):
-            return Denial(grant.where)
-    return None
+    held = (grant for grant in section.grants if grant.deny and grant.when.holds(context))
+    found = next((Denial(grant.where) for grant in held), None)
+    if trace is not None:
+        explain_denial(trace, section, context, found)
+    return found
 
 
 def _from_source(sources: Sources | None, rule: ClaimRule) -> object:

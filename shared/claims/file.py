@@ -25,10 +25,12 @@ only)::
 `Suppress`, `Scopes` and `Groups` are frozen: the compiled section keeps them as they are.
 """
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+from msgspec import inspect
 
 from shared.claims.guard import ClaimType, Token
 from shared.errors import ConfigError
@@ -51,6 +53,7 @@ __all__ = (
     "WhenFile",
     "decode_file",
     "read_file",
+    "unknown_field_hint",
 )
 
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
@@ -198,6 +201,46 @@ def _text_problem(data: bytes) -> str | None:
     return None
 
 
+def _element(kind: object) -> object | None:
+    """What one step into a container of type info `kind` reaches (msgspec.inspect types)."""
+    if isinstance(kind, inspect.UnionType):  # an optional field: its one non-None type
+        kinds = [k for k in kind.types if not isinstance(k, inspect.NoneType)]
+        kind = kinds[0] if len(kinds) == 1 else None
+    if isinstance(kind, inspect.ListType | inspect.TupleType | inspect.VarTupleType):
+        return kind.item_type if not isinstance(kind, inspect.TupleType) else None
+    if isinstance(kind, inspect.DictType):
+        return kind.value_type
+    return kind
+
+
+def unknown_field_hint(message: str, root: type) -> str:
+    """`: did you mean `attribute`?` for msgspec's unknown-field message, or "" (no near name).
+
+    `message` is a `msgspec.ValidationError`'s text (``Object contains unknown field `atribute`
+    - at `$.user.claims[0]` ``); `root` the Struct the document was decoded into. The Struct at
+    that path is found, and the known field nearest to the unknown one is named.
+    """
+    import difflib  # noqa: PLC0415 (1.6 ms of import, for the error path only)
+
+    found = re.fullmatch(r"Object contains unknown field `([^`]*)`(?: - at `\$(.*)`)?", message)
+    if found is None:
+        return ""
+    kind: object = inspect.type_info(root)
+    for name, _ in re.findall(r"\.([^.\[]+)|\[([^\]]*)\]", found.group(2) or ""):
+        kind = _element(kind)
+        if name and isinstance(kind, inspect.StructType):
+            fields = {field.encode_name: field.type for field in kind.fields}
+            kind = fields.get(name)
+        elif name:
+            return ""
+    kind = _element(kind)
+    if not isinstance(kind, inspect.StructType):
+        return ""
+    known = [field.encode_name for field in kind.fields]
+    near = difflib.get_close_matches(found.group(1), known, n=1, cutoff=0.6)
+    return f": did you mean `{near[0]}`?" if near else ""
+
+
 def decode_file(data: bytes, *, source: str, toml: bool) -> MappingFile:
     """Decode a mapping document's bytes (UTF-8 text; a leading byte-order mark is ignored).
 
@@ -214,7 +257,9 @@ def decode_file(data: bytes, *, source: str, toml: bool) -> MappingFile:
         if toml:
             return msgspec.toml.decode(data, type=MappingFile)
         return msgspec.json.decode(data, type=MappingFile)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.ValidationError as exc:
+        raise ConfigError(prefix + str(exc) + unknown_field_hint(str(exc), MappingFile)) from exc
+    except msgspec.DecodeError as exc:
         raise ConfigError(prefix + str(exc)) from exc
     except RecursionError:
         raise ConfigError(prefix + "the document nests too deeply") from None

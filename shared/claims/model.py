@@ -52,6 +52,8 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
         item, folded into a list).
     when
         The rule applies only when this condition holds (None: always).
+    where
+        Its position in the file, e.g. `user.claims[3]`: what an explanation names.
     """
 
     path: tuple[str, ...]
@@ -62,6 +64,7 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
     required: bool = False
     source: str = PRIMARY
     when: Condition | None = None
+    where: str = ""
 
 
 class Grant(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,19 +184,19 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True):
     client_metadata: tuple[str, ...] = ()
 
 
+def _copy(attribute: str, token: Token, where: str) -> ClaimRule:
+    return ClaimRule(path=(attribute,), claim=attribute, tokens=(token,), where=where)
+
+
 DEFAULT_RULES: Final = Rules(
     user=Section(
         rules=(
-            ClaimRule(path=("first_name",), claim="first_name", tokens=("id",)),
-            ClaimRule(path=("last_name",), claim="last_name", tokens=("id",)),
-            ClaimRule(path=("interesting_value",), claim="interesting_value", tokens=("access",)),
+            _copy("first_name", "id", "user.claims[0]"),
+            _copy("last_name", "id", "user.claims[1]"),
+            _copy("interesting_value", "access", "user.claims[2]"),
         )
     ),
-    client=Section(
-        rules=(
-            ClaimRule(path=("interesting_value",), claim="interesting_value", tokens=("access",)),
-        )
-    ),
+    client=Section(rules=(_copy("interesting_value", "access", "client.claims[0]"),)),
 )
 """The reference mapping: `first_name`, `last_name` to the ID token, `interesting_value` to the
 access token (machine clients: `interesting_value` to the access token)."""

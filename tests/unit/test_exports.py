@@ -15,11 +15,12 @@ from tests.conftest import ROOT
 INTENDED: dict[str, set[str]] = {
     "claims": {
         "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "GroupOverride", "NO_METADATA",
-        "RESERVED_CLAIMS", "Rules", "Section", "Token", "apply", "denial", "load_rules",
+        "RESERVED_CLAIMS", "Rules", "Section", "Token", "Trace", "apply", "denial", "load_rules",
         "parse_rules",
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
     "claims.budget": {"fit_budget", "size_bound"},
+    "claims.explain": {"Trace", "explain_apply", "explain_denial"},
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
     "claims.compile": {"load_rules", "parse_rules"},
     "claims.conditions": {
@@ -28,7 +29,7 @@ INTENDED: dict[str, set[str]] = {
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
-        "WhenFile", "decode_file", "read_file",
+        "WhenFile", "decode_file", "read_file", "unknown_field_hint",
     },
     "claims.guard": {
         "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
@@ -54,7 +55,10 @@ INTENDED: dict[str, set[str]] = {
         "CLIENT_CREDENTIALS", "CallerContext", "Event", "GroupConfiguration", "Request",
         "UserAttributes", "decode_event", "version_number",
     },
-    "invocation": {"Invocation", "Outcome", "Reason", "log_invocation"},
+    "invocation": {
+        "Invocation", "MAX_EXPLAIN_CHARS", "MAX_EXPLAIN_ENTRIES", "Outcome", "Reason",
+        "log_invocation",
+    },
     "lifecycle": {"PRIME_KEY", "prime", "renew"},
     "lookup": {
         "CacheResult", "Cached", "Clock", "ItemRead", "ItemSpec", "KeyTemplate", "KeyUse", "Lookup",

@@ -1,0 +1,205 @@
+"""Explaining what the mapping did to one event, by position and code: never a value.
+
+The engine (`shared.claims.engine`) calls in here only when a caller asked for a trace (an
+explained invocation, `make explain`, `make check-mapping`): with `trace=None` nothing here
+runs. It observes after the fact, from the same inputs, what the engine decided, and appends
+`(position, code)` pairs to the trace, in file order:
+
+- a rule, `user.claims[3]`: `emitted`, `default` (its default was sent), `absent` (the
+  attribute or its source was missing), `missing_required`, `not_held:<key>` (the first failing
+  condition key: `groups_any`, `metadata_equals.tenant`, `attribute_equals.profile.seats`), or
+  `dropped:<reason>`: `null`, `wrong_type`, `reserved`, `object_not_allowed`, `over_budget`,
+  `suppressed` (a suppression list names it), `overridden_by:<grant>`;
+- a grant, `user.grants[1]`: `held`, `denied` (the deny grant that decided), `not_held:<key>`,
+  or `not_applied` (no profile: only deny grants are evaluated then);
+- what a held grant cancelled: `user.grants[5].scopes_suppress[0]` `suppressed` (the scope was
+  there to suppress), `user.grants[1].scopes_add[0]` `suppressed_by:user.grants[5]`,
+  `user.grants[6].groups_remove[0]` `removed`, `user.grants[4].groups_add[0]`
+  `removed_by:user.grants[6]`, `user.scopes.add[0]` `suppressed_by:user.grants[2]`.
+
+Positions and codes come from the mapping file alone; nothing from the item, the event or
+`clientMetadata` is ever written into a trace. Pure: no I/O, no logging.
+"""
+
+from collections.abc import Mapping
+
+from shared.claims.conditions import Context, build_context
+from shared.claims.guard import fits_type
+from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section
+from shared.event import Event
+from shared.lookup import PRIMARY
+from shared.values import ABSENT, Item, lookup_path
+
+__all__ = ("Trace", "explain_apply", "explain_denial")
+
+Trace = list[tuple[str, str]]
+"""`(position, code)` pairs, in the order the mapping was applied."""
+
+_GUARD_REASONS = ("reserved", "object_not_allowed", "over_budget")
+
+
+def _value(rule: ClaimRule, item: Item, sources: Mapping[str, object] | None) -> object:
+    """What the rule read (as the engine reads it): a value, a list for a query, or ABSENT."""
+    if rule.source == PRIMARY:
+        return lookup_path(item, rule.path)
+    read = sources.get(rule.source) if sources is not None else None
+    if isinstance(read, list):
+        values = [lookup_path(entry, rule.path) for entry in read]
+        folded = [v for v in values if v is not ABSENT and v is not None]
+        return ABSENT if rule.required and not folded else folded
+    return ABSENT if read is None else lookup_path(read, rule.path)
+
+
+class _Observer:
+    """What the rules are judged against: the inputs, the claim set before and after grants."""
+
+    def __init__(
+        self,
+        item: Item,
+        *,
+        sources: Mapping[str, object] | None,
+        context: Context,
+        mapped: ClaimSet,
+        final: ClaimSet | None,
+        held: list[Grant],
+    ) -> None:
+        self.item, self.sources, self.context = item, sources, context
+        self.mapped, self.final = mapped, final
+        self.overrides: dict[tuple[str, str], str] = {}
+        for grant in held:  # a later grant wins, as in `apply_grants`
+            for claim, _ in grant.id_claims:
+                self.overrides[("id", claim)] = grant.where
+            for claim, _ in grant.access_claims:
+                self.overrides[("access", claim)] = grant.where
+
+    def placed(self, rule: ClaimRule) -> str | None:
+        """Why a rule whose value fits was not sent after all, or None when it was."""
+        mapped = self.mapped
+        for token in rule.tokens:
+            claims = mapped.id_claims if token == "id" else mapped.access_claims
+            if rule.claim not in claims:
+                reasons = [r for name, r in mapped.dropped if name == rule.claim]
+                reason = next((r for r in reasons if r in _GUARD_REASONS), "reserved")
+                return f"dropped:{reason}"
+            suppress = mapped.id_suppress if token == "id" else mapped.access_suppress
+            if rule.claim in suppress:
+                return "dropped:suppressed"
+            if self.final is not None and (grant := self.overrides.get((token, rule.claim))):
+                return f"dropped:overridden_by:{grant}"
+        return None
+
+    def rule_code(self, rule: ClaimRule) -> str:
+        """What became of one rule."""
+        if rule.when is not None and (failing := rule.when.first_failing(self.context)):
+            return "not_held:" + failing
+        value = _value(rule, self.item, self.sources)
+        defaulted = False
+        if value is ABSENT or value is None:
+            if rule.default is not None:
+                value, defaulted = rule.default, True
+            elif rule.required:
+                return "missing_required"
+            else:
+                return "dropped:null" if value is None else "absent"
+        if rule.type != "any" and not fits_type(value, rule.type):
+            return "dropped:wrong_type"
+        placed = self.placed(rule)
+        if placed is not None:
+            return placed
+        return "default" if defaulted else "emitted"
+
+
+def _grant_code(grant: Grant, context: Context, result: ClaimSet | Denial) -> str:
+    failing = grant.when.first_failing(context)
+    if failing is not None:
+        return "not_held:" + failing
+    if isinstance(result, Denial) and result.grant == grant.where:
+        return "denied"
+    return "held"
+
+
+def _cancelled(section: Section, held: list[Grant], context: Context, mapped: ClaimSet) -> Trace:
+    """What each held grant's suppressions and removals took away, and from whom."""
+    trace: Trace = []
+    name = held[0].where.partition(".")[0]
+    added_scopes = set(mapped.scopes_add).union(*(g.scopes_add for g in held))
+    added_groups = set().union(*(g.groups_add for g in held))
+    suppressor: dict[str, str] = {}
+    remover: dict[str, str] = {}
+    for grant in held:
+        for k, scope in enumerate(grant.scopes_suppress):
+            suppressor.setdefault(scope, grant.where)
+            if scope in context.scopes or scope in added_scopes:
+                trace.append((f"{grant.where}.scopes_suppress[{k}]", "suppressed"))
+        for k, group in enumerate(grant.groups_remove):
+            remover.setdefault(group, grant.where)
+            if group in context.groups or group in added_groups:
+                trace.append((f"{grant.where}.groups_remove[{k}]", "removed"))
+    for k, scope in enumerate(section.scopes.add):
+        if scope in suppressor:
+            trace.append((f"{name}.scopes.add[{k}]", f"suppressed_by:{suppressor[scope]}"))
+    for grant in held:
+        for k, scope in enumerate(grant.scopes_add):
+            if scope in suppressor:
+                by = suppressor[scope]
+                trace.append((f"{grant.where}.scopes_add[{k}]", f"suppressed_by:{by}"))
+        for k, group in enumerate(grant.groups_add):
+            if group in remover:
+                trace.append((f"{grant.where}.groups_add[{k}]", f"removed_by:{remover[group]}"))
+    return trace
+
+
+def explain_apply(
+    trace: Trace,
+    section: Section,
+    event: Event,
+    item: Item,
+    *,
+    sources: Mapping[str, object] | None,
+    metadata: tuple[dict[str, str], int],
+    mapped: ClaimSet,
+    result: ClaimSet | Denial,
+) -> None:
+    """Append to `trace` what `engine.apply` did: each rule, each grant, what grants cancelled.
+
+    The arguments are `apply`'s; `mapped` is the claim set before the grants, `result` what
+    `apply` returned.
+    """
+    override = mapped.groups.groups if mapped.groups is not None else None
+    context = build_context(event, item, group_override=override, metadata=metadata)
+    held = [grant for grant in section.grants if grant.when.first_failing(context) is None]
+    final = result if isinstance(result, ClaimSet) else None
+    observer = _Observer(
+        item, sources=sources, context=context, mapped=mapped, final=final, held=held
+    )
+    trace += [(rule.where, observer.rule_code(rule)) for rule in section.rules]
+    effects = _cancelled(section, held, context, mapped) if final is not None and held else []
+    for grant in section.grants:  # each grant, then what its own entries took or lost
+        trace.append((grant.where, _grant_code(grant, context, result)))
+        trace += [effect for effect in effects if _owner(effect[0]) == grant.where]
+    trace += [effect for effect in effects if _owner(effect[0]) not in _positions(section)]
+
+
+def _positions(section: Section) -> set[str]:
+    """The positions of a section's grants."""
+    return {grant.where for grant in section.grants}
+
+
+def _owner(position: str) -> str:
+    """`user.grants[5]` for `user.grants[5].scopes_suppress[0]`; a position of its own as is."""
+    end = position.find("].")
+    return position if end < 0 else position[: end + 1]
+
+
+def explain_denial(trace: Trace, section: Section, context: Context, found: Denial | None) -> None:
+    """Append to `trace` what `engine.denial` did: each deny grant's result, the rest not applied.
+
+    Replaces whatever the trace already said about these grants (a profile that lacked a
+    `required` attribute is explained first by `explain_apply`, then decided without it).
+    """
+    grants = _positions(section)
+    trace[:] = [entry for entry in trace if _owner(entry[0]) not in grants]
+    result: ClaimSet | Denial = found if found is not None else EMPTY_CLAIMS
+    for grant in section.grants:
+        code = _grant_code(grant, context, result) if grant.deny else "not_applied"
+        trace.append((grant.where, code))

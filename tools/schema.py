@@ -1,0 +1,287 @@
+"""`make schema`: JSON Schemas for `CLAIMS_CONFIG` files and mapping case files.
+
+Generated from the very Structs the loaders decode (`shared.claims.file.MappingFile`,
+`tools.cases.CasesFile`) by `msgspec.json.schema`, so fields, types, defaults, required keys
+and refused unknown keys are the loader's own. On top: a description for every object and field
+(a Struct's docstring summary; a field's from the Struct's `Parameters` section, or for the
+mapping's Structs from `MAPPING_FIELDS` below, which keeps `shared/claims/file.py` small),
+enums (trigger sources), and patterns (no whitespace in a scope, no padding in a name). Every
+example mapping and case file starts with `#:schema ../schema/<name>.schema.json`, which TOML
+editors (Taplo, Tombi) follow to validate and complete as one types.
+
+What the loader refuses beyond the schema is listed: `SEMANTIC_CHECKS` here (the mapping) and
+`tools.cases.SEMANTIC_CHECKS` (case files); `tests/unit/test_schema.py` holds both to it.
+
+`python -m tools.schema` writes `schema/claims.schema.json` and `schema/cases.schema.json`.
+"""
+
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from msgspec import inspect as types
+
+from shared.claims.file import MappingFile
+from shared.claims.guard import TRIGGER_SOURCES
+from tools.cases import CasesFile
+from tools.cli import run
+
+__all__ = ("MAPPING_FIELDS", "SCHEMAS", "SEMANTIC_CHECKS", "build_schema", "main", "render")
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+SEMANTIC_CHECKS: Final = (
+    "reserved",  # a reserved, `cognito:` or `dev:` claim; `aud` in the ID token
+    "object or array",  # an object or array where Cognito takes none (`email_verified`, ...)
+    "not JSON",  # a date, `inf`, `nan` or null as a claim value or default
+    "set twice",  # one claim set twice for one token
+    "contradict",  # `required` with `default`; a group in `groups_any` and `groups_none`
+    "both name",  # a scope added and suppressed, a group added and removed, in one grant
+    "never apply",  # `deny` with other actions
+    "needs an action",  # a grant without an action
+    "needs `when`",  # a grant without a condition
+    "needs at least one key",  # an empty `when`
+    "must not be empty",  # an empty condition list or map
+    "machine clients",  # ID-token settings, groups or group conditions in `[client]`
+    "source",  # an unknown source, a query read into no list, a source no rule reads
+    "placeholder",  # a key template's placeholder typo, `{item.x}` in a query, no event value
+    "client_metadata",  # a `metadata_equals` key not allowlisted; values past 256 characters
+    "bytes",  # static claims over 256 KB a token
+    "dotted path",  # an attribute path with an empty part
+    "default",  # a default of another type than the rule's
+    "limit",  # a query's limit outside 1..100
+    "related",  # more than 5 related items, two sources with one name
+    "query",  # more than 3 queries
+)
+"""Words the loader's messages hold for what it refuses beyond the schema: reserved claims,
+contradictions, references between parts of the file, and limits of Cognito and DynamoDB."""
+
+_SCOPE: Final = {"type": "string", "pattern": r"^\S+$"}
+_NAME: Final = {"type": "string", "pattern": r"^\S([\s\S]*\S)?$"}
+_NAMES: Final = {"type": "array", "items": _NAME, "minItems": 1}
+
+MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
+    "MappingFile": {
+        "user": "Users: items at `USER#<userName>` by default; ID and access tokens.",
+        "client": "Machine clients (V3 client credentials): the access token only, no groups.",
+        "request": "Which parts of the request the mapping may read.",
+    },
+    "RequestFile": {
+        "client_metadata": "The only `clientMetadata` keys conditions and key templates read.",
+    },
+    "SectionFile": {
+        "item": "The primary item's table and key; absent: `TABLE_NAME`, `KEY_ATTRIBUTE` and "
+        "`USER_KEY` / `CLIENT_KEY`.",
+        "related": "Items read after the primary one, their keys from its attributes (at most 5).",
+        "query": "Queries run beside the primary read, folded into lists (at most 3).",
+        "claims": "Attribute rules: copy an attribute of a source into a claim.",
+        "static": "Constant claims per token.",
+        "suppress": "Claims to suppress; suppression wins over every addition.",
+        "scopes": "Access-token scopes to add and suppress.",
+        "groups": "Attributes overriding the user's groups, IAM roles and preferred role.",
+        "grants": "Conditional changes applied after the mapping, in file order.",
+    },
+    "ItemFile": {
+        "table": "The table; default `TABLE_NAME`.",
+        "key": "1 or 2 attributes (partition, sort) -> templates: `{userName}`, `{sub}`, "
+        "`{clientId}`, `{userPoolId}`.",
+    },
+    "RelatedFile": {
+        "name": 'The source name rules read it by (`source = "tenant"`).',
+        "table": "The table; default the primary item's.",
+        "key": "Attributes -> templates; also `{item.<dotted.path>}` and `{clientMetadata.<key>}`.",
+    },
+    "QueryFile": {
+        "name": "The source name rules read it by; its rules are lists.",
+        "table": "The table; default the primary item's.",
+        "index": "A global secondary index to query, or none.",
+        "partition": "One attribute -> its template (event values and `{clientMetadata.<key>}`).",
+        "sort_begins_with": "One sort attribute -> the prefix its values must begin with.",
+        "limit": "Items read at most (one page), 1..100.",
+    },
+    "RuleFile": {
+        "source": "What it reads: the primary item (`item`), a related item or a query.",
+        "attribute": "The attribute; a dotted path reaches into maps (`profile.plan`).",
+        "claim": "The claim name; default the attribute.",
+        "tokens": "`id`, `access` or both.",
+        "type": "The value type the claim must have; any other value is dropped, never sent.",
+        "default": "Used when the attribute is absent or null.",
+        "required": "Absent: the profile is handled as missing (`ON_MISSING`).",
+        "when": "The rule applies only when this condition holds.",
+    },
+    "StaticFile": {
+        "id": "Claims for the ID token, typed as written.",
+        "access": "Claims for the access token, typed as written.",
+    },
+    "Suppress": {
+        "id": "Claims to suppress in the ID token.",
+        "access": "Claims to suppress in the access token.",
+        "id_from": "A list attribute holding more names to suppress in the ID token.",
+        "access_from": "A list attribute holding more names to suppress in the access token.",
+    },
+    "Scopes": {
+        "add": "Scopes to add (no whitespace in a scope).",
+        "add_from": "A list attribute holding more scopes to add.",
+        "suppress": "Scopes to suppress; suppression wins.",
+        "suppress_from": "A list attribute holding more scopes to suppress.",
+    },
+    "Groups": {
+        "groups_from": "A list attribute: the groups (`cognito:groups`); absent keeps the user's.",
+        "iam_roles_from": "A list attribute: the IAM role ARNs (`cognito:roles`).",
+        "preferred_role_from": "A string attribute: the preferred role.",
+    },
+    "GrantFile": {
+        "when": "The condition; required.",
+        "scopes_add": "Access-token scopes to add (never one suppressed anywhere).",
+        "scopes_suppress": "Access-token scopes to suppress; wins over every addition.",
+        "claims": "Claims per token (`{ id = {...}, access = {...} }`); a later grant wins.",
+        "groups_add": "Groups to add to the groups the mapping produced.",
+        "groups_remove": "Groups to remove; wins over every `groups_add`.",
+        "deny": "Fail the sign-in with a fixed message; alone in its grant.",
+    },
+    "WhenFile": {
+        "clients": "The app client id is one of these.",
+        "trigger_sources": "`triggerSource` is one of these.",
+        "groups_any": "The user is in at least one of these groups.",
+        "groups_all": "The user is in every one of these groups.",
+        "groups_none": "The user is in none of these groups.",
+        "scopes_any": "At least one of these scopes was requested.",
+        "attribute_equals": "Each dotted path of the primary item holds exactly this string, "
+        "number or boolean.",
+        "metadata_equals": "Each allowlisted `clientMetadata` key holds exactly this string.",
+    },
+}
+"""Field descriptions of the mapping's Structs (their docstrings say what each object is)."""
+
+_EXTRAS: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("WhenFile", "clients"): {"anyOf": [_NAMES, {"type": "null"}]},
+    ("WhenFile", "trigger_sources"): {
+        "anyOf": [
+            {"type": "array", "items": {"enum": sorted(TRIGGER_SOURCES)}, "minItems": 1},
+            {"type": "null"},
+        ]
+    },
+    ("WhenFile", "groups_any"): {"anyOf": [_NAMES, {"type": "null"}]},
+    ("WhenFile", "groups_all"): {"anyOf": [_NAMES, {"type": "null"}]},
+    ("WhenFile", "groups_none"): {"anyOf": [_NAMES, {"type": "null"}]},
+    ("WhenFile", "scopes_any"): {
+        "anyOf": [{"type": "array", "items": _SCOPE, "minItems": 1}, {"type": "null"}]
+    },
+    ("WhenFile", "attribute_equals"): {"minProperties": 1},
+    ("WhenFile", "metadata_equals"): {"minProperties": 1},
+    ("Scopes", "add"): {"items": _SCOPE},
+    ("Scopes", "suppress"): {"items": _SCOPE},
+    ("GrantFile", "scopes_add"): {"items": _SCOPE},
+    ("GrantFile", "scopes_suppress"): {"items": _SCOPE},
+    ("GrantFile", "groups_add"): {"items": _NAME},
+    ("GrantFile", "groups_remove"): {"items": _NAME},
+    ("QueryFile", "limit"): {"minimum": 1, "maximum": 100},
+    ("EventFile", "scopes"): {"anyOf": [{"type": "array", "items": _SCOPE}, {"type": "null"}]},
+    ("ExpectFile", "scopes"): {"anyOf": [{"type": "array", "items": _SCOPE}, {"type": "null"}]},
+    ("ExpectFile", "scopes_include"): {"items": _SCOPE},
+    ("ExpectFile", "scopes_exclude"): {"items": _SCOPE},
+}
+"""What a field's schema gets beyond its type: enums, patterns, bounds (the loader checks each)."""
+
+SCHEMAS: Final = {
+    "schema/claims.schema.json": (
+        MappingFile,
+        "cognito-pretoken claim mapping (CLAIMS_CONFIG)",
+    ),
+    "schema/cases.schema.json": (CasesFile, "cognito-pretoken mapping test cases (*.cases.toml)"),
+}
+"""Each schema file (relative to the project root): its root Struct and its title."""
+
+
+def _structs(root: type) -> dict[str, type]:
+    """Every Struct reachable from `root`, by name (as the schema's `$defs` names them)."""
+    found: dict[str, type] = {}
+    pending: list[object] = [types.type_info(root)]
+    while pending:
+        kind = pending.pop()
+        if isinstance(kind, types.StructType):
+            if kind.cls.__name__ in found:
+                continue
+            found[kind.cls.__name__] = kind.cls
+            pending += [field.type for field in kind.fields]
+        elif isinstance(kind, types.UnionType):
+            pending += kind.types
+        elif isinstance(kind, types.ListType | types.VarTupleType):
+            pending.append(kind.item_type)
+        elif isinstance(kind, types.DictType):
+            pending.append(kind.value_type)
+    return found
+
+
+def _docstring(cls: type) -> tuple[str, dict[str, str]]:
+    """A Struct docstring's summary, and its `Parameters` section: field -> description."""
+    text = inspect.cleandoc(cls.__doc__ or "")
+    summary, _, rest = text.partition("\n\nParameters\n----------\n")
+    fields: dict[str, str] = {}
+    names: list[str] = []
+    for line in rest.splitlines():
+        if line and not line.startswith(" "):
+            names = [name.strip() for name in line.split(",")]
+        elif line.strip():
+            for name in names:
+                fields[name] = f"{fields.get(name, '')} {line.strip()}".strip()
+    return " ".join(summary.split()), fields
+
+
+def build_schema(root: type, title: str) -> dict[str, Any]:
+    """The JSON Schema of `root` with descriptions, enums and patterns.
+
+    Raises
+    ------
+    ValueError
+        A field has no description, or a description names no field: the Structs and their
+        documentation drifted apart.
+    """
+    schema: dict[str, Any] = msgspec.json.schema(root)
+    structs = _structs(root)
+    for name, definition in schema["$defs"].items():
+        summary, documented = _docstring(structs[name])
+        documented = {**documented, **MAPPING_FIELDS.get(name, {})}
+        definition["description"] = summary
+        properties = definition.get("properties", {})
+        if stale := set(documented) - set(properties):
+            raise ValueError(f"{name}: described but not a field: {sorted(stale)}")
+        for field, prop in properties.items():
+            if field not in documented:
+                raise ValueError(f"{name}.{field}: no description")
+            if extra := _EXTRAS.get((name, field)):
+                prop.update(extra)
+                if "anyOf" in extra:
+                    prop.pop("type", None)
+                    prop.pop("items", None)
+            prop["description"] = documented[field]
+    description = schema["$defs"][root.__name__]["description"]
+    return {"$schema": DRAFT, "title": title, "description": description, **schema}
+
+
+def render(schema: dict[str, Any]) -> str:
+    """The schema as the committed file holds it: indented JSON, a final newline."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    del argv
+
+    def write() -> int:
+        for relative, (root, title) in SCHEMAS.items():
+            path = ROOT / relative
+            path.parent.mkdir(exist_ok=True)
+            text = render(build_schema(root, title))
+            path.write_text(text, encoding="utf-8")
+            print(f"{relative}: {len(text.encode())} bytes")
+        return 0
+
+    return run(write)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
