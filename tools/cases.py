@@ -25,6 +25,7 @@ import msgspec
 
 from shared.claims import DEFAULT_RULES, Rules, load_rules
 from shared.claims.file import unknown_field_hint
+from shared.claims.guard import scope_reason
 from shared.config import VARIABLES, Settings, load_settings
 from shared.deps import Deps, build_deps
 from shared.errors import ConfigError, EventError
@@ -70,15 +71,26 @@ _NOT_SETTABLE: Final = {
 }
 
 SEMANTIC_CHECKS: Final = (
-    "a sample event file that cannot be read as a JSON object",
-    "a V1 event with scopes, or a machine-client event that is not version 3 or has groups",
-    "a setting the tool sets itself, or one that is no setting at all",
-    "an item value with no DynamoDB form (a date, inf, nan)",
-    "an item in a table the mapping never reads, or without its key attributes as strings",
-    "a rule or grant position (`grants`, `dropped`) the mapping does not have",
-    "token expectations on a denied case, or ID-token and group expectations for a machine",
-    "two cases with one name",
-)
+    ("a sample event file that cannot be read as a JSON object",
+     r"`event`: cannot read|is not a JSON object"),
+    ("a V1 event with scopes; a machine-client event that is not version 3 or has groups",
+     r"V1 events carry no scopes|machine-client events are version 3|have no groups"),
+    ("a setting the tool sets itself, or one that is no setting",
+     r"cannot be set here|is not a setting"),
+    ("an item value with no DynamoDB form (a date, `inf`, `nan`)", r"have no DynamoDB form"),
+    ("an item in a table the mapping never reads, or without its key attributes as strings",
+     r"reads no table|needs its key attribute"),
+    ("a rule or grant position (`grants`, `dropped`) the mapping does not have",
+     r"the mapping has no"),
+    ("token expectations on a denied case, ID-token or group ones for a machine client",
+     r"issues no tokens|get no ID token|have no groups"),
+    ("two cases with one name", r"another case has this name"),
+    ("a table's own key that nothing says, or two key schemas for one table",
+     r"nothing says its own key|one table has one key schema|two key schemas"),
+    ("an invalid setting or mapping (their own messages)", r"invalid configuration|claim mapping"),
+    ("a scope with whitespace (the schema's pattern, checked as the mapping checks it)",
+     r"scopes must be non-empty"),
+)  # fmt: skip
 """What `load_cases` refuses beyond the schema (`schema/cases.schema.json`)."""
 
 TriggerSource = Literal[
@@ -300,6 +312,7 @@ def _settings(where: str, settings: Mapping[str, Setting]) -> dict[str, str]:
 
 def _inline_event(where: str, spec: EventFile) -> dict[str, Any]:
     machine = spec.trigger_source == CLIENT_CREDENTIALS
+    _scopes(where, "event.scopes", spec.scopes)
     if spec.version == 1 and spec.scopes is not None:
         raise ConfigError(f"{where}: `event.scopes`: V1 events carry no scopes")
     if machine and spec.version != 3:
@@ -427,7 +440,15 @@ def _prepared(
     )
 
 
+def _scopes(where: str, field: str, scopes: list[str] | None) -> None:
+    for scope in scopes or ():
+        if reason := scope_reason(scope):
+            raise ConfigError(f"{where}: `{field}`: `{scope!r}`: {reason}")
+
+
 def _expect(where: str, expect: ExpectFile, rules: Rules, machine: bool) -> None:
+    for field in ("scopes", "scopes_include", "scopes_exclude"):
+        _scopes(where, f"expect.{field}", getattr(expect, field))
     rule_positions, grant_positions = positions(rules)
     for field, known in (("grants", grant_positions), ("dropped", rule_positions)):
         for position in getattr(expect, field) or ():

@@ -31,7 +31,16 @@ from tools.container import Call, Container
 from tools.memory_store import MemoryStore
 from tools.token_preview import preview_tokens
 
-__all__ = ("Coverage", "Outcome", "check_case", "held_grants", "main", "run_case", "run_cases")
+__all__ = (
+    "Coverage",
+    "Outcome",
+    "check_case",
+    "held_grants",
+    "main",
+    "run_case",
+    "run_cases",
+    "same_value",
+)
 
 
 class Outcome(NamedTuple):
@@ -59,7 +68,7 @@ def _text(value: object) -> str:
         return repr(value)
 
 
-def _same(expected: object, actual: object) -> bool:
+def same_value(expected: object, actual: object) -> bool:
     """Equal as JSON values: numbers exactly (25 is 25.0, never `true`), lists in order."""
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
@@ -68,10 +77,10 @@ def _same(expected: object, actual: object) -> bool:
             repr(actual) if isinstance(actual, float) else actual
         )
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(map(_same, expected, actual))
+        return len(expected) == len(actual) and all(map(same_value, expected, actual))
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(
-            _same(value, actual[key]) for key, value in expected.items()
+            same_value(value, actual[key]) for key, value in expected.items()
         )
     return type(expected) is type(actual) and expected == actual
 
@@ -94,7 +103,7 @@ def _claims(token_name: str, token: dict[str, Any] | None, expect: dict[str, Any
             problems.append(f"{token_name} claim `{claim}`: expected {_text(wanted)}, no token")
         elif claim not in token:
             problems.append(f"{token_name} claim `{claim}`: expected {_text(wanted)}, got none")
-        elif not _same(wanted, token[claim]):
+        elif not same_value(wanted, token[claim]):
             problems.append(
                 f"{token_name} claim `{claim}`: expected {_text(wanted)}, got {_text(token[claim])}"
             )

@@ -35,30 +35,36 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 SEMANTIC_CHECKS: Final = (
-    "reserved",  # a reserved, `cognito:` or `dev:` claim; `aud` in the ID token
-    "object or array",  # an object or array where Cognito takes none (`email_verified`, ...)
-    "not JSON",  # a date, `inf`, `nan` or null as a claim value or default
-    "set twice",  # one claim set twice for one token
-    "contradict",  # `required` with `default`; a group in `groups_any` and `groups_none`
-    "both name",  # a scope added and suppressed, a group added and removed, in one grant
-    "never apply",  # `deny` with other actions
-    "needs an action",  # a grant without an action
-    "needs `when`",  # a grant without a condition
-    "needs at least one key",  # an empty `when`
-    "must not be empty",  # an empty condition list or map
-    "machine clients",  # ID-token settings, groups or group conditions in `[client]`
-    "source",  # an unknown source, a query read into no list, a source no rule reads
-    "placeholder",  # a key template's placeholder typo, `{item.x}` in a query, no event value
-    "client_metadata",  # a `metadata_equals` key not allowlisted; values past 256 characters
-    "bytes",  # static claims over 256 KB a token
-    "dotted path",  # an attribute path with an empty part
-    "default",  # a default of another type than the rule's
-    "limit",  # a query's limit outside 1..100
-    "related",  # more than 5 related items, two sources with one name
-    "query",  # more than 3 queries
-)
-"""Words the loader's messages hold for what it refuses beyond the schema: reserved claims,
-contradictions, references between parts of the file, and limits of Cognito and DynamoDB."""
+    ("a reserved, `cognito:` or `dev:` claim, or `aud` in the ID token",
+     r"reserved by Cognito|`cognito:` claims|`dev:` claims|claim names must be non-empty"),
+    ("an object or array where Cognito takes none (`email_verified`, ...)",
+     r"may not hold an object or array"),
+    ("a claim value with no JSON form: a date, `inf`, `nan`, null",
+     r"are not JSON values|is not a claim value|is not JSON"),
+    ("one claim set twice for one token", r"is also set by"),
+    ("`required` with `default`, or a default of another type than the rule's",
+     r"contradict each other|`default` is not of type"),
+    ("a condition that can never hold", r"can never hold|never holds"),
+    ("a scope added and suppressed, or a group added and removed, in one grant", r"both name"),
+    ("`deny` with other actions, a grant without `when` or without an action",
+     r"would never apply|a grant needs"),
+    ("a `when` with no key", r"needs at least one key"),
+    ("ID-token settings, groups or group conditions in `[client]`", r"machine clients"),
+    ("an unknown source, a source no rule reads, a query rule of no list type, a name twice",
+     r"unknown source|no rule reads the source|yields a list|is taken by"),
+    ("a key template: a placeholder typo, `{item.x}` in a query, no event value, `{userName}` as "
+     "a prefix", r"placeholder|not a valid key template|cannot select one user's items"),
+    ("a `clientMetadata` key not in `[request] client_metadata`",
+     r"is not listed in `\[request\] client_metadata`|is not allowlisted"),
+    ("static claims over 256 KB a token", r"static claims take"),
+    ("an attribute path with an empty part, a blank or padded attribute name",
+     r"dotted path|attribute names must be non-empty"),
+    ("an integer written `5.0` in JSON (JSON Schema counts it as an integer, msgspec does not)",
+     r"Expected `int`, got `float`"),
+)  # fmt: skip
+"""What the loader refuses beyond the schema, each with a pattern its message matches: reserved
+claims, contradictions, references between parts of the file, and Cognito's and DynamoDB's
+limits."""
 
 _SCOPE: Final = {"type": "string", "pattern": r"^\S+$"}
 _NAME: Final = {"type": "string", "pattern": r"^\S([\s\S]*\S)?$"}
@@ -179,7 +185,14 @@ _EXTRAS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("GrantFile", "scopes_suppress"): {"items": _SCOPE},
     ("GrantFile", "groups_add"): {"items": _NAME},
     ("GrantFile", "groups_remove"): {"items": _NAME},
+    ("RuleFile", "tokens"): {"minItems": 1},
     ("QueryFile", "limit"): {"minimum": 1, "maximum": 100},
+    ("QueryFile", "partition"): {"minProperties": 1, "maxProperties": 1},
+    ("QueryFile", "sort_begins_with"): {"minProperties": 1, "maxProperties": 1},
+    ("ItemFile", "key"): {"minProperties": 1, "maxProperties": 2},
+    ("RelatedFile", "key"): {"minProperties": 1, "maxProperties": 2},
+    ("SectionFile", "related"): {"maxItems": 5},
+    ("SectionFile", "query"): {"maxItems": 3},
     ("EventFile", "scopes"): {"anyOf": [{"type": "array", "items": _SCOPE}, {"type": "null"}]},
     ("ExpectFile", "scopes"): {"anyOf": [{"type": "array", "items": _SCOPE}, {"type": "null"}]},
     ("ExpectFile", "scopes_include"): {"items": _SCOPE},
