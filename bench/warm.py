@@ -71,8 +71,9 @@ def run(
     ours_off = Container(off, logs="discard")
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
-    primary = ours_off.deps.user.lookup.primary
-    consistent = ours_off.deps.user.lookup.consistent
+    user_lookup = ours_off.deps.user.lookup
+    assert user_lookup is not None  # the bench's users have a key
+    primary, consistent = user_lookup.primary, user_lookup.consistent
 
     def lookup_only(event: dict[str, Any]) -> object:
         read = ItemRead(

@@ -42,11 +42,14 @@ def prime(deps: Deps) -> bool:
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')
     timeout = deps.settings.lookup_timeout_ms / 1000
-    source = deps.user.lookup.primary
+    lookup = deps.user.lookup or deps.client.lookup
+    if lookup is None:
+        return False  # nothing to read: no connection to warm
+    source = lookup.primary
     read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))
     try:
         deps.loop.run_until_complete(
-            deps.store.get_item(read, consistent=deps.user.lookup.consistent, timeout=timeout)
+            deps.store.get_item(read, consistent=lookup.consistent, timeout=timeout)
         )
     except StoreError:
         return False

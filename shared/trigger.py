@@ -18,7 +18,16 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
+from shared.claims import (
+    EMPTY_CLAIMS,
+    ClaimSet,
+    Denial,
+    Trace,
+    apply,
+    denial,
+    explain_apply,
+    explain_denial,
+)
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -32,7 +41,7 @@ from shared.event import Event, decode_event
 from shared.invocation import Invocation, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
-from shared.values import JSONValue
+from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
 
@@ -121,7 +130,8 @@ def _plan(event: Any, deps: Deps, trace: Trace | None) -> _Plan | Invocation:
     principal = deps.principal(decoded)
     shape = choose_shape(decoded, deps.settings.response_format)
     metadata = read_metadata(decoded, principal.metadata_keys)
-    reads = render(principal.lookup, decoded, metadata[0] or None)
+    lookup = principal.lookup
+    reads = render(lookup, decoded, metadata[0] or None) if lookup is not None else None
     if trace is None and deps.explaining and deps.explains(decoded):
         trace = []
     return _Plan(
@@ -168,8 +178,12 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         sources=profile.sources,
         metadata=plan.metadata,
         budget=deps.settings.claims_budget_bytes,
-        trace=plan.trace,
     )
+    if plan.trace is not None:
+        explain_apply(
+            plan.trace, plan.principal.section, plan.decoded, item, sources=profile.sources,
+            metadata=plan.metadata, budget=deps.settings.claims_budget_bytes, result=claims,
+        )  # fmt: skip
     if isinstance(claims, Denial):
         # Before `required`: a deny grant reading the item fires whatever else it lacks.
         return _denied_by(plan, claims, profile.cache)
@@ -206,14 +220,23 @@ def _denied_by(
 
 
 def _item_free_denial(
-    plan: _Plan, cache: CacheResult, error: PretokenError | None = None
+    plan: _Plan,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+    item: Item | None = None,
 ) -> Invocation | None:
-    """Without an item, a `deny` grant that reads none (no `attribute_equals`) still denies.
+    """Without a usable profile, a `deny` grant still denies on whatever was read.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
-    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
+    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`, nor,
+    when the primary item was read before another read failed (`item`), on the item.
     """
-    found = denial(plan.principal.section, plan.decoded, metadata=plan.metadata, trace=plan.trace)
+    found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
+    if plan.trace is not None:
+        explain_denial(
+            plan.trace, plan.principal.section, plan.decoded, item, metadata=plan.metadata,
+            found=found,
+        )  # fmt: skip
     if found is None:
         return None
     return _denied_by(plan, found, cache, error)
@@ -271,7 +294,8 @@ def _on_error(
     ignored = plan.metadata[1] if plan is not None else 0
     if deps.settings.on_error == "allow" and isinstance(event, dict):
         if plan is not None:
-            if denied := _item_free_denial(plan, cache, error):
+            item = error.primary if isinstance(error, StoreError) else None
+            if denied := _item_free_denial(plan, cache, error, item):
                 return denied
             response = _respond(plan, EMPTY_CLAIMS)
         else:

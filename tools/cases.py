@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
-from shared.claims import DEFAULT_RULES, Rules, load_rules
+from shared.claims import Section
 from shared.claims.file import unknown_field_hint
 from shared.claims.guard import scope_reason
 from shared.config import VARIABLES, Settings, load_settings
@@ -42,7 +42,7 @@ __all__ = (
     "CasesFile",
     "EventFile",
     "ExpectFile",
-    "TableFile",
+    "KeySchemaFile",
     "load_cases",
     "place_items",
     "positions",
@@ -215,7 +215,7 @@ class CaseFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     expect: ExpectFile
 
 
-class TableFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class KeySchemaFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A table's key schema, where the mapping alone does not say it (an index's sort key).
 
     Parameters
@@ -250,7 +250,7 @@ class CasesFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     mapping: str | None = None
     settings: dict[str, Setting] = {}
-    tables: dict[str, TableFile] = {}
+    tables: dict[str, KeySchemaFile] = {}
     case: list[CaseFile] = []
 
 
@@ -271,18 +271,18 @@ class Case(NamedTuple):
 
 
 class Cases(NamedTuple):
-    """A case file, checked: the compiled mapping, its declared tables and its cases."""
+    """A case file, checked: its mapping (compiled as the Lambda compiles it) and its cases."""
 
     path: Path
     mapping: str
     """The mapping's path as the file names it, or `built-in`."""
-    rules: Rules
+    sections: tuple[Section, Section]
+    """The mapping's user and machine-client sections (with the file's settings)."""
     cases: list[Case]
 
 
-def positions(rules: Rules) -> tuple[list[str], list[str]]:
+def positions(sections: tuple[Section, Section]) -> tuple[list[str], list[str]]:
     """Every rule position and every grant position of a mapping, users then machine clients."""
-    sections = (rules.user, rules.client)
     return (
         [rule.where for section in sections for rule in section.rules],
         [grant.where for section in sections for grant in section.grants],
@@ -409,32 +409,39 @@ def _listed(names: object) -> str:
     return ", ".join(f"`{name}`" for name in names)  # type: ignore[attr-defined]
 
 
+def _deps(where: str, env: dict[str, str], loop: asyncio.AbstractEventLoop) -> Deps:
+    """The dependencies a container with these settings builds (the mapping compiled as the
+    Lambda compiles it), around an empty store."""
+    try:
+        return build_deps(load_settings(env), MemoryStore({}, {}), loop)
+    except ConfigError as exc:
+        if str(exc).startswith("claim mapping"):
+            raise
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _prepared(
-    where: str, case: CaseFile, event: dict[str, Any], rules: Rules, env: dict[str, str],
+    where: str, case: CaseFile, event: dict[str, Any], env: dict[str, str],
     declared: dict[str, Table], loop: asyncio.AbstractEventLoop,
 ) -> Case:  # fmt: skip
     """The case with its settings parsed, its principal's tables, and its items placed."""
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    try:
-        deps: Deps = build_deps(settings, MemoryStore({}, {}), loop, rules=rules)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    deps = _deps(where, env, loop)
+    settings = deps.settings
     try:
         principal = deps.principal(decode_event(event))
     except EventError:  # an unusable event reads nothing: its items never matter
         principal = deps.user
     lookup = principal.lookup
-    tables = merge_tables(where, implied_tables(lookup, where), declared)
+    implied = implied_tables(lookup, where) if lookup is not None else {}
+    tables = merge_tables(where, implied, declared)
+    primary = lookup.primary.table if lookup is not None else settings.table_name
     return Case(
         name=case.name,
         where=where,
         event=event,
         settings=settings,
         tables=tables,
-        items=place_items(where, case.items, tables, lookup.primary.table),
+        items=place_items(where, case.items, tables, primary),
         store=case.store,
         expect=case.expect,
     )
@@ -446,10 +453,12 @@ def _scopes(where: str, field: str, scopes: list[str] | None) -> None:
             raise ConfigError(f"{where}: `{field}`: `{scope!r}`: {reason}")
 
 
-def _expect(where: str, expect: ExpectFile, rules: Rules, machine: bool) -> None:
+def _expect(
+    where: str, expect: ExpectFile, sections: tuple[Section, Section], machine: bool
+) -> None:
     for field in ("scopes", "scopes_include", "scopes_exclude"):
         _scopes(where, f"expect.{field}", getattr(expect, field))
-    rule_positions, grant_positions = positions(rules)
+    rule_positions, grant_positions = positions(sections)
     for field, known in (("grants", grant_positions), ("dropped", rule_positions)):
         for position in getattr(expect, field) or ():
             if position not in known:
@@ -506,7 +515,7 @@ def _case_named(data: bytes, message: str) -> str:
     return f", case {json.dumps(name)}" if isinstance(name, str) else ""
 
 
-def _tables(where: str, declared: Mapping[str, TableFile]) -> dict[str, Table]:
+def _tables(where: str, declared: Mapping[str, KeySchemaFile]) -> dict[str, Table]:
     tables = {}
     for name, table in declared.items():
         indexes: dict[str, tuple[str, str | None]] = {}
@@ -532,17 +541,16 @@ def load_cases(path: Path) -> Cases:
     """
     raw = _decode(path)
     where = f"cases `{path}`"
-    if raw.mapping is None:
-        rules, mapping = DEFAULT_RULES, "built-in"
-    else:
-        mapping = raw.mapping
-        rules = load_rules(str(path.parent / raw.mapping))
     base = _settings(where, raw.settings)
+    if raw.mapping is not None:  # the tool names the mapping, as `CLAIMS_CONFIG` would
+        base["CLAIMS_CONFIG"] = str(path.parent / raw.mapping)
     declared = _tables(where, raw.tables)
     cases: list[Case] = []
     names: set[str] = set()
     loop = asyncio.new_event_loop()  # the deps need one; no case runs on it
     try:
+        probe = _deps(where, {**BASE_SETTINGS, **base, **TOOL_SETTINGS}, loop)
+        sections = (probe.user.section, probe.client.section)
         for i, case in enumerate(raw.case):
             named = f"{where}: case[{i}] {json.dumps(case.name)}"
             if case.name in names:
@@ -550,9 +558,9 @@ def load_cases(path: Path) -> Cases:
             names.add(case.name)
             event = _event(named, path.parent, case.event)
             machine = event.get("triggerSource") == CLIENT_CREDENTIALS
-            _expect(named, case.expect, rules, machine)
+            _expect(named, case.expect, sections, machine)
             env = {**BASE_SETTINGS, **base, **_settings(named, case.settings), **TOOL_SETTINGS}
-            cases.append(_prepared(named, case, event, rules, env, declared, loop))
+            cases.append(_prepared(named, case, event, env, declared, loop))
     finally:
         loop.close()
-    return Cases(path, mapping, rules, cases)
+    return Cases(path, raw.mapping or "built-in", sections, cases)

@@ -52,11 +52,11 @@ class Outcome(NamedTuple):
     problems: list[str]
 
 
-def run_case(case: Case, cases: Cases) -> tuple[Call, Trace]:
+def run_case(case: Case) -> tuple[Call, Trace]:
     """Run one case through the trigger, its store replaced by the case's items."""
     source = MemoryStore(case.items, case.tables, case.store)
     trace: Trace = []
-    with Container(case.settings, source=source, mapping=cases.rules) as container:
+    with Container(case.settings, source=source) as container:
         call = container.call(case.event, trace=trace)
     return call, trace
 
@@ -193,7 +193,7 @@ class Coverage(NamedTuple):
 
 
 def _coverage(cases: Cases, traces: Sequence[Trace]) -> Coverage:
-    rules, grants = positions(cases.rules)
+    rules, grants = positions(cases.sections)
     codes: dict[str, set[str]] = {}
     for trace in traces:
         for position, code in trace:
@@ -209,7 +209,7 @@ def run_cases(cases: Cases) -> tuple[list[Outcome], Coverage]:
     """Run every case of a file; what came of each, and the file's coverage."""
     outcomes = []
     for case in cases.cases:
-        call, trace = run_case(case, cases)
+        call, trace = run_case(case)
         outcomes.append(Outcome(case, call, trace, check_case(case, call, trace)))
     return outcomes, _coverage(cases, [outcome.trace for outcome in outcomes])
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.claims import DEFAULT_RULES, Rules, Trace, load_rules
+from shared.claims import Trace
 from shared.config import VARIABLES, Settings, load_settings
 from shared.errors import ConfigError, EventError
 from shared.event import decode_event
@@ -70,33 +70,34 @@ def _seed(
 
 
 def explain(
-    event: dict[str, Any],
-    rules: Rules,
-    settings: Settings,
-    *,
-    mapping: str | None,
-    items: Path | None,
+    event: dict[str, Any], settings: Settings, *, items: Path | None
 ) -> tuple[Call, Trace, Path]:
-    """Run `event` with the trace on; what came out, the trace, and where the items came from."""
-    with Container(settings, source=MemoryStore({}, {}), mapping=rules) as probe:
+    """Run `event` with the trace on; what came out, the trace, and where the items came from.
+
+    The mapping is the one `settings` name (`CLAIMS_CONFIG`), compiled as the Lambda does.
+    """
+    mapping = settings.claims_config
+    with Container(settings, source=MemoryStore({}, {})) as probe:
         try:
             principal = probe.deps.principal(decode_event(event))
         except EventError:
             principal = probe.deps.user
     lookup = principal.lookup
     where = f"explain `{mapping or 'built-in mapping'}`"
+    implied = implied_tables(lookup, where) if lookup is not None else {}
+    primary = lookup.primary.table if lookup is not None else settings.table_name
     if items is not None:
-        tables = merge_tables(where, implied_tables(lookup, where))
+        tables = merge_tables(where, implied)
         rows = _json(items, "items")
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise ConfigError(f"items `{items}`: expected a JSON array of objects")
-        placed = place_items(f"items `{items}`", rows, tables, lookup.primary.table)
+        placed = place_items(f"items `{items}`", rows, tables, primary)
         origin = items
     else:
         origin, declared, placed = _seed(mapping, settings)
-        tables = merge_tables(where, implied_tables(lookup, where), declared)
+        tables = merge_tables(where, implied, declared)
     trace: Trace = []
-    with Container(settings, source=MemoryStore(placed, tables), mapping=rules) as container:
+    with Container(settings, source=MemoryStore(placed, tables)) as container:
         call = container.call(event, trace=trace)
     return call, trace, origin
 
@@ -117,20 +118,21 @@ def format_trace(call: Call, trace: Trace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--event", type=Path, required=True, help="event JSON file")
+    parser.add_argument("--event", required=True, help="event JSON file")
     parser.add_argument("--mapping", default=os.environ.get("CLAIMS_CONFIG") or None)
     parser.add_argument("--items", type=Path, default=None, help="JSON array of plain items")
     args = parser.parse_args(argv)
 
     def explain_event() -> int:
+        if not args.event:
+            raise ConfigError("`make explain` needs an event: EVENT=events/policy-admin.json")
         environ = {name: value for name, value in os.environ.items() if name in VARIABLES}
         environ.pop("CLAIMS_CONFIG", None)
+        if args.mapping:
+            environ["CLAIMS_CONFIG"] = args.mapping
         settings = load_settings({**BASE_SETTINGS, **environ, **TOOL_SETTINGS})
-        rules = load_rules(args.mapping) if args.mapping else DEFAULT_RULES
-        event = _json(args.event, "event")
-        call, trace, origin = explain(
-            event, rules, settings, mapping=args.mapping, items=args.items
-        )
+        event = _json(Path(args.event), "event")
+        call, trace, origin = explain(event, settings, items=args.items)
         print(f"== explain: {args.event}")
         shown = origin.relative_to(Path.cwd()) if origin.is_relative_to(Path.cwd()) else origin
         print(f"   mapping {args.mapping or 'built-in'}, items {shown}")

@@ -56,7 +56,12 @@ SEMANTIC_CHECKS: Final = (
      "a prefix", r"placeholder|not a valid key template|cannot select one user's items"),
     ("a `clientMetadata` key not in `[request] client_metadata`",
      r"is not listed in `\[request\] client_metadata`|is not allowlisted"),
-    ("static claims over 256 KB a token", r"static claims take"),
+    ("static claims over 256 KB a token (grants' included, as if every one held)",
+     r"static claims take|static and grant claims"),
+    ("a `when` on `clientMetadata` alone that grants or decides a claim",
+     r"on `clientMetadata` alone may not"),
+    ("a key without the principal's own id, or whose partition attribute cannot be told",
+     r"the principal's own id|which attribute is the partition key|can spell another user's key"),
     ("an attribute path with an empty part, a blank or padded attribute name",
      r"dotted path|attribute names must be non-empty"),
     ("an integer written `5.0` in JSON (JSON Schema counts it as an integer, msgspec does not)",
@@ -69,12 +74,20 @@ limits."""
 _SCOPE: Final = {"type": "string", "pattern": r"^\S+$"}
 _NAME: Final = {"type": "string", "pattern": r"^\S([\s\S]*\S)?$"}
 _NAMES: Final = {"type": "array", "items": _NAME, "minItems": 1}
+_DYNAMODB_NAME: Final = {
+    "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_.-]{3,255}$"}, {"type": "null"}]
+}
+_SOURCE: Final = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 
 MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
     "MappingFile": {
         "user": "Users: items at `USER#<userName>` by default; ID and access tokens.",
         "client": "Machine clients (V3 client credentials): the access token only, no groups.",
         "request": "Which parts of the request the mapping may read.",
+        "tables": "Key attributes of tables the settings do not describe, by table name.",
+    },
+    "TableFile": {
+        "key_attributes": "The table's key attributes: the partition key, then the sort key.",
     },
     "RequestFile": {
         "client_metadata": "The only `clientMetadata` keys conditions and key templates read.",
@@ -186,7 +199,20 @@ _EXTRAS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("GrantFile", "groups_add"): {"items": _NAME},
     ("GrantFile", "groups_remove"): {"items": _NAME},
     ("RuleFile", "tokens"): {"minItems": 1},
+    ("TableFile", "key_attributes"): {
+        "items": _NAME,
+        "minItems": 1,
+        "maxItems": 2,
+        "uniqueItems": True,
+    },
     ("QueryFile", "limit"): {"minimum": 1, "maximum": 100},
+    ("ItemFile", "table"): _DYNAMODB_NAME,
+    ("RelatedFile", "table"): _DYNAMODB_NAME,
+    ("QueryFile", "table"): _DYNAMODB_NAME,
+    ("QueryFile", "index"): _DYNAMODB_NAME,
+    ("RelatedFile", "name"): _SOURCE,
+    ("QueryFile", "name"): _SOURCE,
+    ("RuleFile", "source"): _SOURCE,
     ("QueryFile", "partition"): {"minProperties": 1, "maxProperties": 1},
     ("QueryFile", "sort_begins_with"): {"minProperties": 1, "maxProperties": 1},
     ("ItemFile", "key"): {"minProperties": 1, "maxProperties": 2},

@@ -9,12 +9,13 @@ tokens issued without a profile.
 Modules: `file` (the format), `check` and `compile` (load-time checks and compilation, `reads`
 for the sources a section reads), `model` (the compiled Structs), `guard` (Cognito's rules, at
 load time and run time), `conditions` (`when`), `budget` (`CLAIMS_BUDGET_BYTES`), `engine`
-(`apply`, `denial`), `explain` (what they did, by position and code: a `Trace`).
+(`apply`, `denial`), `explain` (what they did, by position and code: a `Trace`, for an
+explained invocation).
 """
 
 from shared.claims.compile import load_rules, parse_rules
 from shared.claims.engine import NO_METADATA, apply, denial
-from shared.claims.explain import Trace
+from shared.claims.explain import Trace, explain_apply, explain_denial
 from shared.claims.guard import RESERVED_CLAIMS, Token
 from shared.claims.model import (
     DEFAULT_RULES,
@@ -40,6 +41,8 @@ __all__ = (
     "Trace",
     "apply",
     "denial",
+    "explain_apply",
+    "explain_denial",
     "load_rules",
     "parse_rules",
 )

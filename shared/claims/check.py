@@ -75,6 +75,28 @@ class Checker:
                 f"{STATIC_CLAIMS_MAX_BYTES} allowed per token"
             )
 
+    def granted_size(
+        self, where: str, token: Token, static: dict[str, Any], grants: list[dict[str, Any]]
+    ) -> None:
+        """Static claims and every grant's claims of one token, together, at most
+        `STATIC_CLAIMS_MAX_BYTES` of JSON: the worst case, where every grant holds (a claim
+        set twice counts at its largest)."""
+        entries: dict[str, int] = {}
+        try:
+            for claims in (static, *grants):
+                for name, value in claims.items():
+                    size = len(encode_json(name)) + 1 + len(encode_json(value))
+                    entries[name] = max(entries.get(name, 0), size)
+        except TypeError:
+            return  # a value that is no JSON at all: `claim` reports it
+        size = sum(entries.values()) + max(len(entries) - 1, 0) + 2
+        if size > STATIC_CLAIMS_MAX_BYTES:
+            self.problems.append(
+                f"{where}: static and grant claims of the {token} token take up to {size} bytes "
+                f"of JSON when every grant holds, more than the {STATIC_CLAIMS_MAX_BYTES} "
+                "allowed per token"
+            )
+
     def attribute(self, where: str, name: str | None) -> None:
         """An attribute name: non-empty, no surrounding whitespace."""
         if name is not None and (not name or name != name.strip()):

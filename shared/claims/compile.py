@@ -9,7 +9,7 @@ compiles a document already in memory.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -19,6 +19,7 @@ from shared.claims.file import (
     MappingFile,
     RuleFile,
     SectionFile,
+    WhenFile,
     decode_file,
     read_file,
 )
@@ -31,11 +32,14 @@ from shared.claims.guard import (
     suppress_reason,
 )
 from shared.claims.model import ClaimRule, Grant, Rules, Section
-from shared.claims.reads import compile_reads
+from shared.claims.reads import TableKeys, compile_reads
 from shared.errors import ConfigError
 from shared.lookup import PRIMARY, LookupSpec
 
-__all__ = ("load_rules", "parse_rules")
+__all__ = ("DEFAULT_TABLE_KEYS", "load_rules", "parse_rules")
+
+DEFAULT_TABLE_KEYS: Final[TableKeys] = {None: ("id",)}
+"""The settings' default: the default table's partition key is `id`, no sort key."""
 
 
 def _compile_rule(check: Checker, at: str, rule: RuleFile, section: SectionName) -> ClaimRule:
@@ -106,6 +110,24 @@ def _grant_actions(check: Checker, where: str, raw: GrantFile) -> None:
         )
 
 
+def _metadata_alone(when: WhenFile) -> bool:
+    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
+    return bool(when.metadata_equals) and not when.attribute_equals
+
+
+def _item_keyed(lookup: LookupSpec, source: str, section: SectionName) -> bool:
+    """Whether `source` is a related item or query whose key the principal or its item names."""
+    owners = ("clientId",) if section == "client" else ("sub", "userName")
+    keys = [spec.key for spec in lookup.related if spec.name == source]
+    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
+    return any(
+        name in owners or name.startswith("item.")
+        for key in keys
+        for _, template in key
+        for name in template.placeholders()
+    )
+
+
 def _compile_grant(
     check: Checker, where: str, raw: GrantFile, section: SectionName, allowed: frozenset[str]
 ) -> Grant | None:
@@ -132,6 +154,22 @@ def _compile_grant(
     check.names(where, "groups_remove", raw.groups_remove or None)
     if both := sorted(set(raw.groups_add) & set(raw.groups_remove)):
         check.problems.append(f"{where}: `groups_add` and `groups_remove` both name {listed(both)}")
+    if raw.when is not None and _metadata_alone(raw.when):
+        added = [
+            field
+            for field, value in (
+                ("scopes_add", raw.scopes_add),
+                ("claims", raw.claims.id or raw.claims.access),
+                ("groups_add", raw.groups_add),
+            )
+            if value
+        ]
+        if added:
+            check.problems.append(
+                f"{where}: a `when` on `clientMetadata` alone may not grant {listed(added)}: "
+                "the caller chooses `clientMetadata`, so it may only select among what the item "
+                "grants: add an `attribute_equals` on the item to the same `when`"
+            )
     if when is None or len(check.problems) > before:
         return None
     return Grant(
@@ -231,13 +269,30 @@ def _check_extras(check: Checker, name: SectionName, raw: SectionFile) -> None:
 
 
 def _compile_section(
-    check: Checker, name: SectionName, raw: SectionFile, allowed: frozenset[str]
+    check: Checker,
+    name: SectionName,
+    raw: SectionFile,
+    allowed: frozenset[str],
+    table_keys: TableKeys,
 ) -> Section:
     rules = tuple(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
-    lookup = compile_reads(check, name, raw, allowed)
+    lookup = compile_reads(check, name, raw, allowed, table_keys)
     _check_sources(check, name, raw, rules, lookup)
+    for i, (rule, raw_rule) in enumerate(zip(rules, raw.claims, strict=True)):
+        when = raw_rule.when
+        if (
+            when is not None
+            and _metadata_alone(when)
+            and not _item_keyed(lookup, rule.source, name)
+        ):
+            check.problems.append(
+                f"{name}.claims[{i}]: a `when` on `clientMetadata` alone may not decide a "
+                "claim of the item (the caller chooses `clientMetadata`): add an "
+                "`attribute_equals` on the item to the same `when`, or read the claim from a "
+                "related item or query keyed by the principal"
+            )
     # Conditions on rules, then the grants, compiled beside the rules.
     rules = tuple(
         msgspec.structs.replace(
@@ -253,6 +308,10 @@ def _compile_section(
         if (grant := _compile_grant(check, f"{name}.grants[{i}]", raw_grant, name, allowed))
     )
     _check_claims(check, name, raw, rules)
+    granted = [grant.claims for grant in raw.grants]
+    if any(claims.id or claims.access for claims in granted):
+        check.granted_size(name, "id", raw.static.id, [claims.id for claims in granted])
+        check.granted_size(name, "access", raw.static.access, [c.access for c in granted])
     _check_extras(check, name, raw)
     return Section(
         rules=rules,
@@ -266,18 +325,37 @@ def _compile_section(
     )
 
 
-def _compile(check: Checker, raw: MappingFile) -> Rules:
+def _table_keys(check: Checker, raw: MappingFile, defaults: TableKeys) -> TableKeys:
+    """The key attributes of every table whose schema is known: the file's, the settings'."""
+    keys = dict(defaults)
+    for table, declared in raw.tables.items():
+        names = declared.key_attributes
+        if not 1 <= len(names) <= 2 or len(set(names)) != len(names):
+            check.problems.append(
+                f"tables.{table}: `key_attributes` names the partition key, then the sort key "
+                f"if the table has one, got {len(names)}"
+            )
+        for attribute in names:
+            check.attribute(f"tables.{table}.key_attributes", attribute)
+        keys[table] = tuple(names)
+    return keys
+
+
+def _compile(check: Checker, raw: MappingFile, defaults: TableKeys) -> Rules:
     allowed = frozenset(raw.request.client_metadata)
     for key in raw.request.client_metadata:
         check.attribute("request.client_metadata", key)
+    table_keys = _table_keys(check, raw, defaults)
     return Rules(
-        user=_compile_section(check, "user", raw.user, allowed),
-        client=_compile_section(check, "client", raw.client, allowed),
+        user=_compile_section(check, "user", raw.user, allowed, table_keys),
+        client=_compile_section(check, "client", raw.client, allowed, table_keys),
         client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
     )
 
 
-def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
+def parse_rules(
+    data: bytes, *, source: str, toml: bool, table_keys: TableKeys = DEFAULT_TABLE_KEYS
+) -> Rules:
     """Decode, check and compile a mapping document.
 
     Parameters
@@ -288,6 +366,10 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
         Its name, for messages.
     toml
         TOML when true, JSON otherwise.
+    table_keys
+        The key attributes of the tables known from the settings (`KEY_ATTRIBUTE`,
+        `SORT_KEY_ATTRIBUTE`), by table name, None for the default table; the file's
+        `[tables]` add to them.
 
     Raises
     ------
@@ -298,7 +380,7 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
     raw = decode_file(data, source=source, toml=toml)
     check = Checker()
     try:
-        rules = _compile(check, raw)
+        rules = _compile(check, raw, table_keys)
     except RecursionError:
         raise ConfigError(prefix + "the document nests too deeply") from None
     if check.problems:
@@ -306,7 +388,7 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
     return rules
 
 
-def load_rules(path: str) -> Rules:
+def load_rules(path: str, *, table_keys: TableKeys = DEFAULT_TABLE_KEYS) -> Rules:
     """Read and compile the mapping file at `path` (`.toml` or `.json`).
 
     Raises
@@ -316,4 +398,5 @@ def load_rules(path: str) -> Rules:
         kind, or invalid; the message names the file and what is wrong.
     """
     data = read_file(path)
-    return parse_rules(data, source=path, toml=Path(path).suffix.lower() == ".toml")
+    toml = Path(path).suffix.lower() == ".toml"
+    return parse_rules(data, source=path, toml=toml, table_keys=table_keys)

@@ -15,7 +15,7 @@ import msgspec
 
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
-from shared.claims.explain import Trace, explain_apply, explain_denial
+from shared.claims.groups import group_override
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -47,7 +47,6 @@ def apply(
     sources: Sources | None = None,
     metadata: tuple[dict[str, str], int] = NO_METADATA,
     budget: int = DEFAULT_CLAIMS_BUDGET_BYTES,
-    trace: Trace | None = None,
 ) -> ClaimSet | Denial:
     """Apply `section` to `item` and `sources` for `event`: the claim set, or a grant's denial.
 
@@ -70,19 +69,21 @@ def apply(
         Per token, the most bytes of compact JSON the claims taken from the data (defaults
         included) may fill (`CLAIMS_BUDGET_BYTES`): past it the largest are dropped
         (`over_budget`). Static claims are never dropped.
-    trace
-        Collects what each rule and grant did, by position and code (`shared.claims.explain`).
 
     A value of the wrong type, or one the Cognito guard refuses, is dropped and named in
     `dropped`; it is never sent. A rule with a condition applies only when it holds. A `deny`
     grant that holds wins over everything, `required` included.
     """
     group_dropped: list[tuple[str, str]] = []
-    groups = _group_override(section, item, group_dropped) if section.overrides_groups else None
+    groups = (
+        group_override(section.groups, item, group_dropped) if section.overrides_groups else None
+    )
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
-        context = build_context(event, item, group_override=override, metadata=metadata)
+        context = build_context(
+            event, item, group_override=override, metadata=metadata, parts=section.context_parts
+        )
     claims = _mapped(
         section,
         item,
@@ -93,11 +94,9 @@ def apply(
         groups=groups,
         group_dropped=group_dropped,
     )
-    result = apply_grants(section.grants, claims, context) if context and section.grants else claims
-    if trace is not None:
-        explain_apply(trace, section, event, item, sources=sources, metadata=metadata,
-                      mapped=claims, result=result)  # fmt: skip
-    return result
+    if context is None or not section.grants:
+        return claims
+    return apply_grants(section.grants, claims, context)
 
 
 def denial(
@@ -106,22 +105,27 @@ def denial(
     item: Item | None = None,
     *,
     metadata: tuple[dict[str, str], int] = NO_METADATA,
-    trace: Trace | None = None,
 ) -> Denial | None:
     """The first `deny` grant, in file order, that holds; None when none does.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip past
     a deny rule on the client, trigger source, groups, scopes or `clientMetadata`; without an
-    item, a grant reading one (`attribute_equals`) never holds. `trace` as in `apply`.
+    item, a grant reading one (`attribute_equals`) never holds. With the primary item read
+    before another read failed, the conditions read it (and its group override).
     """
     if not section.grants:
         return None
-    context = build_context(event, item, metadata=metadata)
-    held = (grant for grant in section.grants if grant.deny and grant.when.holds(context))
-    found = next((Denial(grant.where) for grant in held), None)
-    if trace is not None:
-        explain_denial(trace, section, context, found)
-    return found
+    override = None
+    if item is not None and section.overrides_groups:
+        groups = group_override(section.groups, item, [])
+        override = groups.groups if groups is not None else None
+    context = build_context(
+        event, item, group_override=override, metadata=metadata, parts=section.context_parts
+    )
+    for grant in section.grants:
+        if grant.deny and grant.when.holds(context):
+            return Denial(grant.where)
+    return None
 
 
 def _from_source(sources: Sources | None, rule: ClaimRule) -> object:
@@ -316,51 +320,6 @@ def _scopes(
     return tuple(lists["add"]), tuple(lists["suppress"])
 
 
-def _group_list(
-    item: Item, attribute: str | None, dropped: list[tuple[str, str]]
-) -> list[str] | None:
-    """A valid list of strings overriding one group field, or None to keep the request's."""
-    if attribute is None:
-        return None
-    value = item.get(attribute, ABSENT)
-    if value is ABSENT:
-        return None
-    if value is None:
-        dropped.append((attribute, "null"))
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        dropped.append((attribute, "not_a_list"))
-        return None
-    return value
-
-
-def _group_override(
-    section: Section, item: Item, dropped: list[tuple[str, str]]
-) -> GroupOverride | None:
-    """The group fields the item validly overrides; a malformed one keeps the request's value.
-
-    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
-    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
-    list holding anything else is dropped and named by its attribute.
-    """
-    spec = section.groups
-    groups = _group_list(item, spec.groups_from, dropped)
-    roles = _group_list(item, spec.iam_roles_from, dropped)
-    preferred: str | None = None
-    attribute = spec.preferred_role_from
-    if attribute is not None:
-        value = item.get(attribute, ABSENT)
-        if isinstance(value, str):
-            preferred = value
-        elif value is None:
-            dropped.append((attribute, "null"))
-        elif value is not ABSENT:
-            dropped.append((attribute, "wrong_type"))
-    if groups is None and roles is None and preferred is None:
-        return None
-    return GroupOverride(groups=groups, iam_roles=roles, preferred_role=preferred)
-
-
 def _edited_groups(
     groups: GroupOverride | None, names: tuple[str, ...], removed: tuple[str, ...]
 ) -> GroupOverride:
@@ -384,12 +343,14 @@ def apply_grants(
     in file order, removed whatever adds them. Values the guard refuses at run time (`aud`
     other than the client id) are dropped and counted.
     """
-    held = [grant for grant in grants if grant.when.holds(context)]
+    held: list[Grant] = []
+    for grant in grants:
+        if grant.when.holds(context):
+            if grant.deny:  # the first deny that holds, in file order, wins over everything
+                return Denial(grant.where)
+            held.append(grant)
     if not held:
         return claims
-    for grant in held:
-        if grant.deny:
-            return Denial(grant.where)
     id_claims, access_claims = claims.id_claims, claims.access_claims
     add, suppress = claims.scopes_add, claims.scopes_suppress
     group_adds: tuple[str, ...] = ()
@@ -407,10 +368,14 @@ def apply_grants(
                 place_claim(
                     access_claims, "access", name, value, client_id=client_id, dropped=dropped
                 )
-        add += grant.scopes_add
-        suppress += grant.scopes_suppress
-        group_adds += grant.groups_add
-        group_removes += grant.groups_remove
+        if grant.scopes_add:
+            add += grant.scopes_add
+        if grant.scopes_suppress:
+            suppress += grant.scopes_suppress
+        if grant.groups_add:
+            group_adds += grant.groups_add
+        if grant.groups_remove:
+            group_removes += grant.groups_remove
     if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
         suppress = tuple(dict.fromkeys(suppress))
         add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)

@@ -1,9 +1,10 @@
 """Explaining what the mapping did to one event, by position and code: never a value.
 
-The engine (`shared.claims.engine`) calls in here only when a caller asked for a trace (an
-explained invocation, `make explain`, `make check-mapping`): with `trace=None` nothing here
-runs. It observes after the fact, from the same inputs, what the engine decided, and appends
-`(position, code)` pairs to the trace, in file order:
+The trigger calls in here only for an invocation that is explained (`EXPLAIN_CLIENTS`,
+`EXPLAIN_SAMPLE`, or a tool handing `answer` a trace: `make explain`, `make check-mapping`);
+otherwise nothing here runs. It observes after the fact what the engine (`shared.claims.engine`)
+decided, from the same inputs (the mapping's own claims recomputed without the grants), and
+appends `(position, code)` pairs to the trace, in file order:
 
 - a rule, `user.claims[3]`: `emitted`, `default` (its default was sent), `absent` (the
   attribute or its source was missing), `missing_required`, `not_held:<key>` (the first failing
@@ -23,7 +24,11 @@ Positions and codes come from the mapping file alone; nothing from the item, the
 
 from collections.abc import Mapping
 
+import msgspec
+
 from shared.claims.conditions import Context, build_context
+from shared.claims.engine import apply
+from shared.claims.groups import group_override
 from shared.claims.guard import fits_type
 from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section
 from shared.event import Event
@@ -155,16 +160,18 @@ def explain_apply(
     event: Event,
     item: Item,
     *,
-    sources: Mapping[str, object] | None,
+    sources: Mapping[str, Item | list[Item] | None] | None,
     metadata: tuple[dict[str, str], int],
-    mapped: ClaimSet,
+    budget: int,
     result: ClaimSet | Denial,
 ) -> None:
     """Append to `trace` what `engine.apply` did: each rule, each grant, what grants cancelled.
 
-    The arguments are `apply`'s; `mapped` is the claim set before the grants, `result` what
-    `apply` returned.
+    The arguments are `apply`'s, and `result` what it returned.
     """
+    without_grants = msgspec.structs.replace(section, grants=())
+    mapped = apply(without_grants, event, item, sources=sources, metadata=metadata, budget=budget)
+    assert isinstance(mapped, ClaimSet)  # no grant, no denial
     override = mapped.groups.groups if mapped.groups is not None else None
     context = build_context(event, item, group_override=override, metadata=metadata)
     held = [grant for grant in section.grants if grant.when.first_failing(context) is None]
@@ -191,12 +198,26 @@ def _owner(position: str) -> str:
     return position if end < 0 else position[: end + 1]
 
 
-def explain_denial(trace: Trace, section: Section, context: Context, found: Denial | None) -> None:
+def explain_denial(
+    trace: Trace,
+    section: Section,
+    event: Event,
+    item: Item | None,
+    *,
+    metadata: tuple[dict[str, str], int],
+    found: Denial | None,
+) -> None:
     """Append to `trace` what `engine.denial` did: each deny grant's result, the rest not applied.
 
-    Replaces whatever the trace already said about these grants (a profile that lacked a
-    `required` attribute is explained first by `explain_apply`, then decided without it).
+    The arguments are `denial`'s, and `found` what it returned. Replaces whatever the trace
+    already said about these grants (a profile that lacked a `required` attribute is explained
+    first by `explain_apply`, then decided without it).
     """
+    override = None
+    if item is not None and section.overrides_groups:
+        groups = group_override(section.groups, item, [])
+        override = groups.groups if groups is not None else None
+    context = build_context(event, item, group_override=override, metadata=metadata)
     grants = _positions(section)
     trace[:] = [entry for entry in trace if _owner(entry[0]) not in grants]
     result: ClaimSet | Denial = found if found is not None else EMPTY_CLAIMS

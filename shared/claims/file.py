@@ -21,6 +21,7 @@ only)::
     [[user.grants]]            when + scopes_add scopes_suppress claims groups_add
                                groups_remove, or deny
     [request]                  client_metadata: the clientMetadata keys keys and conditions read
+    [tables.<name>]            key_attributes = ["pk", "sk"]: a table's key, partition first
 
 `Suppress`, `Scopes` and `Groups` are frozen: the compiled section keeps them as they are.
 """
@@ -50,6 +51,7 @@ __all__ = (
     "SectionFile",
     "StaticFile",
     "Suppress",
+    "TableFile",
     "WhenFile",
     "decode_file",
     "read_file",
@@ -180,12 +182,19 @@ class RequestFile(msgspec.Struct, forbid_unknown_fields=True):
     client_metadata: list[str] = []
 
 
+class TableFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[tables.<name>]`: a table's key attributes, partition key first."""
+
+    key_attributes: list[str]
+
+
 class MappingFile(msgspec.Struct, forbid_unknown_fields=True):
     """A whole `CLAIMS_CONFIG` file."""
 
     user: SectionFile = msgspec.field(default_factory=SectionFile)
     client: SectionFile = msgspec.field(default_factory=SectionFile)
     request: RequestFile = msgspec.field(default_factory=RequestFile)
+    tables: dict[str, TableFile] = {}
 
 
 def _text_problem(data: bytes) -> str | None:

@@ -71,12 +71,12 @@ def _cases() -> list[tuple[Cases, Case]]:
 def test_case_answers_the_same_from_memory_and_from_moto(
     server: str, cases: Cases, case: Case
 ) -> None:
-    in_memory = _seen(*run_case(case, cases))
+    in_memory = _seen(*run_case(case))
     tables = _seeded(server, case)
     try:
         settings = msgspec.structs.replace(case.settings, endpoint_url=server)
         trace: list[tuple[str, str]] = []
-        with Container(settings, mapping=cases.rules) as container:
+        with Container(settings) as container:
             from_moto = _seen(container.call(case.event, trace=trace), trace)
     finally:
         client = boto3.client(

@@ -14,7 +14,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.claims import ClaimSet, Denial, Rules, Trace, apply, denial, parse_rules
+from shared.claims import (
+    ClaimSet,
+    Denial,
+    Rules,
+    Trace,
+    apply,
+    denial,
+    explain_apply,
+    explain_denial,
+    parse_rules,
+)
 from shared.claims.conditions import Context, compile_condition
 from shared.errors import ConfigError
 from shared.event import decode_event
@@ -41,9 +51,12 @@ def _trace(
     decoded = decode_event(event or _event())
     trace: Trace = []
     metadata = read_metadata(decoded, rules.client_metadata)
-    result = apply(rules.user, decoded, item, metadata=metadata, trace=trace, **kwargs)
-    untraced = apply(rules.user, decoded, item, metadata=metadata, **kwargs)
-    assert result == untraced  # tracing never changes what is decided
+    result = apply(rules.user, decoded, item, metadata=metadata, **kwargs)
+    budget = kwargs.get("budget", 65536)
+    explain_apply(
+        trace, rules.user, decoded, item, sources=None, metadata=metadata, budget=budget,
+        result=result,
+    )  # fmt: skip
     return result, dict(trace)
 
 
@@ -259,7 +272,9 @@ def test_denial_trace_evaluates_deny_grants_only_and_replaces_earlier_words() ->
     )  # fmt: skip
     trace: Trace = [("user.claims[0]", "missing_required"), ("user.grants[0]", "held"),
                     ("user.grants[0].scopes_add[0]", "suppressed_by:user.grants[9]")]  # fmt: skip
-    found = denial(rules.user, decode_event(_event()), trace=trace)
+    event = decode_event(_event())
+    found = denial(rules.user, event)
+    explain_denial(trace, rules.user, event, None, metadata=({}, 0), found=found)
     assert found == Denial("user.grants[1]")
     assert trace == [
         ("user.claims[0]", "missing_required"),

@@ -15,22 +15,25 @@ from tests.conftest import ROOT
 INTENDED: dict[str, set[str]] = {
     "claims": {
         "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "GroupOverride", "NO_METADATA",
-        "RESERVED_CLAIMS", "Rules", "Section", "Token", "Trace", "apply", "denial", "load_rules",
+        "RESERVED_CLAIMS", "Rules", "Section", "Token", "Trace", "apply", "denial", "explain_apply",
+        "explain_denial", "load_rules",
         "parse_rules",
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
     "claims.budget": {"fit_budget", "size_bound"},
     "claims.explain": {"Trace", "explain_apply", "explain_denial"},
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
-    "claims.compile": {"load_rules", "parse_rules"},
+    "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
-        "Condition", "Context", "EMPTY_CONTEXT", "build_context", "compile_condition",
+        "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
+        "compile_condition",
     },
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
-        "WhenFile", "decode_file", "read_file", "unknown_field_hint",
+        "TableFile", "WhenFile", "decode_file", "read_file", "unknown_field_hint",
     },
+    "claims.groups": {"group_override"},
     "claims.guard": {
         "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
         "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
@@ -40,7 +43,7 @@ INTENDED: dict[str, set[str]] = {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section",
     },
-    "claims.reads": {"compile_reads"},
+    "claims.reads": {"TableKeys", "compile_reads"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
@@ -84,7 +87,7 @@ INTENDED: dict[str, set[str]] = {
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
     "telemetry": {"Logger"},
     "trigger": {"answer"},
-    "values": {"ABSENT", "Item", "JSONValue", "encode_json", "lookup_path"},
+    "values": {"ABSENT", "Item", "JSONValue", "encode_json", "lookup_path", "number_text"},
 }  # fmt: skip
 
 
