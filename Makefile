@@ -67,15 +67,15 @@ invoke: $(STAMP)
 # A mapping's test cases (README "Testing a mapping"): CASES=events/policy.example.cases.toml
 # (several allowed); COVERAGE=1 fails on a rule never emitted or a grant never held or failed;
 # JUNIT=out.xml writes JUnit XML. Exit status 0 pass, 1 a case failed, 2 an invalid file.
+CHECK_FLAGS = $(if $(filter 1 true yes,$(COVERAGE)),--coverage) $(if $(JUNIT),--junit $(JUNIT))
 check-mapping: $(STAMP)
-	$(PY) -m tools.check_mapping $(CASES) $(if $(filter 1 true yes,$(COVERAGE)),--coverage) \
-		$(if $(JUNIT),--junit $(JUNIT))
+	$(PY) -m tools.check_mapping $(CASES) $(CHECK_FLAGS)
 
 # Why each claim, scope, group or denial did or did not happen, by position and code:
 # EVENT=events/policy-admin.json CLAIMS_CONFIG=events/policy.example.toml [ITEMS=items.json].
+EXPLAIN_FLAGS = $(if $(CLAIMS_CONFIG),--mapping $(CLAIMS_CONFIG)) $(if $(ITEMS),--items $(ITEMS))
 explain: $(STAMP)
-	$(PY) -m tools.explain --event "$(EVENT)" $(if $(CLAIMS_CONFIG),--mapping $(CLAIMS_CONFIG)) \
-		$(if $(ITEMS),--items $(ITEMS))
+	$(PY) -m tools.explain --event "$(EVENT)" $(EXPLAIN_FLAGS)
 
 # Rewrites schema/claims.schema.json and schema/cases.schema.json from the Structs (committed;
 # tests/unit/test_schema.py fails when they drift).

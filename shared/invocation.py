@@ -4,7 +4,8 @@ The pipeline (`shared.trigger`) settles every event into an `Invocation`; `log_i
 the single JSON line for it (Powertools keys, low-cardinality facts only) with CloudWatch EMF
 metrics in the same line. The line is bounded: lists are capped and operator detail is cut, so
 no event can make it large; dropped claims appear by name (or position) and reason, never with
-a value. Pure but for the logger it is given.
+a value, and an explained invocation's trace (`EXPLAIN_*`) by position and code, capped too.
+Pure but for the logger it is given.
 """
 
 from typing import Final, Literal

@@ -41,6 +41,10 @@ Trace = list[tuple[str, str]]
 """`(position, code)` pairs, in the order the mapping was applied."""
 
 _GUARD_REASONS = ("reserved", "object_not_allowed", "over_budget")
+_WITHOUT_GRANTS: dict[int, tuple[Section, Section]] = {}
+"""id(section) -> (the section, kept alive so the id stays its own; the section without its
+grants): its derived facts computed once, not per explained invocation."""
+_KEPT = 16
 
 
 def _value(rule: ClaimRule, item: Item, sources: Mapping[str, object] | None) -> object:
@@ -114,8 +118,17 @@ class _Observer:
         return "default" if defaulted else "emitted"
 
 
-def _grant_code(grant: Grant, context: Context, result: ClaimSet | Denial) -> str:
-    failing = grant.when.first_failing(context)
+def _without_grants(section: Section) -> Section:
+    known = _WITHOUT_GRANTS.get(id(section))
+    if known is None or known[0] is not section:
+        if len(_WITHOUT_GRANTS) >= _KEPT:
+            _WITHOUT_GRANTS.clear()
+        known = (section, msgspec.structs.replace(section, grants=()))
+        _WITHOUT_GRANTS[id(section)] = known
+    return known[1]
+
+
+def _grant_code(grant: Grant, failing: str | None, result: ClaimSet | Denial) -> str:
     if failing is not None:
         return "not_held:" + failing
     if isinstance(result, Denial) and result.grant == grant.where:
@@ -169,12 +182,14 @@ def explain_apply(
 
     The arguments are `apply`'s, and `result` what it returned.
     """
-    without_grants = msgspec.structs.replace(section, grants=())
-    mapped = apply(without_grants, event, item, sources=sources, metadata=metadata, budget=budget)
+    mapped = apply(
+        _without_grants(section), event, item, sources=sources, metadata=metadata, budget=budget
+    )
     assert isinstance(mapped, ClaimSet)  # no grant, no denial
     override = mapped.groups.groups if mapped.groups is not None else None
     context = build_context(event, item, group_override=override, metadata=metadata)
-    held = [grant for grant in section.grants if grant.when.first_failing(context) is None]
+    failing = {grant.where: grant.when.first_failing(context) for grant in section.grants}
+    held = [grant for grant in section.grants if failing[grant.where] is None]
     final = result if isinstance(result, ClaimSet) else None
     observer = _Observer(
         item, sources=sources, context=context, mapped=mapped, final=final, held=held
@@ -182,7 +197,7 @@ def explain_apply(
     trace += [(rule.where, observer.rule_code(rule)) for rule in section.rules]
     effects = _cancelled(section, held, context, mapped) if final is not None and held else []
     for grant in section.grants:  # each grant, then what its own entries took or lost
-        trace.append((grant.where, _grant_code(grant, context, result)))
+        trace.append((grant.where, _grant_code(grant, failing[grant.where], result)))
         trace += [effect for effect in effects if _owner(effect[0]) == grant.where]
     trace += [effect for effect in effects if _owner(effect[0]) not in _positions(section)]
 
@@ -222,5 +237,7 @@ def explain_denial(
     trace[:] = [entry for entry in trace if _owner(entry[0]) not in grants]
     result: ClaimSet | Denial = found if found is not None else EMPTY_CLAIMS
     for grant in section.grants:
-        code = _grant_code(grant, context, result) if grant.deny else "not_applied"
+        code = "not_applied"
+        if grant.deny:
+            code = _grant_code(grant, grant.when.first_failing(context), result)
         trace.append((grant.where, code))

@@ -26,6 +26,8 @@ from tools.memory_store import to_attribute_value
 pytestmark = pytest.mark.integration
 
 CASE_FILES = sorted(EVENTS.glob("*.cases.toml"))
+REGION = "ap-southeast-2"
+"""moto keeps one state per process and region: this region is the test's alone."""
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +41,8 @@ def _seeded(url: str, case: Case) -> list[str]:
     for name, table in case.tables.items():
         assert table.key is not None
         create_table(url, name, key_attribute=table.key, sort_key=table.sort_key,
-                     indexes=dict(table.indexes))  # fmt: skip
-    client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", **FAKE_CREDENTIALS)
+                     indexes=dict(table.indexes), region=REGION)  # fmt: skip
+    client = boto3.client("dynamodb", endpoint_url=url, region_name=REGION, **FAKE_CREDENTIALS)
     for name, items in case.items.items():
         for item in items:
             wire = {attribute: to_attribute_value(value) for attribute, value in item.items()}
@@ -74,13 +76,13 @@ def test_case_answers_the_same_from_memory_and_from_moto(
     in_memory = _seen(*run_case(case))
     tables = _seeded(server, case)
     try:
-        settings = msgspec.structs.replace(case.settings, endpoint_url=server)
+        settings = msgspec.structs.replace(case.settings, endpoint_url=server, region=REGION)
         trace: list[tuple[str, str]] = []
         with Container(settings) as container:
             from_moto = _seen(container.call(case.event, trace=trace), trace)
     finally:
         client = boto3.client(
-            "dynamodb", endpoint_url=server, region_name="us-east-1", **FAKE_CREDENTIALS
+            "dynamodb", endpoint_url=server, region_name=REGION, **FAKE_CREDENTIALS
         )
         for name in tables:
             client.delete_table(TableName=name)
