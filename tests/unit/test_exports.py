@@ -20,7 +20,9 @@ INTENDED: dict[str, set[str]] = {
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
     "claims.budget": {"fit_budget", "size_bound"},
-    "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
+    "claims.check": {
+        "Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed", "metadata_alone",
+    },
     "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
         "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
@@ -41,7 +43,7 @@ INTENDED: dict[str, set[str]] = {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section",
     },
-    "claims.reads": {"TableKeys", "compile_reads"},
+    "claims.reads": {"TableKeys", "compile_reads", "keyed_by_principal"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
