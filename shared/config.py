@@ -14,6 +14,7 @@ import msgspec
 from shared.errors import ConfigError
 
 __all__ = (
+    "AWS_CA_BUNDLE",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
@@ -77,6 +78,7 @@ AWS_REGION: Final = "AWS_REGION"
 AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
 AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+AWS_CA_BUNDLE: Final = "AWS_CA_BUNDLE"
 
 COGNITO_BUDGET_MS: Final = 5000
 """Cognito waits at most this long for the trigger, whatever the function's own timeout."""
@@ -132,6 +134,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Logging threshold and the `service` key of every log line.
     region, endpoint_url
         AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
+    ca_bundle
+        A PEM file of CA certificates every https connection is verified against instead of
+        the bundled Amazon Trust Services roots (`AWS_CA_BUNDLE`), for an endpoint override.
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
     claims_budget_bytes
@@ -163,6 +168,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     service_name: str = "cognito-pretoken"
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    ca_bundle: str | None = None
     claims_config: str | None = None
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     metrics: bool = True
@@ -281,6 +287,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
         name, value = endpoint
         read.problems.append(f"`{name}` must be an http:// or https:// URL, got `{value!r}`")
+    ca_bundle = read.text(AWS_CA_BUNDLE)
+    if ca_bundle is not None:
+        problem = _ca_bundle_problem(ca_bundle)
+        if problem:
+            read.problems.append(f"`{AWS_CA_BUNDLE}` {problem}, got `{ca_bundle!r}`")
+            ca_bundle = None
     region = read.first(AWS_REGION, AWS_DEFAULT_REGION)
     if region is None:
         read.problems.append(
@@ -309,6 +321,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         "service_name": read.text(SERVICE_NAME),
         "region": region[1] if region else None,
         "endpoint_url": endpoint[1] if endpoint else None,
+        "ca_bundle": ca_bundle,
         "claims_config": read.text(CLAIMS_CONFIG),
         "claims_budget_bytes": read.integer(CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
         "metrics": read.boolean(METRICS),
@@ -324,6 +337,23 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return settings
+
+
+_PEM_CERTIFICATE: Final = b"-----BEGIN CERTIFICATE-----"
+
+
+def _ca_bundle_problem(path: str) -> str | None:
+    """Why `path` cannot be a CA bundle (None: a readable file holding a PEM certificate)."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(16 * 1024 * 1024)
+    except FileNotFoundError:
+        return "must name an existing file"
+    except OSError as exc:
+        return f"must name a readable file ({exc.strerror or type(exc).__name__})"
+    if _PEM_CERTIFICATE not in data:
+        return "must name a PEM file of CA certificates (no `BEGIN CERTIFICATE` in it)"
+    return None
 
 
 def _conflicts(settings: Settings) -> list[str]:

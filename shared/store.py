@@ -1,10 +1,11 @@
 """The profile store: one DynamoDB client per container, and the reads it serves.
 
-The only module that talks to DynamoDB and imports aiohttp and aiodynamo. `open_client` builds
-the container's one client on an `AsyncExitStack` (closed by `aclose` in tests, bench and `make
-invoke`; Lambda has no reliable close hook): one aiohttp session with pooled keep-alive
-connections, aiodynamo's aiohttp adapter over it, and the credentials `shared.credentials`
-picks. Requests are signed by aiodynamo's SigV4 signer and sent by `Store._send`, which owns the
+The only module that talks to DynamoDB. `open_client` builds the container's one client on an
+`AsyncExitStack` (closed by `aclose` in tests, bench and `make invoke`; Lambda has no reliable
+close hook): the TLS context (`tls_context`: the Amazon Trust Services roots shipped in
+`shared/certs/`, or the file `AWS_CA_BUNDLE` names; always verifying), one `shared.transport`
+over it with pooled keep-alive connections, and the credentials `shared.credentials` picks.
+Requests are signed by aiodynamo's SigV4 signer and sent by `Store._send`, which owns the
 retries: every read (`get_item`, `batch_get`, `query`) ends by the deadline its caller
 gives, attempts and backoff included, and a backoff that would not fit is not started.
 aiodynamo's own `Client` is not used: its retry loop sleeps past any deadline, it parses bodies
@@ -21,26 +22,30 @@ of the same read met a throttle or a failure: that is what is reported); an unde
 import asyncio
 import os
 import random
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
 import msgspec
 from aiodynamo.credentials import Credentials
-from aiodynamo.http.aiohttp import AIOHTTP
 from aiodynamo.http.types import Request as HttpRequest
 from aiodynamo.http.types import RequestFailed, Response
 from aiodynamo.sign import make_default_endpoint, signed_dynamo_request
 from yarl import URL
 
-from shared.config import Settings
+from shared.config import AWS_CA_BUNDLE, Settings
 from shared.credentials import credentials_from
-from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
+from shared.errors import ConfigError, StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
 from shared.item import Item, decode_batch_get, decode_get_item, decode_query
 from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
+from shared.transport import Http, Transport
 
-__all__ = ("Client", "Store", "open_client")
+__all__ = ("Client", "Store", "open_client", "tls_context")
+
+_BUNDLED_CA_FILE: Final = Path(__file__).resolve().parent / "certs" / "amazon-trust.pem"
+"""The Amazon Trust Services roots every AWS endpoint chains to, shipped in the package."""
 
 _THROTTLE_CODES: Final = frozenset(
     {
@@ -61,7 +66,7 @@ _NO_CREDENTIALS: Final = StoreUnavailable(
 
 
 class Client:
-    """The container's connection to DynamoDB: session, adapter, signer inputs, retry budget."""
+    """The container's connection to DynamoDB: transport, signer inputs, retry budget."""
 
     __slots__ = (
         "attempt_timeout",
@@ -70,19 +75,16 @@ class Client:
         "http",
         "max_attempts",
         "region",
-        "session",
+        "tls",
         "url",
     )
 
     def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        credentials: Credentials,
-        settings: Settings,
+        self, http: Http, credentials: Credentials, settings: Settings, tls: ssl.SSLContext
     ) -> None:
-        """Wrap an open `session`; requests go to `settings.endpoint_url` or the region's."""
-        self.session = session
-        self.http = AIOHTTP(session)
+        """Send through `http` (verifying with `tls`) to `settings.endpoint_url` or the region's."""
+        self.http = http
+        self.tls = tls
         self.credentials = credentials
         self.region = settings.region
         self.endpoint = (
@@ -95,34 +97,56 @@ class Client:
         self.attempt_timeout = settings.attempt_timeout_seconds
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """What every https connection is verified against: certificate chain and host name.
+
+    The roots are the file `AWS_CA_BUNDLE` names, else the bundled Amazon Trust Services roots;
+    never the system's, never unverified.
+
+    Raises
+    ------
+    ConfigError
+        The file holds no certificate OpenSSL can load.
+    """
+    cafile = settings.ca_bundle or str(_BUNDLED_CA_FILE)
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        named = f"`{AWS_CA_BUNDLE}` file" if settings.ca_bundle else "the bundled CA file"
+        raise ConfigError(f"{named} {cafile} holds no usable CA certificate: {exc}") from exc
+
+
 async def open_client(
-    settings: Settings, stack: AsyncExitStack, *, environ: Mapping[str, str] = os.environ
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    http: Callable[[ssl.SSLContext], Http] = Transport,
 ) -> Client:
     """Create the DynamoDB client and enter it on `stack`, which closes it.
 
     Parameters
     ----------
     settings
-        Region, endpoint override, attempts and their timeout.
+        Region, endpoint override, CA bundle, attempts and their timeout.
     stack
-        Closes the session (and its pooled connections) when it closes.
+        Closes the transport (and its pooled connections) when it closes.
     environ
         Where the AWS credentials variables are read (`shared.credentials`).
+    http
+        Makes the transport from the TLS context (the bench passes others).
 
     Raises
     ------
     ConfigError
-        The credentials endpoint URI is not one credentials may come from.
+        The credentials endpoint URI is not one credentials may come from, or the CA file
+        holds no usable certificate.
     """
     credentials = credentials_from(environ)
-    session = aiohttp.ClientSession(
-        # The deadline is enforced per read by `Store._send`; the session adds no other bound.
-        timeout=aiohttp.ClientTimeout(total=None),
-        # DynamoDB needs neither header, and aiohttp would build both for every request.
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    )
-    await stack.enter_async_context(session)
-    return Client(session, credentials, settings)
+    tls = tls_context(settings)
+    transport = http(tls)
+    stack.push_async_callback(transport.aclose)
+    return Client(transport, credentials, settings, tls)
 
 
 class _ErrorBody(msgspec.Struct):
@@ -374,7 +398,7 @@ class Store:
                     raise StoreUnavailable(str(exc)) from None
                 last = exc
                 continue
-            except OSError as exc:  # a socket error aiohttp lets by
+            except OSError as exc:  # a socket error the transport lets by
                 last = _caused(StoreUnavailable(f"{action} failed: {type(exc).__name__}"), exc)
                 continue
             if response.status == 200:

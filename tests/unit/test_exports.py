@@ -20,7 +20,8 @@ INTENDED: dict[str, set[str]] = {
         "suppress_reason",
     },
     "config": {
-        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION",
+        "AWS_CA_BUNDLE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_REGION",
         "CACHE_MAX_ENTRIES", "CACHE_NEGATIVE_TTL_SECONDS", "CACHE_STALE_IF_ERROR_SECONDS",
         "CACHE_TTL_SECONDS", "CLAIMS_CONFIG", "CLIENT_KEY", "COGNITO_BUDGET_MS", "CONSISTENT_READ",
         "DEADLINE_MARGIN_MS", "KEY_ATTRIBUTE", "LOG_LEVEL", "LOOKUP_TIMEOUT_MS", "LogLevel",
@@ -59,8 +60,12 @@ INTENDED: dict[str, set[str]] = {
     },
     "reader": {"Profile", "Reads", "peek", "read", "render"},
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
-    "store": {"Client", "Store", "open_client"},
+    "store": {"Client", "Store", "open_client", "tls_context"},
     "telemetry": {"Logger"},
+    "transport": {
+        "Codec", "Http", "IDLE_SECONDS", "LlhttpCodec", "MAX_BODY_BYTES", "MAX_IDLE_PER_ORIGIN",
+        "MalformedResponse", "ProtocolError", "ResponseTooLarge", "ResponseTruncated", "Transport",
+    },
     "trigger": {"answer"},
 }  # fmt: skip
 
