@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from aiodynamo.http.types import Request, RequestFailed
 
+from bench.h11_codec import H11Codec
 from shared.config import Settings
 from shared.errors import ConfigError
 from shared.store import tls_context
 from shared.transport import (
+    Codec,
+    LlhttpCodec,
     MalformedResponse,
     ResponseTooLarge,
     ResponseTruncated,
@@ -92,9 +95,24 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
     await asyncio.sleep(0.01)  # the connections' tasks see their close
 
 
+@pytest.fixture(params=[LlhttpCodec, H11Codec], ids=["llhttp", "h11"])
+def codec(request: pytest.FixtureRequest) -> Callable[[int], Codec]:
+    """Both parsers issue 21 measured meet the same matrix (llhttp ships, h11 is bench only)."""
+    made: Callable[[int], Codec] = request.param
+    return made
+
+
 @pytest.fixture
-async def transport() -> AsyncIterator[Transport]:
-    made = Transport(tls_context(make_settings()))
+def make(codec: Callable[[int], Codec]) -> Callable[..., Transport]:
+    def build(settings: Settings | None = None, **options: int) -> Transport:
+        return Transport(tls_context(settings or make_settings()), codec=codec, **options)
+
+    return build
+
+
+@pytest.fixture
+async def transport(make: Callable[..., Transport]) -> AsyncIterator[Transport]:
+    made = make()
     yield made
     await made.aclose()
 
@@ -171,7 +189,7 @@ async def test_transport_server_closing_an_idle_connection_is_met_on_a_fresh_one
 
 
 async def test_transport_connection_closed_as_the_request_goes_out_is_retried_once(
-    serve: Callable[..., Awaitable[RawServer]],
+    serve: Callable[..., Awaitable[RawServer]], make: Callable[..., Transport]
 ) -> None:
     # GIVEN a kept-alive connection the server drops on the next request, without answering
     # (the close raced the request, as when Lambda thawed a container)
@@ -187,7 +205,7 @@ async def test_transport_connection_closed_as_the_request_goes_out_is_retried_on
         await reader.read()
 
     server = await serve(script)
-    transport = Transport(tls_context(make_settings()))
+    transport = make()
     try:
         await transport(_post(server.url()))
         assert (await transport(_post(server.url()))).status == 200
@@ -245,7 +263,7 @@ async def test_transport_interim_answer_is_skipped(
         (b'HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n{"Item": {"a', ResponseTruncated),
         (b"HTTP/1.1 200 OK\r\nContent-Le", ResponseTruncated),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", ResponseTruncated),
-        (b"SSH-2.0-OpenSSH_9.6\r\n", MalformedResponse),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", MalformedResponse),
         (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", MalformedResponse),
     ],
     ids=["body", "head", "chunk", "not_http", "bad_length"],
@@ -279,10 +297,10 @@ async def test_transport_cut_or_malformed_answer_fails(
     ids=["announced", "chunked", "close_delimited"],
 )
 async def test_transport_oversized_body_fails(
-    serve: Callable[..., Awaitable[RawServer]], answer: bytes
+    serve: Callable[..., Awaitable[RawServer]], make: Callable[..., Transport], answer: bytes
 ) -> None:
     server = await _server(serve, _answering(answer, close=True))
-    transport = Transport(tls_context(make_settings()), max_body_bytes=1024)
+    transport = make(max_body_bytes=1024)
     try:
         with pytest.raises(RequestFailed) as caught:
             await transport(_post(server.url()))
@@ -334,11 +352,11 @@ async def test_transport_stalled_tls_handshake_ends_at_the_deadline(
 
 
 async def test_transport_keeps_a_tls_connection_alive(
-    serve: Callable[..., Awaitable[RawServer]], tmp_path: Path
+    serve: Callable[..., Awaitable[RawServer]], make: Callable[..., Transport], tmp_path: Path
 ) -> None:
     authority = throwaway_ca(tmp_path)
     server = await _server(serve, _answering(OK, OK), tls=server_context(authority))
-    transport = Transport(tls_context(_with_bundle(authority.ca)))
+    transport = make(_with_bundle(authority.ca))
     try:
         assert (await transport(_post(server.url("https")))).status == 200
         assert (await transport(_post(server.url("https")))).status == 200
@@ -376,10 +394,10 @@ async def test_transport_refused_connection_fails(transport: Transport) -> None:
 
 
 async def test_transport_closed_refuses_requests(
-    serve: Callable[..., Awaitable[RawServer]],
+    serve: Callable[..., Awaitable[RawServer]], make: Callable[..., Transport]
 ) -> None:
     server = await _server(serve, _answering(OK))
-    transport = Transport(tls_context(make_settings()))
+    transport = make()
     await transport(_post(server.url()))
     assert transport.connections == 1
     await transport.aclose()
