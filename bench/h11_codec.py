@@ -103,9 +103,13 @@ class H11Codec:
 
     @property
     def keep_alive(self) -> bool:
-        """Both sides done, neither asked to close."""
+        """Both sides done, neither asked to close, nothing after the response."""
         connection = self._connection
-        return connection.our_state is h11.DONE and connection.their_state is h11.DONE
+        return (
+            connection.our_state is h11.DONE
+            and connection.their_state is h11.DONE
+            and not connection.trailing_data[0]
+        )
 
     def response(self) -> Response:
         """The complete response."""

@@ -208,6 +208,9 @@ class LlhttpCodec:
         try:
             self._parser.feed_data(data)
         except HttpParserError as exc:
+            if self._complete and self._failure is None:
+                self._extra = True  # junk after a whole response: keep it, drop the connection
+                return True
             raise (self._failure or MalformedResponse(f"not an HTTP/1.1 response: {exc}")) from exc
         return self._complete
 
@@ -482,6 +485,8 @@ class Transport:
         idle.append(connection)
 
     async def _connect(self, origin: _Origin) -> _Connection:
+        if self.closed:  # closed while this request waited for another connection
+            raise RequestFailed(ConnectionError("the transport is closed"))
         loop = asyncio.get_running_loop()
         connection = _Connection(self._codec(self._limit), origin)
         try:

@@ -430,3 +430,12 @@ def socket_closed_port() -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         yield probe.getsockname()[1]
+
+
+async def test_transport_bytes_after_a_whole_answer_keep_the_answer_not_the_connection(
+    serve: Callable[..., Awaitable[RawServer]], transport: Transport
+) -> None:
+    server = await _server(serve, _answering(OK + b"garbage after the answer\r\n\r\n", OK))
+    assert (await transport(_post(server.url()))).body == b"{}"
+    assert (await transport(_post(server.url()))).body == b"{}"
+    assert server.connections == 2  # the first connection was not trusted again
