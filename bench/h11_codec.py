@@ -1,8 +1,8 @@
-"""A `shared.transport.Codec` on h11 (pure Python, sans-I/O): the other parser issue 21 measured.
+"""A `shared.lookup.codec.Codec` on h11 (pure Python, sans-I/O): the other parser issue 21 measured.
 
 h11 writes the request (its state machine must see it) and parses the answer; the connection
-handling stays `shared.transport`'s. Used by `bench.peers.ours_h11` and by the transport tests
-(the same fault matrix for both parsers); nothing here ships.
+handling stays `shared.lookup.transport`'s. Used by `bench.peers.ours_h11` and by the transport
+tests (the same fault matrix for both parsers); nothing here ships.
 """
 
 from collections.abc import Mapping
@@ -10,13 +10,18 @@ from collections.abc import Mapping
 import h11
 from aiodynamo.http.types import Response
 
-from shared.transport import MAX_BODY_BYTES, MalformedResponse, ResponseTooLarge, ResponseTruncated
+from shared.lookup.codec import (
+    MAX_BODY_BYTES,
+    MalformedResponse,
+    ResponseTooLarge,
+    ResponseTruncated,
+)
 
 __all__ = ("H11Codec",)
 
 
 class H11Codec:
-    """`shared.transport.Codec` on one `h11.Connection` (client side), reused per keep-alive."""
+    """`shared.lookup.codec.Codec` on one `h11.Connection` (client side), reused per keep-alive."""
 
     def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
         """Parse responses whose body is at most `limit` bytes."""

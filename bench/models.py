@@ -28,10 +28,10 @@ from bench import load
 from bench.population import ModelPopulation
 from bench.report import Progress
 from bench.stats import summarize
-from bench.warm import Call, _quiet, _timed
+from bench.warm import Call, quiet, timed
 from shared.config import load_settings
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.values import Item
 from tools.container import Container
 from tools.ddb_stub import stats, stub_process
 
@@ -80,6 +80,7 @@ def warm(
     off = Container(load_settings(env), logs="discard")
     on = Container(load_settings({**env, "CACHE_TTL_SECONDS": _WARM_TTL_SECONDS}), logs="discard")
     loop, store, lookup = off.loop, off.deps.store, off.deps.user.lookup
+    assert lookup is not None  # the data model's users have a key
     (tenant_source,) = lookup.related
     (query_source,) = lookup.queries
     consistent = lookup.consistent
@@ -133,7 +134,7 @@ def warm(
     shuffle = random.Random(SEED).shuffle
     cache = on.deps.cache
     assert cache is not None
-    with _quiet():
+    with quiet():
         for event in events[:warmup]:
             for name in names:
                 contenders[name](event)
@@ -144,7 +145,7 @@ def warm(
         for number, event in enumerate(events[warmup:]):
             shuffle(order)
             for name in order:
-                latencies[name].append(_timed(contenders[name], event, cpu[name]))
+                latencies[name].append(timed(contenders[name], event, cpu[name]))
             if (number + 1) % step == 0:
                 progress.step(f"data model warm: {number + 1}/{rounds} rounds")
         hits, loads = cache.hits - hits_before, cache.loads - loads_before

@@ -21,14 +21,16 @@ import timeit
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from bench.stats import summarize
-from shared.claims import apply_mapping
+from shared.claims import ClaimSet, apply, parse_rules
+from shared.claims.conditions import build_context
+from shared.claims.engine import apply_grants
 from shared.config import load_settings
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
-from shared.mapping import parse_mapping
-from shared.models import decode_event
-from shared.policy import apply_grants, build_context
+from shared.event import decode_event
+from shared.lookup import ItemRead, QueryRead, read_metadata
+from shared.values import Item
 from tools.container import Container
 
 GRANTS = 20
@@ -91,27 +93,29 @@ def _mapping(grants: list[dict[str, Any]]) -> Any:
             "grants": grants,
         },
     }
-    return parse_mapping(json.dumps(document).encode(), source="bench", toml=False)
+    return parse_rules(json.dumps(document).encode(), source="bench", toml=False)
 
 
 def _measure(label: str, mapping: Any) -> None:
     section = mapping.user
     event = decode_event(_EVENT)
-    keys = mapping.client_metadata
+    metadata = read_metadata(event, mapping.client_metadata)
 
     def invocation() -> None:
-        context = build_context(event, _ITEM, metadata_keys=keys)
-        claims = apply_mapping(section, _ITEM, "app-3", context=context)
-        apply_grants(section.grants, claims, context)
+        apply(section, event, _ITEM, metadata=metadata)
+
+    context = build_context(event, _ITEM, metadata=metadata)
+    without = msgspec.structs.replace(section, grants=())
+    mapped = apply(without, event, _ITEM, metadata=metadata)
+    assert isinstance(mapped, ClaimSet)  # no grant: no denial
+    base: ClaimSet = mapped
 
     def grants_only() -> None:
         apply_grants(section.grants, base, context)
 
-    context = build_context(event, _ITEM, metadata_keys=keys)
-    base = apply_mapping(section, _ITEM, "app-3", context=context)
     held = sum(grant.when.holds(context) for grant in section.grants)
     for name, func in (
-        ("context + mapping + grants", invocation),
+        ("claims.apply (mapping + grants)", invocation),
         ("apply_grants only", grants_only),
     ):
         per_call = min(timeit.repeat(func, number=NUMBER, repeat=REPEAT)) / NUMBER * 1e6

@@ -28,7 +28,7 @@ from bench.population import Population
 from bench.report import Progress
 from bench.stats import summarize
 from shared.config import load_settings
-from shared.lookup import ItemRead
+from shared.lookup.sources import ItemRead
 from tools.container import Container
 
 __all__ = ("SEED", "in_child", "run")
@@ -40,7 +40,7 @@ Call = Callable[[dict[str, Any]], object]
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     saved = sys.stdout
     with open(os.devnull, "w") as sink:
         sys.stdout = sink
@@ -50,7 +50,7 @@ def _quiet() -> Iterator[None]:
             sys.stdout = saved
 
 
-def _timed(call: Call, event: dict[str, Any], cpu: list[float] | None = None) -> float:
+def timed(call: Call, event: dict[str, Any], cpu: list[float] | None = None) -> float:
     started, used = time.perf_counter(), time.thread_time()
     call(event)
     if cpu is not None:
@@ -86,8 +86,9 @@ def run(
     ours_off = Container(off, logs="discard")
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
-    primary = ours_off.deps.user.lookup.primary
-    consistent = ours_off.deps.user.lookup.consistent
+    user_lookup = ours_off.deps.user.lookup
+    assert user_lookup is not None  # the bench's users have a key
+    primary, consistent = user_lookup.primary, user_lookup.consistent
 
     def lookup_only(event: dict[str, Any]) -> object:
         read = ItemRead(
@@ -121,7 +122,7 @@ def run(
     hits_before = 0
     cache = ours_on.deps.cache
     assert cache is not None
-    with _quiet():
+    with quiet():
         for event in events[:warmup]:
             for name in names:
                 contenders[name](event)
@@ -134,7 +135,7 @@ def run(
         for index, event in enumerate(events[warmup:]):
             shuffle(order)
             for name in order:
-                latencies[name].append(_timed(contenders[name], event, cpu[name]))
+                latencies[name].append(timed(contenders[name], event, cpu[name]))
             if (index + 1) % step == 0:
                 progress.step(f"warm: {index + 1}/{rounds} rounds")
         hits, loads = cache.hits - hits_before, cache.loads - loads_before
@@ -145,11 +146,11 @@ def run(
         hit_latencies = []
         hit_started = time.perf_counter()
         for index in range(hit_rounds):
-            hit_latencies.append(_timed(contenders["ours (cache on)"], hot[index % len(hot)]))
+            hit_latencies.append(timed(contenders["ours (cache on)"], hot[index % len(hot)]))
         hit_elapsed = time.perf_counter() - hit_started
         progress.step("warm: cache hits")
         naive_latencies = [
-            _timed(lambda e: naive(e, None), event) for event in events[:naive_rounds]
+            timed(lambda e: naive(e, None), event) for event in events[:naive_rounds]
         ]
         progress.step("warm: aioboto3 asyncio.run per call")
     latencies["ours (cache hit only)"] = hit_latencies

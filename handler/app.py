@@ -2,10 +2,10 @@
 
 At import, once per container: settings from the environment (a bad value fails the init, never
 a sign-in), one event loop kept for the container's life, and the dependencies (one DynamoDB
-client, entered once). With SnapStart, `before_snapshot` primes and `after_restore` renews
+connection, entered once). With SnapStart, `before_snapshot` primes and `after_restore` renews
 (`shared.lifecycle`). Per invocation, `handler` answers a fresh cache hit synchronously and
 runs a lookup on that same loop: never `asyncio.run`, which would close the loop under the
-cached client.
+cached connection.
 """
 
 import asyncio
@@ -24,7 +24,7 @@ __all__ = ("DEPS", "LOOP", "SETTINGS", "after_restore", "before_snapshot", "hand
 SETTINGS = load_settings(os.environ)
 LOOP = asyncio.new_event_loop()
 DEPS = open_deps(SETTINGS, LOOP)
-# Init leaves long-lived objects (decoders, the compiled mapping, the client, imported modules);
+# Init leaves long-lived objects (decoders, the compiled mapping, the connection, modules);
 # freezing them keeps every later full collection from walking them again, a tail-latency cost.
 gc.freeze()
 
@@ -36,7 +36,7 @@ def before_snapshot() -> None:
 
 
 def after_restore() -> None:
-    """SnapStart: new client and connections, empty cache, fresh random state."""
+    """SnapStart: a new connection, an empty cache, fresh random state."""
     global DEPS  # noqa: PLW0603 (the per-container dependencies, replaced once per restore)
     DEPS = renew(DEPS, SETTINGS)
 

@@ -1,7 +1,8 @@
-"""Settings: the environment variable names, the frozen `Settings` and `load_settings`.
+"""Settings: the frozen `Settings`, and `load_settings`, which reads them from the environment.
 
-The only module that reads configuration. `load_settings` takes a mapping (the handler passes
-`os.environ`, tests pass a dict), checks every value against an explicit accepted set or range,
+The only module that reads configuration; the variable names are its own private constants
+(`VARIABLES` lists them). `load_settings` takes a mapping (the handler passes `os.environ`,
+tests pass a dict), checks every value against an explicit accepted set or range,
 and raises one `ConfigError` naming every bad variable, so a bad deploy fails at init, never on a
 user's sign-in. Units are in the names; `0` means off where the README says so.
 """
@@ -14,71 +15,78 @@ import msgspec
 from shared.errors import ConfigError
 
 __all__ = (
-    "AWS_CA_BUNDLE",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_REGION",
-    "CACHE_MAX_ENTRIES",
-    "CACHE_NEGATIVE_TTL_SECONDS",
-    "CACHE_STALE_IF_ERROR_SECONDS",
-    "CACHE_TTL_SECONDS",
-    "CLAIMS_BUDGET_BYTES",
-    "CLAIMS_CONFIG",
-    "CLIENT_KEY",
-    "CLIENT_SORT_KEY",
     "COGNITO_BUDGET_MS",
-    "CONSISTENT_READ",
-    "DEADLINE_MARGIN_MS",
     "DEFAULT_CLAIMS_BUDGET_BYTES",
-    "KEY_ATTRIBUTE",
-    "LOG_LEVEL",
-    "LOOKUP_TIMEOUT_MS",
-    "METRICS",
-    "METRICS_NAMESPACE",
-    "ON_ERROR",
-    "ON_MISSING",
-    "RESPONSE_FORMAT",
-    "SERVICE_NAME",
-    "SORT_KEY_ATTRIBUTE",
-    "STORE_MAX_ATTEMPTS",
-    "TABLE_NAME",
-    "USER_KEY",
-    "USER_SORT_KEY",
+    "VARIABLES",
     "LogLevel",
     "Settings",
     "load_settings",
 )
 
-TABLE_NAME: Final = "TABLE_NAME"
-KEY_ATTRIBUTE: Final = "KEY_ATTRIBUTE"
-USER_KEY: Final = "USER_KEY"
-CLIENT_KEY: Final = "CLIENT_KEY"
-SORT_KEY_ATTRIBUTE: Final = "SORT_KEY_ATTRIBUTE"
-USER_SORT_KEY: Final = "USER_SORT_KEY"
-CLIENT_SORT_KEY: Final = "CLIENT_SORT_KEY"
-CONSISTENT_READ: Final = "CONSISTENT_READ"
-RESPONSE_FORMAT: Final = "RESPONSE_FORMAT"
-CACHE_TTL_SECONDS: Final = "CACHE_TTL_SECONDS"
-CACHE_MAX_ENTRIES: Final = "CACHE_MAX_ENTRIES"
-CACHE_NEGATIVE_TTL_SECONDS: Final = "CACHE_NEGATIVE_TTL_SECONDS"
-CACHE_STALE_IF_ERROR_SECONDS: Final = "CACHE_STALE_IF_ERROR_SECONDS"
-LOOKUP_TIMEOUT_MS: Final = "LOOKUP_TIMEOUT_MS"
-DEADLINE_MARGIN_MS: Final = "DEADLINE_MARGIN_MS"
-STORE_MAX_ATTEMPTS: Final = "STORE_MAX_ATTEMPTS"
-ON_MISSING: Final = "ON_MISSING"
-ON_ERROR: Final = "ON_ERROR"
-LOG_LEVEL: Final = "LOG_LEVEL"
-SERVICE_NAME: Final = "SERVICE_NAME"
-CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
-CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
-METRICS: Final = "METRICS"
-METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
-AWS_REGION: Final = "AWS_REGION"
-AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
-AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
-AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
-AWS_CA_BUNDLE: Final = "AWS_CA_BUNDLE"
+_TABLE_NAME: Final = "TABLE_NAME"
+_KEY_ATTRIBUTE: Final = "KEY_ATTRIBUTE"
+_USER_KEY: Final = "USER_KEY"
+_CLIENT_KEY: Final = "CLIENT_KEY"
+_SORT_KEY_ATTRIBUTE: Final = "SORT_KEY_ATTRIBUTE"
+_USER_SORT_KEY: Final = "USER_SORT_KEY"
+_CLIENT_SORT_KEY: Final = "CLIENT_SORT_KEY"
+_CONSISTENT_READ: Final = "CONSISTENT_READ"
+_RESPONSE_FORMAT: Final = "RESPONSE_FORMAT"
+_CACHE_TTL_SECONDS: Final = "CACHE_TTL_SECONDS"
+_CACHE_MAX_ENTRIES: Final = "CACHE_MAX_ENTRIES"
+_CACHE_NEGATIVE_TTL_SECONDS: Final = "CACHE_NEGATIVE_TTL_SECONDS"
+_CACHE_STALE_IF_ERROR_SECONDS: Final = "CACHE_STALE_IF_ERROR_SECONDS"
+_LOOKUP_TIMEOUT_MS: Final = "LOOKUP_TIMEOUT_MS"
+_DEADLINE_MARGIN_MS: Final = "DEADLINE_MARGIN_MS"
+_STORE_MAX_ATTEMPTS: Final = "STORE_MAX_ATTEMPTS"
+_ON_MISSING: Final = "ON_MISSING"
+_ON_ERROR: Final = "ON_ERROR"
+_LOG_LEVEL: Final = "LOG_LEVEL"
+_SERVICE_NAME: Final = "SERVICE_NAME"
+_CLAIMS_CONFIG: Final = "CLAIMS_CONFIG"
+_CLAIMS_BUDGET_BYTES: Final = "CLAIMS_BUDGET_BYTES"
+_METRICS: Final = "METRICS"
+_METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
+_AWS_REGION: Final = "AWS_REGION"
+_AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
+_AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
+_AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+_AWS_CA_BUNDLE: Final = "AWS_CA_BUNDLE"
+
+VARIABLES: Final = frozenset(
+    {
+        _TABLE_NAME,
+        _KEY_ATTRIBUTE,
+        _USER_KEY,
+        _CLIENT_KEY,
+        _SORT_KEY_ATTRIBUTE,
+        _USER_SORT_KEY,
+        _CLIENT_SORT_KEY,
+        _CONSISTENT_READ,
+        _RESPONSE_FORMAT,
+        _CACHE_TTL_SECONDS,
+        _CACHE_MAX_ENTRIES,
+        _CACHE_NEGATIVE_TTL_SECONDS,
+        _CACHE_STALE_IF_ERROR_SECONDS,
+        _LOOKUP_TIMEOUT_MS,
+        _DEADLINE_MARGIN_MS,
+        _STORE_MAX_ATTEMPTS,
+        _ON_MISSING,
+        _ON_ERROR,
+        _LOG_LEVEL,
+        _SERVICE_NAME,
+        _CLAIMS_CONFIG,
+        _CLAIMS_BUDGET_BYTES,
+        _METRICS,
+        _METRICS_NAMESPACE,
+        _AWS_REGION,
+        _AWS_DEFAULT_REGION,
+        _AWS_ENDPOINT_URL_DYNAMODB,
+        _AWS_ENDPOINT_URL,
+        _AWS_CA_BUNDLE,
+    }
+)
+"""Every environment variable `load_settings` reads."""
 
 COGNITO_BUDGET_MS: Final = 5000
 """Cognito waits at most this long for the trigger, whatever the function's own timeout."""
@@ -132,11 +140,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Policy when the profile is missing or the store fails (`ON_MISSING`, `ON_ERROR`).
     log_level, service_name
         Logging threshold and the `service` key of every log line.
-    region, endpoint_url
-        AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
-    ca_bundle
-        A PEM file of CA certificates every https connection is verified against instead of
-        the bundled Amazon Trust Services roots (`AWS_CA_BUNDLE`), for an endpoint override.
+    region, endpoint_url, ca_bundle
+        AWS region, an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local), and a PEM
+        file of CA certificates https is verified against instead of the bundled roots.
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
     claims_budget_bytes
@@ -257,6 +263,22 @@ class _Reader:
         listed = ", ".join(f"`{a}`" for a in accepted)
         return self._parse(name, parse, f"one of {listed}")
 
+    def pem_file(self, name: str) -> str | None:
+        """A path naming a readable file that holds a PEM certificate (a CA bundle)."""
+        if (path := self.text(name)) is None:
+            return None
+        try:
+            with open(path, "rb") as file:
+                if b"-----BEGIN CERTIFICATE-----" in file.read(16 * 1024 * 1024):
+                    return path
+            problem = "must name a PEM file of CA certificates (no `BEGIN CERTIFICATE` in it)"
+        except FileNotFoundError:
+            problem = "must name an existing file"
+        except OSError as exc:
+            problem = f"must name a readable file ({exc.strerror or type(exc).__name__})"
+        self.problems.append(f"`{name}` {problem}, got `{path!r}`")
+        return None
+
     def first(self, *names: str) -> tuple[str, str] | None:
         """The first of `names` that is set, with its value: the specific variable first."""
         for name in names:
@@ -267,6 +289,54 @@ class _Reader:
 
 
 _DAY_SECONDS: Final = 86_400.0
+
+
+def _aws_values(read: _Reader) -> dict[str, object]:
+    """The region, endpoint and CA bundle, as an AWS SDK finds them (the specific one first)."""
+    endpoint = read.first(_AWS_ENDPOINT_URL_DYNAMODB, _AWS_ENDPOINT_URL)
+    if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
+        name, value = endpoint
+        read.problems.append(f"`{name}` must be an http:// or https:// URL, got `{value!r}`")
+    region = read.first(_AWS_REGION, _AWS_DEFAULT_REGION)
+    if region is None:
+        read.problems.append(
+            f"`{_AWS_REGION}` is required (Lambda sets it; set it when run locally)"
+        )
+    return {
+        "region": region[1] if region else None,
+        "endpoint_url": endpoint[1] if endpoint else None,
+        "ca_bundle": read.pem_file(_AWS_CA_BUNDLE),
+    }
+
+
+def _function_values(read: _Reader) -> dict[str, object]:
+    """Every setting of the function's own, parsed (None: unset or invalid)."""
+    return {
+        "table_name": read.required(_TABLE_NAME, "the DynamoDB table holding the profiles"),
+        "key_attribute": read.text(_KEY_ATTRIBUTE),
+        "user_key": read.text(_USER_KEY),
+        "client_key": read.text(_CLIENT_KEY),
+        "sort_key_attribute": read.text(_SORT_KEY_ATTRIBUTE),
+        "user_sort_key": read.text(_USER_SORT_KEY),
+        "client_sort_key": read.text(_CLIENT_SORT_KEY),
+        "consistent_read": read.boolean(_CONSISTENT_READ),
+        "response_format": read.choice(_RESPONSE_FORMAT, ("auto", "v1", "v2")),
+        "cache_ttl_seconds": read.seconds(_CACHE_TTL_SECONDS, _DAY_SECONDS),
+        "cache_max_entries": read.integer(_CACHE_MAX_ENTRIES, 1, 10_000_000),
+        "cache_negative_ttl_seconds": read.seconds(_CACHE_NEGATIVE_TTL_SECONDS, _DAY_SECONDS),
+        "cache_stale_if_error_seconds": read.seconds(_CACHE_STALE_IF_ERROR_SECONDS, _DAY_SECONDS),
+        "lookup_timeout_ms": read.integer(_LOOKUP_TIMEOUT_MS, 1, 4500),
+        "deadline_margin_ms": read.integer(_DEADLINE_MARGIN_MS, 0, 4000),
+        "store_max_attempts": read.integer(_STORE_MAX_ATTEMPTS, 1, 5),
+        "on_missing": read.choice(_ON_MISSING, ("allow", "deny")),
+        "on_error": read.choice(_ON_ERROR, ("deny", "allow")),
+        "log_level": read.choice(_LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        "service_name": read.text(_SERVICE_NAME),
+        "claims_config": read.text(_CLAIMS_CONFIG),
+        "claims_budget_bytes": read.integer(_CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
+        "metrics": read.boolean(_METRICS),
+        "metrics_namespace": read.text(_METRICS_NAMESPACE),
+    }
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -283,50 +353,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         One error naming every invalid or missing variable, its value and what is accepted.
     """
     read = _Reader(environ)
-    endpoint = read.first(AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL)
-    if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
-        name, value = endpoint
-        read.problems.append(f"`{name}` must be an http:// or https:// URL, got `{value!r}`")
-    ca_bundle = read.text(AWS_CA_BUNDLE)
-    if ca_bundle is not None:
-        problem = _ca_bundle_problem(ca_bundle)
-        if problem:
-            read.problems.append(f"`{AWS_CA_BUNDLE}` {problem}, got `{ca_bundle!r}`")
-            ca_bundle = None
-    region = read.first(AWS_REGION, AWS_DEFAULT_REGION)
-    if region is None:
-        read.problems.append(
-            f"`{AWS_REGION}` is required (Lambda sets it; set it when run locally)"
-        )
-    values = {
-        "table_name": read.required(TABLE_NAME, "the DynamoDB table holding the profiles"),
-        "key_attribute": read.text(KEY_ATTRIBUTE),
-        "user_key": read.text(USER_KEY),
-        "client_key": read.text(CLIENT_KEY),
-        "sort_key_attribute": read.text(SORT_KEY_ATTRIBUTE),
-        "user_sort_key": read.text(USER_SORT_KEY),
-        "client_sort_key": read.text(CLIENT_SORT_KEY),
-        "consistent_read": read.boolean(CONSISTENT_READ),
-        "response_format": read.choice(RESPONSE_FORMAT, ("auto", "v1", "v2")),
-        "cache_ttl_seconds": read.seconds(CACHE_TTL_SECONDS, _DAY_SECONDS),
-        "cache_max_entries": read.integer(CACHE_MAX_ENTRIES, 1, 10_000_000),
-        "cache_negative_ttl_seconds": read.seconds(CACHE_NEGATIVE_TTL_SECONDS, _DAY_SECONDS),
-        "cache_stale_if_error_seconds": read.seconds(CACHE_STALE_IF_ERROR_SECONDS, _DAY_SECONDS),
-        "lookup_timeout_ms": read.integer(LOOKUP_TIMEOUT_MS, 1, 4500),
-        "deadline_margin_ms": read.integer(DEADLINE_MARGIN_MS, 0, 4000),
-        "store_max_attempts": read.integer(STORE_MAX_ATTEMPTS, 1, 5),
-        "on_missing": read.choice(ON_MISSING, ("allow", "deny")),
-        "on_error": read.choice(ON_ERROR, ("deny", "allow")),
-        "log_level": read.choice(LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
-        "service_name": read.text(SERVICE_NAME),
-        "region": region[1] if region else None,
-        "endpoint_url": endpoint[1] if endpoint else None,
-        "ca_bundle": ca_bundle,
-        "claims_config": read.text(CLAIMS_CONFIG),
-        "claims_budget_bytes": read.integer(CLAIMS_BUDGET_BYTES, 1024, _MAX_CLAIMS_BUDGET_BYTES),
-        "metrics": read.boolean(METRICS),
-        "metrics_namespace": read.text(METRICS_NAMESPACE),
-    }
+    values = {**_aws_values(read), **_function_values(read)}
     present = {name: value for name, value in values.items() if value is not None}
     present.setdefault("table_name", "")  # missing: already a problem above
     try:
@@ -339,51 +366,34 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return settings
 
 
-_PEM_CERTIFICATE: Final = b"-----BEGIN CERTIFICATE-----"
-
-
-def _ca_bundle_problem(path: str) -> str | None:
-    """Why `path` cannot be a CA bundle (None: a readable file holding a PEM certificate)."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read(16 * 1024 * 1024)
-    except FileNotFoundError:
-        return "must name an existing file"
-    except OSError as exc:
-        return f"must name a readable file ({exc.strerror or type(exc).__name__})"
-    if _PEM_CERTIFICATE not in data:
-        return "must name a PEM file of CA certificates (no `BEGIN CERTIFICATE` in it)"
-    return None
-
-
 def _conflicts(settings: Settings) -> list[str]:
     """Problems between variables that are each valid alone."""
     problems: list[str] = []
     if not settings.cache_enabled:
         for name, value in (
-            (CACHE_NEGATIVE_TTL_SECONDS, settings.cache_negative_ttl_seconds),
-            (CACHE_STALE_IF_ERROR_SECONDS, settings.cache_stale_if_error_seconds),
+            (_CACHE_NEGATIVE_TTL_SECONDS, settings.cache_negative_ttl_seconds),
+            (_CACHE_STALE_IF_ERROR_SECONDS, settings.cache_stale_if_error_seconds),
         ):
             if value != 0:
-                problems.append(f"`{name}` needs the cache on: set `{CACHE_TTL_SECONDS}` above 0")
-    sort_keys = {USER_SORT_KEY: settings.user_sort_key, CLIENT_SORT_KEY: settings.client_sort_key}
+                problems.append(f"`{name}` needs the cache on: set `{_CACHE_TTL_SECONDS}` above 0")
+    sort_keys = {_USER_SORT_KEY: settings.user_sort_key, _CLIENT_SORT_KEY: settings.client_sort_key}
     if settings.sort_key_attribute is not None:
-        problems += [
-            f"`{SORT_KEY_ATTRIBUTE}` is set, so `{name}` must give the sort key's value (a "
-            "template such as `PROFILE` or `PROFILE#{sub}`)"
-            for name, value in sort_keys.items()
-            if value is None
-        ]
+        # Machine clients may go without (a pool without any): their events then have no key.
+        if settings.user_sort_key is None:
+            problems.append(
+                f"`{_SORT_KEY_ATTRIBUTE}` is set, so `{_USER_SORT_KEY}` must give the sort key's "
+                "value (a template such as `PROFILE` or `PROFILE#{sub}`)"
+            )
     else:
         problems += [
-            f"`{name}` needs `{SORT_KEY_ATTRIBUTE}`, the name of the table's sort key"
+            f"`{name}` needs `{_SORT_KEY_ATTRIBUTE}`, the name of the table's sort key"
             for name, value in sort_keys.items()
             if value is not None
         ]
     lookup, margin = settings.lookup_timeout_ms, settings.deadline_margin_ms
     if lookup + margin > COGNITO_BUDGET_MS:
         problems.append(
-            f"`{LOOKUP_TIMEOUT_MS}` + `{DEADLINE_MARGIN_MS}` must fit in Cognito's "
+            f"`{_LOOKUP_TIMEOUT_MS}` + `{_DEADLINE_MARGIN_MS}` must fit in Cognito's "
             f"{COGNITO_BUDGET_MS} ms budget, got {lookup} + {margin}"
         )
     return problems

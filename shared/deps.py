@@ -1,81 +1,71 @@
 """The per-container dependencies: built once at init, shared by every invocation.
 
-`open_deps` builds them around one DynamoDB client entered on an `AsyncExitStack` (tests pass a
-fake profile source to `build_deps` instead). `Deps` holds the settings, the event loop the client
-is bound to, the two principals (users and machine clients: how each finds, reads and applies its
-item), the cache, the logger and the invocation counter. `Deps.close` closes the client on its
-loop; the loop itself belongs to whoever created it (the handler, `tools.container`).
+`open_deps` builds them around one DynamoDB connection entered on an `AsyncExitStack` (tests
+pass a fake profile source to `build_deps` instead). `Deps` holds the settings, the event loop
+the connection is bound to, the two principals (users and machine clients: how each finds, reads
+and applies its item), the cache, the logger and the invocation counter; `Deps.principal` is the
+one place an event is decided to be a user's or a machine client's. `Deps.close` closes the
+connection on its loop; the loop itself belongs to whoever created it (the handler,
+`tools.container`). The one module outside `shared.lookup` that opens the connection
+(`shared.lookup.dynamodb`).
 """
 
 import asyncio
 import time
-from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import Protocol
+from typing import Final, Literal
 
 import msgspec
 
-from shared.cache import Clock, TTLCache
-from shared.claims import DEFAULT_MAPPING, Mapping, Section
+from shared.claims import DEFAULT_RULES, Rules, Section, load_rules
 from shared.config import Settings
 from shared.errors import ConfigError
-from shared.item import Item
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, Lookup, QueryRead, build_lookup
-from shared.mapping import load_mapping
-from shared.store import Store, open_client
+from shared.event import Event
+from shared.lookup import (
+    Cached,
+    Clock,
+    KeyTemplate,
+    Lookup,
+    ProfileSource,
+    Store,
+    TTLCache,
+    build_lookup,
+)
+from shared.lookup.dynamodb import open_connection
 from shared.telemetry import Logger
 
-__all__ = ("Cached", "Deps", "Principal", "ProfileSource", "build_deps", "open_deps")
+__all__ = ("Deps", "Principal", "PrincipalKind", "build_deps", "open_deps")
 
-Cached = Item | list[Item]
-"""What the cache holds per read: an item, or a query's items."""
-
-
-class ProfileSource(Protocol):
-    """Where items come from: `shared.store.Store` in production, fakes in unit tests.
-
-    Each read finishes, retries included, within `timeout` seconds or raises `StoreError`.
-    """
-
-    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
-        """The item `read` names, or None when there is none."""
-        ...
-
-    async def batch_get(
-        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
-    ) -> list[Item | None]:
-        """The items `reads` name, in their order (None: no such item)."""
-        ...
-
-    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
-        """The items `read` matches, in key order, one page at most."""
-        ...
+PrincipalKind = Literal["user", "client"]
+"""Users, or machine clients (V3 client credentials)."""
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """Who the tokens are for, users or machine clients: decided once per event, in the plan.
+    """Who the tokens are for, users or machine clients: decided once per event (`Deps.principal`).
 
     Parameters
     ----------
-    machine
-        Machine clients (V3 client credentials): access token only, no groups.
+    kind
+        `user`, or `client` for machine clients (access token only, no groups).
     lookup
-        What to read: the primary item, related items, queries.
+        What to read: the primary item, related items, queries; None when no key can be
+        built for this kind (machine clients on a table with a sort key but no
+        `CLIENT_SORT_KEY`): its events end with reason `no_key`.
     section
         The part of the claim mapping applied to what was read.
-    cache_prefix
-        Prefix of every cache key: user and machine reads are projected differently, so they
-        never share an entry even when their keys render the same.
     metadata_keys
-        The `clientMetadata` keys the lookup's templates may read (allowlisted).
+        The `clientMetadata` keys the lookup's templates and the conditions may read.
     """
 
-    machine: bool
-    lookup: Lookup
+    kind: PrincipalKind
+    lookup: Lookup | None
     section: Section
-    cache_prefix: str
     metadata_keys: frozenset[str] = frozenset()
+
+    @property
+    def machine(self) -> bool:
+        """Machine clients: access token only, no groups."""
+        return self.kind == "client"
 
 
 class Deps:
@@ -115,52 +105,83 @@ class Deps:
         self.invocations = 0
         self._stack = stack
 
+    def principal(self, event: Event) -> Principal:
+        """The one decision of whose tokens these are: a machine client's or a user's."""
+        return self.client if event.is_machine_client else self.user
+
     def close(self) -> None:
-        """Close the DynamoDB client on its loop. Idempotent; the deps are unusable afterwards.
+        """Close the DynamoDB connection on its loop. Idempotent; the deps are unusable after.
 
         The loop must not be running; it stays open (its creator closes it).
         """
         self.loop.run_until_complete(self._stack.aclose())
 
 
-def _mapping(settings: Settings) -> Mapping:
+def _rules(settings: Settings) -> Rules:
     if settings.claims_config is None:
-        return DEFAULT_MAPPING
-    return load_mapping(settings.claims_config)
+        return DEFAULT_RULES
+    keys: tuple[str, ...] = (settings.key_attribute,)
+    if settings.sort_key_attribute is not None:
+        keys += (settings.sort_key_attribute,)
+    # The settings describe the default table's key; the file may describe other tables.
+    return load_rules(settings.claims_config, table_keys={None: keys, settings.table_name: keys})
 
 
-def _principal(settings: Settings, mapping: Mapping, *, machine: bool) -> Principal:
-    """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
-    name = "client" if machine else "user"
-    section = mapping.client if machine else mapping.user
+_OWNERS: Final[dict[PrincipalKind, tuple[str, ...]]] = {
+    "user": ("sub", "userName"),
+    "client": ("clientId",),
+}
+"""The placeholders that name the principal itself (`{userPoolId}` does not: all share it)."""
+
+
+def _default_key(
+    settings: Settings, kind: PrincipalKind
+) -> tuple[tuple[str, KeyTemplate], ...] | None:
+    """The primary key from the settings (`USER_KEY`, or `CLIENT_KEY`, and the sort key); None
+    for machine clients on a table with a sort key but no `CLIENT_SORT_KEY`."""
+    machine = kind == "client"
     key_variable, sort_variable = (
         ("CLIENT_KEY", "CLIENT_SORT_KEY") if machine else ("USER_KEY", "USER_SORT_KEY")
     )
     partition = KeyTemplate(key_variable, settings.client_key if machine else settings.user_key)
-    default_key: tuple[tuple[str, KeyTemplate], ...] = ((settings.key_attribute, partition),)
+    key: tuple[tuple[str, KeyTemplate], ...] = ((settings.key_attribute, partition),)
     sort = settings.client_sort_key if machine else settings.user_sort_key
-    if settings.sort_key_attribute is not None and sort is not None:
-        default_key += ((settings.sort_key_attribute, KeyTemplate(sort_variable, sort)),)
-    if section.lookup.item is None and not partition.event_names:
+    if settings.sort_key_attribute is not None:
+        if sort is None:
+            return None
+        key += ((settings.sort_key_attribute, KeyTemplate(sort_variable, sort)),)
+    if not any(name in template.event_names for _, template in key for name in _OWNERS[kind]):
+        owners = " or ".join(f"`{{{name}}}`" for name in _OWNERS[kind])
         raise ConfigError(
-            f"`{key_variable}` must contain a placeholder (`{{userName}}`, `{{sub}}`, "
-            f"`{{clientId}}`, `{{userPoolId}}`), got `{partition.template}`: every "
-            f"{name} would share one item"
+            f"`{key_variable}` must contain a placeholder naming the {kind} ({owners}), got "
+            f"`{partition.template}`: every {kind} would share one item"
         )
-    where = f"claim mapping `{settings.claims_config}`: {name}" if settings.claims_config else name
-    return Principal(
-        machine=machine,
-        lookup=build_lookup(
+    return key
+
+
+def _principal(settings: Settings, rules: Rules, kind: PrincipalKind) -> Principal:
+    """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
+    section = rules.client if kind == "client" else rules.user
+    default_key = _default_key(settings, kind)
+    where = f"claim mapping `{settings.claims_config}`: {kind}" if settings.claims_config else kind
+    lookup = None
+    if default_key is not None or section.lookup.item is not None:
+        lookup = build_lookup(
             section.lookup,
             reads=section.reads,
             default_table=settings.table_name,
-            default_key=default_key,
+            default_key=default_key or (),
             consistent=settings.consistent_read,
             where=where,
-        ),
-        section=section,
-        cache_prefix=name[0] + ":",
-        metadata_keys=frozenset(mapping.client_metadata),
+            cache_prefix=kind[0] + ":",
+        )
+    elif settings.claims_config is not None and section != Section():
+        raise ConfigError(
+            f"`CLIENT_SORT_KEY` is required: `SORT_KEY_ATTRIBUTE` is set and {where} reads "
+            "machine-client items (or give `[client.item]` a key)"
+        )
+    return Principal(
+        kind=kind, lookup=lookup, section=section, metadata_keys=frozenset(rules.client_metadata)
     )
 
 
@@ -177,7 +198,7 @@ def build_deps(
     store: ProfileSource,
     loop: asyncio.AbstractEventLoop,
     *,
-    mapping: Mapping | None = None,
+    rules: Rules | None = None,
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
     stack: AsyncExitStack | None = None,
@@ -192,21 +213,21 @@ def build_deps(
         Where items come from.
     loop
         The event loop every lookup runs on (the one `store` is bound to).
-    mapping
+    rules
         The claim mapping; by default the one `CLAIMS_CONFIG` names, else the built-in one.
     clock
         The cache's monotonic clock.
     logger
         By default the one `settings` describe (level, service, EMF metrics when on).
     stack
-        Closes the store's client in `Deps.close`.
+        Closes the store's connection in `Deps.close`.
 
     Raises
     ------
     ConfigError
         A key template or the claim mapping is invalid.
     """
-    mapping = mapping or _mapping(settings)
+    rules = rules or _rules(settings)
     cache: TTLCache[Cached] | None = None
     if settings.cache_enabled:
         cache = TTLCache(
@@ -219,8 +240,8 @@ def build_deps(
     return Deps(
         settings=settings,
         loop=loop,
-        user=_principal(settings, mapping, machine=False),
-        client=_principal(settings, mapping, machine=True),
+        user=_principal(settings, rules, "user"),
+        client=_principal(settings, rules, "client"),
         store=store,
         cache=cache,
         logger=logger or _logger(settings),
@@ -232,11 +253,11 @@ def open_deps(
     settings: Settings,
     loop: asyncio.AbstractEventLoop,
     *,
-    mapping: Mapping | None = None,
+    rules: Rules | None = None,
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
 ) -> Deps:
-    """Build the per-container dependencies around one DynamoDB client, entered once on `loop`.
+    """Build the per-container dependencies around one DynamoDB connection, entered on `loop`.
 
     `loop` must not be running; every later lookup runs on it.
 
@@ -245,14 +266,14 @@ def open_deps(
     ConfigError
         A key template or the claim mapping is invalid.
     """
-    mapping = mapping or _mapping(settings)
+    rules = rules or _rules(settings)
 
     async def enter() -> Deps:
         stack = AsyncExitStack()
         try:
-            store = Store(await open_client(settings, stack))
+            store = Store(await open_connection(settings, stack))
             return build_deps(
-                settings, store, loop, mapping=mapping, clock=clock, logger=logger, stack=stack
+                settings, store, loop, rules=rules, clock=clock, logger=logger, stack=stack
             )
         except BaseException:
             await stack.aclose()

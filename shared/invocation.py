@@ -11,16 +11,17 @@ from typing import Final, Literal
 
 import msgspec
 
-from shared.models import JSONValue
+from shared.lookup import CacheResult
 from shared.telemetry import Logger
+from shared.values import JSONValue
 
-__all__ = ("CacheResult", "Invocation", "Outcome", "Reason", "log_invocation")
+__all__ = ("Invocation", "Outcome", "Reason", "log_invocation")
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
+"""What the invocation decided about the tokens."""
 Reason = Literal[
     "found", "missing", "missing_required", "no_key", "store_error", "bad_event", "grant_denied"
 ]
-CacheResult = Literal["off", "hit", "miss", "shared", "stale", "none"]
 
 MAX_LOGGED_DROPS: Final = 20
 """Dropped claims named in one log line; the rest are counted (`dropped_total`)."""

@@ -5,8 +5,8 @@ snapshot, `prime` runs what the first invocation would otherwise pay for (msgspe
 the event, the item and the response body, the SigV4 signer, the transport's connection and
 request path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
 After a restore, `renew` drops what must not be shared between restored copies or carried
-across the time the snapshot slept: the pooled connections and the client with the credentials
-it resolved (the new client picks and fetches them again), the cache, and the random state.
+across the time the snapshot slept: the pooled connections and the connection with the
+credentials it resolved (the new one picks and fetches them again), the cache, and the random state.
 """
 
 import random
@@ -15,9 +15,8 @@ from typing import Final
 from shared.config import Settings
 from shared.deps import Deps, open_deps
 from shared.errors import StoreError
-from shared.item import decode_get_item, decode_item
-from shared.lookup import ItemRead
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup import ItemRead, decode_get_item, decode_item
 
 __all__ = ("PRIME_KEY", "prime", "renew")
 
@@ -43,11 +42,14 @@ def prime(deps: Deps) -> bool:
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')
     timeout = deps.settings.lookup_timeout_ms / 1000
-    source = deps.user.lookup.primary
+    lookup = deps.user.lookup or deps.client.lookup
+    if lookup is None:
+        return False  # nothing to read: no connection to warm
+    source = lookup.primary
     read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))
     try:
         deps.loop.run_until_complete(
-            deps.store.get_item(read, consistent=deps.user.lookup.consistent, timeout=timeout)
+            deps.store.get_item(read, consistent=lookup.consistent, timeout=timeout)
         )
     except StoreError:
         return False
@@ -55,7 +57,7 @@ def prime(deps: Deps) -> bool:
 
 
 def renew(deps: Deps, settings: Settings) -> Deps:
-    """Close `deps` and open fresh ones: new client, new connections, empty cache, new seed.
+    """Close `deps` and open fresh ones: new connection, empty cache, new random seed.
 
     Raises
     ------

@@ -12,14 +12,8 @@ clients). Pure: no I/O, no logging.
 from typing import Final, Literal
 
 from shared.claims import ClaimSet, GroupOverride
-from shared.models import (
-    CLIENT_CREDENTIALS,
-    Event,
-    GroupConfiguration,
-    JSONValue,
-    encode_json,
-    version_number,
-)
+from shared.event import CLIENT_CREDENTIALS, Event, GroupConfiguration, version_number
+from shared.values import JSONValue, encode_json
 
 __all__ = ("Shape", "blank_response", "build_response", "choose_shape")
 

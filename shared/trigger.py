@@ -6,11 +6,11 @@ without touching the event loop; a lookup runs its async core (`_look_up`) on th
 dependencies were opened on, under the lookup deadline (the lookup timeout, cut to the
 invocation's remaining time less a margin).
 
-Decisions, each made in one place: user or machine client in `_plan` (the `Principal`);
-`ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; conditions and grants
-(`shared.policy`) in `_conclude`, and a `deny` grant that reads no item also where tokens are
-issued without one (`_item_free_denial`). `SignInDenied`, with a fixed user-safe
-message, is the only exception `answer` raises.
+Decisions, each made in one place: user or machine client by `Deps.principal` (in `_plan`);
+`ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; the mapping, its conditions and
+grants by `shared.claims.engine` (in `_conclude`), and a `deny` grant that reads no item also
+where tokens are issued without one (`_item_free_denial`). `SignInDenied`, with a fixed
+user-safe message, is the only exception `answer` raises.
 """
 
 import time
@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, apply_mapping, override_groups
+from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -28,12 +28,11 @@ from shared.errors import (
     SignInDenied,
     StoreError,
 )
-from shared.invocation import CacheResult, Invocation, Reason, log_invocation
-from shared.keys import read_metadata
-from shared.models import Event, JSONValue, decode_event
-from shared.policy import Denial, apply_grants, build_context, find_denial
-from shared.reader import Profile, Reads, peek, read, render
+from shared.event import Event, decode_event
+from shared.invocation import Invocation, Reason, log_invocation
+from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
+from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
 
@@ -107,10 +106,11 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
         decoded = decode_event(event)
     except EventError as exc:
         return _on_error(event, None, error=exc, reason="bad_event", cache="none", deps=deps)
-    principal = deps.client if decoded.is_machine_client else deps.user
+    principal = deps.principal(decoded)
     shape = choose_shape(decoded, deps.settings.response_format)
     metadata = read_metadata(decoded, principal.metadata_keys)
-    reads = render(principal, decoded, metadata[0] or None)
+    lookup = principal.lookup
+    reads = render(lookup, decoded, metadata[0] or None) if lookup is not None else None
     return _Plan(
         event=event,
         decoded=decoded,
@@ -143,38 +143,21 @@ async def _look_up(plan: _Plan, reads: Reads, remaining_ms: int | None, deps: De
 
 
 def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
-    """Apply the principal's mapping, then its grants, to what was read (no primary: no profile)."""
+    """Apply the principal's mapping and grants to what was read (no primary: no profile)."""
     item = profile.primary
     if item is None:
         return _on_missing(plan, "missing", profile.cache, deps)
-    section = plan.principal.section
-    budget = deps.settings.claims_budget_bytes
-    if not section.conditional:
-        claims = apply_mapping(
-            section, item, plan.decoded.client_id, sources=profile.sources, budget=budget
-        )
-        ignored = 0
-    else:
-        context = build_context(
-            plan.decoded,
-            item,
-            group_override=override_groups(section, item),
-            metadata=plan.metadata,
-        )
-        ignored = context.metadata_ignored
-        claims = apply_mapping(
-            section,
-            item,
-            plan.decoded.client_id,
-            sources=profile.sources,
-            context=context,
-            budget=budget,
-        )
+    claims = apply(
+        plan.principal.section,
+        plan.decoded,
+        item,
+        sources=profile.sources,
+        metadata=plan.metadata,
+        budget=deps.settings.claims_budget_bytes,
+    )
+    if isinstance(claims, Denial):
         # Before `required`: a deny grant reading the item fires whatever else it lacks.
-        granted = apply_grants(section.grants, claims, context)
-        if isinstance(granted, Denial):
-            return _denied_by(plan, granted, profile.cache, ignored)
-        claims = granted
+        return _denied_by(plan, claims, profile.cache)
     if claims.missing_required is not None:
         # A profile without a required attribute is no usable profile: ON_MISSING decides.
         return _on_missing(plan, "missing_required", profile.cache, deps)
@@ -185,16 +168,12 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         cache=profile.cache,
         shape=plan.shape,
         dropped=claims.dropped,
-        metadata_ignored=ignored,
+        metadata_ignored=plan.metadata[1],
     )
 
 
 def _denied_by(
-    plan: _Plan,
-    denial: Denial,
-    cache: CacheResult,
-    ignored: int,
-    error: PretokenError | None = None,
+    plan: _Plan, denied: Denial, cache: CacheResult, error: PretokenError | None = None
 ) -> Invocation:
     """A grant denied: the fixed message of `ON_MISSING=deny`; the log names the grant only."""
     return Invocation(
@@ -206,27 +185,27 @@ def _denied_by(
         error=str(error) if error is not None else None,
         error_kind=error.kind if isinstance(error, StoreError) else None,
         denied_message=DENIED_NO_PROFILE,
-        denied_by=denial.grant,
-        metadata_ignored=ignored,
+        denied_by=denied.grant,
+        metadata_ignored=plan.metadata[1],
     )
 
 
 def _item_free_denial(
-    plan: _Plan, cache: CacheResult, error: PretokenError | None = None
+    plan: _Plan,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+    item: Item | None = None,
 ) -> Invocation | None:
-    """Without an item, a `deny` grant that reads none (no `attribute_equals`) still denies.
+    """Without a usable profile, a `deny` grant still denies on whatever was read.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
-    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
+    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`, nor,
+    when the primary item was read before another read failed (`item`), on the item.
     """
-    section = plan.principal.section
-    if not section.grants:
+    found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
+    if found is None:
         return None
-    context = build_context(plan.decoded, None, metadata=plan.metadata)
-    denial = find_denial(section.grants, context)
-    if denial is None:
-        return None
-    return _denied_by(plan, denial, cache, context.metadata_ignored, error)
+    return _denied_by(plan, found, cache, error)
 
 
 def _respond(plan: _Plan, claims: ClaimSet) -> dict[str, JSONValue]:
@@ -248,6 +227,7 @@ def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> 
             cache=cache,
             shape=plan.shape,
             denied_message=DENIED_NO_PROFILE,
+            metadata_ignored=plan.metadata[1],
         )
     if denied := _item_free_denial(plan, cache):
         return denied
@@ -257,6 +237,7 @@ def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> 
         reason=reason,
         cache=cache,
         shape=plan.shape,
+        metadata_ignored=plan.metadata[1],
     )
 
 
@@ -276,9 +257,11 @@ def _on_error(
     """
     kind = error.kind if isinstance(error, StoreError) else "bad_event"
     shape = plan.shape if plan is not None else None
+    ignored = plan.metadata[1] if plan is not None else 0
     if deps.settings.on_error == "allow" and isinstance(event, dict):
         if plan is not None:
-            if denied := _item_free_denial(plan, cache, error):
+            item = error.primary if isinstance(error, StoreError) else None
+            if denied := _item_free_denial(plan, cache, error, item):
                 return denied
             response = _respond(plan, EMPTY_CLAIMS)
         else:
@@ -292,6 +275,7 @@ def _on_error(
             shape=shape,
             error=str(error),
             error_kind=kind,
+            metadata_ignored=ignored,
         )
     return Invocation(
         response=None,
@@ -302,4 +286,5 @@ def _on_error(
         error=str(error),
         error_kind=kind,
         denied_message=DENIED_UNAVAILABLE,
+        metadata_ignored=ignored,
     )

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
-from shared.cache import Clock
-from shared.claims import Mapping
+from shared.claims.model import Rules
 from shared.config import Settings
-from shared.deps import Deps, ProfileSource, build_deps, open_deps
+from shared.deps import Deps, build_deps, open_deps
 from shared.errors import SignInDenied
-from shared.models import JSONValue
+from shared.lookup import Clock, ProfileSource
 from shared.telemetry import Logger
 from shared.trigger import answer
+from shared.values import JSONValue
 
 __all__ = ("Call", "Container", "LogMode")
 
@@ -64,7 +64,7 @@ class Container:
         settings: Settings,
         *,
         source: ProfileSource | None = None,
-        mapping: Mapping | None = None,
+        mapping: Rules | None = None,
         clock: Clock = time.monotonic,
         logs: LogMode = "capture",
     ) -> None:
@@ -88,11 +88,11 @@ class Container:
         try:
             if source is None:
                 self.deps: Deps = open_deps(
-                    settings, self.loop, mapping=mapping, clock=clock, logger=logger
+                    settings, self.loop, rules=mapping, clock=clock, logger=logger
                 )
             else:
                 self.deps = build_deps(
-                    settings, source, self.loop, mapping=mapping, clock=clock, logger=logger
+                    settings, source, self.loop, rules=mapping, clock=clock, logger=logger
                 )
         except BaseException:
             self.loop.close()

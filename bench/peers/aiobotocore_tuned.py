@@ -23,9 +23,10 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from shared.config import Settings, load_settings
 from shared.deps import Deps, build_deps
 from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
-from shared.item import Item, decode_item
-from shared.lookup import ItemRead, QueryRead
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.lookup.wire import decode_item
 from shared.trigger import answer
+from shared.values import Item
 
 __all__ = ("DEPS", "LOOP", "SETTINGS", "TunedStore", "close", "handler", "open_tuned")
 

@@ -1,7 +1,7 @@
-"""Ours on aiohttp, the store's transport before `shared.transport`: aiodynamo's aiohttp adapter
-over one `aiohttp.ClientSession`, configured as the store had it (no total timeout: the store
-bounds every attempt; no `User-Agent` or `Accept-Encoding`), verifying TLS with the store's
-context. Kept as a contender so the transport choice stays measured (`make bench`).
+"""Ours on aiohttp, the store's transport before `shared.lookup.transport`: aiodynamo's aiohttp
+adapter over one `aiohttp.ClientSession`, configured as the store had it (no total timeout: the
+connection bounds every attempt; no `User-Agent` or `Accept-Encoding`), verifying TLS with the
+connection's context. Kept as a contender so the transport choice stays measured (`make bench`).
 """
 
 import ssl
@@ -17,7 +17,7 @@ __all__ = ("OURS", "AiohttpTransport", "close", "handler")
 
 
 class AiohttpTransport:
-    """`shared.transport.Http` on aiohttp: aiodynamo's adapter, and `aclose`."""
+    """`shared.lookup.transport.Http` on aiohttp: aiodynamo's adapter, and `aclose`."""
 
     def __init__(self, tls: ssl.SSLContext) -> None:
         """One session whose connector verifies with `tls`."""

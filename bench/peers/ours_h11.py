@@ -1,4 +1,4 @@
-"""Ours on `shared.transport` with h11 parsing instead of llhttp (`bench.h11_codec`).
+"""Ours on `shared.lookup.transport` with h11 parsing instead of llhttp (`bench.h11_codec`).
 
 The other candidate of issue 21: the same connection handling, h11 writing requests and parsing
 answers. Measured beside ours in `make bench`; nothing here ships.
@@ -9,13 +9,13 @@ from typing import Any
 
 from bench.h11_codec import H11Codec
 from bench.peers.ours_on import OursOn
-from shared.transport import Transport
+from shared.lookup.transport import Transport
 
 __all__ = ("OURS", "close", "h11_transport", "handler")
 
 
 def h11_transport(tls: ssl.SSLContext) -> Transport:
-    """`shared.transport.Transport` parsing with h11."""
+    """`shared.lookup.transport.Transport` parsing with h11."""
     return Transport(tls, codec=H11Codec)
 
 

@@ -1,7 +1,8 @@
 """Ours on another transport: what `handler.app` does at import, with the store's HTTP swapped.
 
 `OursOn(http)` builds settings, the container's loop and the dependencies around one store client
-whose transport `http` makes from the store's TLS context (`shared.store.open_client(http=...)`),
+whose transport `http` makes from the connection's TLS context
+(`shared.lookup.dynamodb.open_connection(http=...)`),
 then freezes the collector as `handler.app` does; `handler` answers an event through
 `shared.trigger.answer`. The transports measured against ours live beside this module
 (`ours_aiohttp`, `ours_h11`); nothing here ships.
@@ -17,8 +18,9 @@ from typing import Any
 
 from shared.config import load_settings
 from shared.deps import Deps, build_deps
-from shared.store import Store, open_client
-from shared.transport import Http
+from shared.lookup import Store
+from shared.lookup.dynamodb import open_connection
+from shared.lookup.transport import Http
 from shared.trigger import answer
 
 __all__ = ("OursOn",)
@@ -36,7 +38,7 @@ class OursOn:
 
     async def _enter(self, http: Callable[[ssl.SSLContext], Http]) -> Deps:
         stack = AsyncExitStack()
-        store = Store(await open_client(self.settings, stack, http=http))
+        store = Store(await open_connection(self.settings, stack, http=http))
         return build_deps(self.settings, store, self.loop, stack=stack)
 
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -46,7 +48,7 @@ class OursOn:
         return answer(event, self.deps, remaining_ms=remaining, request_id=request_id)
 
     def close(self) -> None:
-        """Close the client and the loop (the bench, at its end)."""
+        """Close the connection and the loop (the bench, at its end)."""
         self.deps.close()
         self.loop.run_until_complete(asyncio.sleep(0.01))
         self.loop.close()

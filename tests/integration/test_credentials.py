@@ -17,11 +17,12 @@ import pytest
 from aiodynamo.credentials import Key
 
 from shared.config import Settings
-from shared.credentials import ContainerCredentials, credentials_from
 from shared.errors import ConfigError, StoreUnavailable
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, ItemSource
-from shared.store import Client, Store, open_client
+from shared.lookup import Store
+from shared.lookup.credentials import ContainerCredentials, credentials_from
+from shared.lookup.dynamodb import Connection, open_connection
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource
 from tests.conftest import make_settings
 from tests.integration.conftest import Scripted
 from tests.support.scripted_http import Answer, Recorded, ScriptedServer
@@ -76,8 +77,8 @@ class Container:
     def __init__(self, settings: Settings, environ: dict[str, str]) -> None:
         self.loop = asyncio.new_event_loop()
         self.stack = AsyncExitStack()
-        self.client: Client = self.loop.run_until_complete(
-            open_client(settings, self.stack, environ=environ)
+        self.client: Connection = self.loop.run_until_complete(
+            open_connection(settings, self.stack, environ=environ)
         )
         self.store = Store(self.client)
 

@@ -188,7 +188,7 @@ def test_stub_behind_tls_serves_a_client_trusting_its_authority(tmp_path: Path) 
             CLAIMS_CONFIG=str(EVENTS / "single-table.toml"),
         )
         with Container(settings) as container:
-            transport = container.deps.store._client.http  # type: ignore[attr-defined]
+            transport = container.deps.store.sender.http  # type: ignore[attr-defined]
             response = container.invoke(load_event("v2-authentication.json"))
             opened = transport.connections  # the reads side by side: one connection each
             assert container.invoke(load_event("v2-authentication.json")) == response

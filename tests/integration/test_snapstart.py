@@ -33,7 +33,7 @@ print(json.dumps({
     "renewed": app.DEPS is not old,
     "cache_after_restore": len(app.DEPS.cache) if app.DEPS.cache is not None else None,
     "same_answer": before == after,
-    "old_transport_closed": old.store._client.http.closed,
+    "old_transport_closed": old.store.sender.http.closed,
 }))
 """
 

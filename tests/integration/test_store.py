@@ -20,9 +20,10 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, ItemSource, QueryRead, QuerySource
-from shared.store import Store
+from shared.lookup import Store
+from shared.lookup.codec import MalformedResponse, ProtocolError, ResponseTruncated
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource, QueryRead, QuerySource
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness, Scripted
 from tests.support.scripted_http import ScriptedServer
@@ -44,13 +45,17 @@ MALFORMED = http_response(200, b'{"Item": {"first_name": ', "OK")
 WRONG_TYPES = http_response(
     200, b'{"Item": {"id": {"S": "USER#x"}, "first_name": {"S": 12}}}', "OK"
 )
+# Answers the transport's codec refuses: cut short (the proxy closes after them), not HTTP.
+TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n" + b'{"Item": {'
+NOT_HTTP = b"SSH-2.0-OpenSSH_9.6\r\n\r\n"
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
-    principal = h.deps.client if machine else h.deps.user
-    source = principal.lookup.primary
+    lookup = (h.deps.client if machine else h.deps.user).lookup
+    assert lookup is not None
+    source = lookup.primary
     read = ItemRead(source=source, key=((source.key[0][0], key),))
-    consistent = principal.lookup.consistent
+    consistent = lookup.consistent
     return h.loop.run_until_complete(
         h.deps.store.get_item(read, consistent=consistent, timeout=timeout)
     )
@@ -146,6 +151,24 @@ def test_store_translates_faults(
         _get(h, "USER#jane.doe")
 
 
+@pytest.mark.parametrize(
+    ("canned", "cause"),
+    [(TRUNCATED, ResponseTruncated), (NOT_HTTP, MalformedResponse)],
+    ids=["truncated", "not_http"],
+)
+def test_store_unusable_http_answer_is_unavailable_naming_why(
+    proxy: FaultProxy, harness: Build, canned: bytes, cause: type[ProtocolError]
+) -> None:
+    # The transport raises RequestFailed(ProtocolError); the connection's one table makes it
+    # StoreUnavailable (never a missing profile), raised from the codec's error.
+    h = harness(url=proxy.endpoint, STORE_MAX_ATTEMPTS="1")
+    proxy.set_mode("respond", canned)
+    with pytest.raises(StoreUnavailable, match="not a usable HTTP answer") as caught:
+        _get(h, "USER#jane.doe")
+    assert isinstance(caught.value.__cause__, cause)
+    assert cause.__name__ in str(caught.value)
+
+
 def test_store_retries_within_attempt_budget(proxy: FaultProxy, harness: Build) -> None:
     h = harness(url=proxy.endpoint, STORE_MAX_ATTEMPTS="2", LOOKUP_TIMEOUT_MS="4000")
     proxy.set_mode("respond", SERVER_ERROR)
@@ -174,11 +197,11 @@ def test_handler_core_reuses_one_client_across_invocations(
     proxy: FaultProxy, harness: Build
 ) -> None:
     h = harness(url=proxy.endpoint)
-    client = h.deps.store._client  # type: ignore[attr-defined]  # the Store's one client
+    client = h.deps.store.sender  # type: ignore[attr-defined]  # the Store's one connection
     event = load_event("v2-authentication.json")
     answers = [h.invoke(event) for _ in range(30)]
     assert all(a == answers[0] for a in answers)
-    assert h.deps.store._client is client  # type: ignore[attr-defined]
+    assert h.deps.store.sender is client  # type: ignore[attr-defined]
     # moto's werkzeug server closes every connection, so each request connects anew.
     assert proxy.connections == 30
 

@@ -40,9 +40,10 @@ import asyncio, json, os, ssl, sys
 from contextlib import AsyncExitStack
 from shared.config import load_settings
 from shared.errors import StoreError
-from shared.keys import KeyTemplate
-from shared.lookup import ItemRead, ItemSource
-from shared.store import Store, open_client
+from shared.lookup import Store
+from shared.lookup.dynamodb import open_connection
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource
 
 SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", "x")),),
                     attributes=("first_name",))
@@ -50,13 +51,13 @@ SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", 
 async def main():
     settings = load_settings(os.environ)
     async with AsyncExitStack() as stack:
-        client = await open_client(settings, stack)
+        connection = await open_connection(settings, stack)
         roots = sorted(dict(n[0] for n in c["subject"]).get("commonName", "?")
-                       for c in client.tls.get_ca_certs())
-        verifying = [client.tls.verify_mode == ssl.CERT_REQUIRED, client.tls.check_hostname]
+                       for c in connection.tls.get_ca_certs())
+        verifying = [connection.tls.verify_mode == ssl.CERT_REQUIRED, connection.tls.check_hostname]
         read = ItemRead(source=SOURCE, key=(("id", "USER#jane.doe"),))
         try:
-            item = await Store(client).get_item(read, consistent=False, timeout=3)
+            item = await Store(connection).get_item(read, consistent=False, timeout=3)
         except StoreError as exc:
             return {"roots": roots, "verifying": verifying, "error": type(exc).__name__,
                     "detail": str(exc)}

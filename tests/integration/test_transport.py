@@ -19,15 +19,15 @@ from aiodynamo.http.types import Request, RequestFailed
 from bench.h11_codec import H11Codec
 from shared.config import Settings
 from shared.errors import ConfigError
-from shared.store import tls_context
-from shared.transport import (
+from shared.lookup.codec import (
     Codec,
     LlhttpCodec,
     MalformedResponse,
     ResponseTooLarge,
     ResponseTruncated,
-    Transport,
 )
+from shared.lookup.dynamodb import tls_context
+from shared.lookup.transport import Transport
 from tests.conftest import make_settings
 from tools.tls_certs import server_context, throwaway_ca
 

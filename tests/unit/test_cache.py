@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from shared.cache import TTLCache
+from shared.lookup.cache import TTLCache
 from tests.conftest import FakeClock
 
 

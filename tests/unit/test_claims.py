@@ -7,25 +7,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.claims import (
-    DEFAULT_MAPPING,
+from shared.claims.budget import size_bound
+from shared.claims.file import Groups, Scopes, Suppress
+from shared.claims.guard import (
     RESERVED_CLAIMS,
-    ClaimRule,
-    GroupOverride,
-    Section,
-    _size_bound,
-    apply_mapping,
     fits_type,
     reserved_reason,
     scope_reason,
     suppress_reason,
 )
-from shared.models import Event, decode_event, encode_json
+from shared.claims.model import DEFAULT_RULES, ClaimRule, GroupOverride, Section
+from shared.event import Event, decode_event
 from shared.response import build_response
+from shared.values import encode_json
+from tests.unit.claims_helpers import apply_mapping
 
 
 def _rule(attribute: str, claim: str | None = None, *tokens: Any, **options: Any) -> ClaimRule:
-    return ClaimRule(tuple(attribute.split(".")), claim or attribute, tokens or ("id",), **options)
+    return ClaimRule(
+        path=tuple(attribute.split(".")),
+        claim=claim or attribute,
+        tokens=tokens or ("id",),
+        **options,
+    )
 
 
 def test_default_mapping_is_the_reference_one() -> None:
@@ -38,23 +42,23 @@ def test_default_mapping_is_the_reference_one() -> None:
         "sub": "forged-sub",
         "cognito:groups": ["admin"],
     }
-    claims = apply_mapping(DEFAULT_MAPPING.user, item)
+    claims = apply_mapping(DEFAULT_RULES.user, item)
     assert claims.id_claims == {"first_name": "Jane", "last_name": "Doe"}
     assert claims.access_claims == {"interesting_value": 7}
     assert claims.groups is None
-    assert DEFAULT_MAPPING.user.attributes == ("first_name", "last_name", "interesting_value")
-    assert DEFAULT_MAPPING.client.attributes == ("interesting_value",)
+    assert DEFAULT_RULES.user.attributes == ("first_name", "last_name", "interesting_value")
+    assert DEFAULT_RULES.client.attributes == ("interesting_value",)
 
 
 def test_apply_absent_attribute_emits_nothing() -> None:
-    claims = apply_mapping(DEFAULT_MAPPING.user, {"first_name": "Jane"})
+    claims = apply_mapping(DEFAULT_RULES.user, {"first_name": "Jane"})
     assert claims.id_claims == {"first_name": "Jane"}
     assert claims.access_claims == {}
     assert claims.dropped == ()
 
 
 def test_apply_null_is_dropped_and_named() -> None:
-    claims = apply_mapping(DEFAULT_MAPPING.user, {"first_name": None, "last_name": "Doe"})
+    claims = apply_mapping(DEFAULT_RULES.user, {"first_name": None, "last_name": "Doe"})
     assert "first_name" not in claims.id_claims
     assert claims.dropped == (("first_name", "null"),)
 
@@ -117,11 +121,7 @@ def test_apply_static_claims_per_token() -> None:
 
 
 def test_apply_suppression_static_and_from_list_attribute() -> None:
-    section = Section(
-        suppress_id=("email",),
-        suppress_access_from="hide",
-        suppress_id_from="hide_id",
-    )
+    section = Section(suppress=Suppress(id=("email",), access_from="hide", id_from="hide_id"))
     item: dict[str, Any] = {
         "hide": ["phone_number", "dev:debug", "sub", "cognito:groups"],
         "hide_id": "x",
@@ -140,10 +140,12 @@ def test_apply_suppression_static_and_from_list_attribute() -> None:
 
 def test_apply_scopes_static_and_from_attributes_reject_whitespace() -> None:
     section = Section(
-        scopes_add=("api/read",),
-        scopes_add_from="extra",
-        scopes_suppress=("aws.cognito.signin.user.admin",),
-        scopes_suppress_from="revoked",
+        scopes=Scopes(
+            add=("api/read",),
+            add_from="extra",
+            suppress=("aws.cognito.signin.user.admin",),
+            suppress_from="revoked",
+        )
     )
     claims = apply_mapping(section, {"extra": ["api/write", "bad scope", ""], "revoked": ["email"]})
     assert claims.scopes_add == ("api/read", "api/write")
@@ -155,13 +157,15 @@ def test_apply_scopes_static_and_from_attributes_reject_whitespace() -> None:
 
 
 def test_apply_groups_override_only_what_the_item_holds() -> None:
-    section = Section(groups_from="groups", iam_roles_from="roles", preferred_role_from="role")
+    section = Section(
+        groups=Groups(groups_from="groups", iam_roles_from="roles", preferred_role_from="role")
+    )
     assert apply_mapping(section, {}).groups is None
     assert apply_mapping(section, {"groups": ["admins"]}).groups == GroupOverride(
-        ["admins"], None, None
+        groups=["admins"], iam_roles=None, preferred_role=None
     )
     full = apply_mapping(section, {"groups": [], "roles": ["arn:r"], "role": "arn:r"})
-    assert full.groups == GroupOverride([], ["arn:r"], "arn:r")
+    assert full.groups == GroupOverride(groups=[], iam_roles=["arn:r"], preferred_role="arn:r")
 
 
 _GROUP_SETTINGS: Final = (
@@ -175,9 +179,11 @@ _MALFORMED_ROLES: Final = (None, 5, ["arn:r"], {"arn": "r"}, True, 1.5)
 
 def _group_section(fields: dict[str, str]) -> Section:
     return Section(
-        groups_from=fields.get("groups_from"),
-        iam_roles_from=fields.get("iam_roles_from"),
-        preferred_role_from=fields.get("preferred_role_from"),
+        groups=Groups(
+            groups_from=fields.get("groups_from"),
+            iam_roles_from=fields.get("iam_roles_from"),
+            preferred_role_from=fields.get("preferred_role_from"),
+        )
     )
 
 
@@ -240,9 +246,11 @@ def test_apply_one_valid_group_setting_overrides_only_its_field(field: str, attr
 
 
 def test_apply_valid_groups_override_while_malformed_roles_keep_the_request_roles() -> None:
-    section = Section(groups_from="groups", iam_roles_from="roles", preferred_role_from="role")
+    section = Section(
+        groups=Groups(groups_from="groups", iam_roles_from="roles", preferred_role_from="role")
+    )
     claims = apply_mapping(section, {"groups": ["ops"], "roles": "arn:r", "role": None})
-    assert claims.groups == GroupOverride(["ops"], None, None)
+    assert claims.groups == GroupOverride(groups=["ops"], iam_roles=None, preferred_role=None)
     assert set(claims.dropped) == {("roles", "not_a_list"), ("role", "null")}
     response = build_response(_event_with_groups(), claims, "v1", machine=False)
     assert response["claimsOverrideDetails"]["groupOverrideDetails"] == {
@@ -388,13 +396,9 @@ _EVERY_FEATURE: Final = Section(
         _rule("b", "aud", "access"),
         _rule("c", "cn", "access", type="number"),
     ),
-    suppress_id_from="a",
-    suppress_access_from="b",
-    scopes_add_from="c",
-    scopes_suppress_from="m",
-    groups_from="a",
-    iam_roles_from="b",
-    preferred_role_from="c",
+    suppress=Suppress(id_from="a", access_from="b"),
+    scopes=Scopes(add_from="c", suppress_from="m"),
+    groups=Groups(groups_from="a", iam_roles_from="b", preferred_role_from="c"),
 )
 
 
@@ -427,4 +431,4 @@ _any_json = st.recursive(
 def test_property_size_bound_never_under_counts(value: Any, name: str) -> None:
     # The cheap bound decides whether to measure at all: it may never be below the truth.
     exact = len(encode_json({name: value}))
-    assert _size_bound(value) + 6 * len(name) + 4 + 2 >= exact
+    assert size_bound(value) + 6 * len(name) + 4 + 2 >= exact

@@ -21,13 +21,14 @@ from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.claims import reserved_reason, scope_reason, suppress_reason
+from shared.claims import load_rules
+from shared.claims.guard import reserved_reason, scope_reason, suppress_reason
 from shared.errors import DENIED_NO_PROFILE, DENIED_UNAVAILABLE
-from shared.item import Item, decode_item
-from shared.lookup import ItemRead, QueryRead
-from shared.mapping import load_mapping
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.lookup.wire import decode_item
 from shared.response import choose_shape
+from shared.values import Item
 from tests.conftest import EVENTS, PUBLISHED, load_event, make_settings
 from tools.container import Container
 
@@ -37,7 +38,7 @@ SAMPLES = [
     for p in [*sorted(EVENTS.glob("*.json")), *sorted(PUBLISHED.glob("*.json"))]
     if p.name != "profiles.json" and not p.name.endswith(("-response.json", "-syntax.json"))
 ]
-MAPPINGS = [None, load_mapping(str(EVENTS / "claims.example.toml"))]
+MAPPINGS = [None, load_rules(str(EVENTS / "claims.example.toml"))]
 MARSHALLER = LambdaMarshaller()
 
 _text = st.one_of(

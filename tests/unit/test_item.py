@@ -10,11 +10,12 @@ from awslambdaric.lambda_runtime_marshaller import to_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.claims import ClaimRule, Section, apply_mapping
+from shared.claims.model import ClaimRule, Section
 from shared.errors import ItemError
-from shared.item import decode_item
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup.wire import decode_item
 from shared.response import build_response
+from tests.unit.claims_helpers import apply_mapping
 
 
 def _walk_types(value: Any) -> set[type]:
@@ -170,7 +171,9 @@ def test_property_dynamodb_numbers_round_trip_exactly(text: str) -> None:
     )
     assert not any(isinstance(v, float) for v in (item["n"], item["l"][0], item["m"]["k"]))
     # WHEN it goes out through the Lambda runtime (V2) and as V1's string
-    section = Section(rules=tuple(ClaimRule((a,), a, ("id",)) for a in ("n", "l", "m")))
+    section = Section(
+        rules=tuple(ClaimRule(path=(a,), claim=a, tokens=("id",)) for a in ("n", "l", "m"))
+    )
     claims = apply_mapping(section, item)
     v2 = build_response(decode_event({"version": "2"}), claims, "v2", machine=False)
     wire = json.loads(to_json(v2), parse_float=Decimal, parse_int=Decimal)

@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from shared.errors import ItemError
-from shared.item import decode_batch_get, decode_get_item, decode_query
+from shared.lookup.wire import decode_batch_get, decode_get_item, decode_query
 
 
 def test_decode_get_item_found_missing_and_bare() -> None:

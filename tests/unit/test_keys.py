@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from shared.errors import ConfigError
-from shared.keys import KeyTemplate
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup.keys import KeyTemplate
 from tests.conftest import load_event
 
 

@@ -8,19 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.claims import ClaimRule, apply_mapping
+from shared.claims import load_rules, parse_rules
+from shared.claims.model import ClaimRule
 from shared.errors import ConfigError
-from shared.keys import KeyTemplate
-from shared.lookup import build_lookup
-from shared.mapping import load_mapping, parse_mapping
-from shared.store import _projection as _store_projection  # what the store really sends
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import build_lookup
+from shared.lookup.store import projection as store_projection  # what the store really sends
 from tests.conftest import EVENTS
+from tests.unit.claims_helpers import apply_mapping
 
 EXAMPLE = EVENTS / "claims.example.toml"
 
 
 def _parse(document: dict[str, Any]) -> Any:
-    return parse_mapping(json.dumps(document).encode(), source="test.json", toml=False)
+    return parse_rules(json.dumps(document).encode(), source="test.json", toml=False)
 
 
 def _problem(document: dict[str, Any]) -> str:
@@ -32,7 +33,7 @@ def _problem(document: dict[str, Any]) -> str:
 
 
 def test_example_file_loads_and_uses_every_feature() -> None:
-    mapping = load_mapping(str(EXAMPLE))
+    mapping = load_rules(str(EXAMPLE))
     user, client = mapping.user, mapping.client
     assert {rule.type for rule in user.rules} == {
         "string",
@@ -46,19 +47,19 @@ def test_example_file_loads_and_uses_every_feature() -> None:
     assert any(rule.default is not None for rule in user.rules)
     assert user.static_id
     assert user.static_access
-    assert user.suppress_id
-    assert user.suppress_id_from
-    assert user.suppress_access_from
-    assert user.scopes_add
-    assert user.scopes_add_from
-    assert user.scopes_suppress
-    assert user.scopes_suppress_from
-    assert user.groups_from
-    assert user.iam_roles_from
-    assert user.preferred_role_from
+    assert user.suppress.id
+    assert user.suppress.id_from
+    assert user.suppress.access_from
+    assert user.scopes.add
+    assert user.scopes.add_from
+    assert user.scopes.suppress
+    assert user.scopes.suppress_from
+    assert user.groups.groups_from
+    assert user.groups.iam_roles_from
+    assert user.groups.preferred_role_from
     assert client.rules
     assert client.static_access
-    assert client.scopes_suppress
+    assert client.scopes.suppress
     # GetItem projects exactly the top-level attributes the mapping reads.
     assert set(user.attributes) == {
         "first_name", "last_name", "profile", "tenant_id", "beta", "roles", "limits",
@@ -74,8 +75,10 @@ def test_json_mapping_equals_toml_mapping(tmp_path: Path) -> None:
     toml.write_text('[[user.claims]]\nattribute = "a.b"\nclaim = "c"\ntokens = ["access"]\n')
     js = tmp_path / "m.json"
     js.write_text(json.dumps(document))
-    assert load_mapping(str(toml)) == load_mapping(str(js))
-    assert load_mapping(str(toml)).user.rules == (ClaimRule(("a", "b"), "c", ("access",)),)
+    assert load_rules(str(toml)) == load_rules(str(js))
+    assert load_rules(str(toml)).user.rules == (
+        ClaimRule(path=("a", "b"), claim="c", tokens=("access",)),
+    )
 
 
 def test_claim_defaults_to_the_attribute() -> None:
@@ -160,7 +163,7 @@ def test_aud_is_allowed_in_the_access_token_and_checked_per_event() -> None:
 
 def test_dev_claims_may_be_suppressed() -> None:
     mapping = _parse({"user": {"suppress": {"access": ["dev:trace"]}}})
-    assert mapping.user.suppress_access == ("dev:trace",)
+    assert mapping.user.suppress.access == ("dev:trace",)
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -176,18 +179,18 @@ def test_toml_dates_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text("[user.static.id]\nsince = 2024-01-01\n")
     with pytest.raises(ConfigError, match="dates and times are not JSON values"):
-        load_mapping(str(path))
+        load_rules(str(path))
 
 
 def test_file_problems_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read `.*missing\.toml`"):
-        load_mapping(str(tmp_path / "missing.toml"))
+        load_rules(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match=r"must name a \.toml or \.json file"):
-        load_mapping(str(tmp_path / "m.yaml"))
+        load_rules(str(tmp_path / "m.yaml"))
     broken = tmp_path / "broken.toml"
     broken.write_text("[user\n")
     with pytest.raises(ConfigError, match=r"claim mapping `.*broken\.toml`"):
-        load_mapping(str(broken))
+        load_rules(str(broken))
 
 
 # ---- values with no JSON form: refused at load time, file, section and claim named ----------
@@ -202,7 +205,7 @@ def test_static_non_finite_values_are_refused(tmp_path: Path, value: str, token:
     path = tmp_path / "m.toml"
     path.write_text(f"[user.static.{token}]\nratio = {value}\n")
     with pytest.raises(ConfigError) as caught:
-        load_mapping(str(path))
+        load_rules(str(path))
     message = str(caught.value)
     assert f"m.toml`: user.static.{token}: `ratio`" in message
     assert "are not JSON values" in message
@@ -216,7 +219,7 @@ def test_default_non_finite_values_are_refused(tmp_path: Path, value: str) -> No
         f"default = {value}\n"
     )
     with pytest.raises(ConfigError) as caught:
-        load_mapping(str(path))
+        load_rules(str(path))
     message = str(caught.value)
     assert "m.toml`: client.claims[0] (`r`): `default` of claim `ratio`" in message
     assert "are not JSON values" in message
@@ -234,7 +237,7 @@ def test_null_and_out_of_range_json_values_are_refused(value: str) -> None:
         (default, "user.claims[0] (`l`): `default` of claim `level`"),
     ):
         with pytest.raises(ConfigError) as caught:
-            parse_mapping(document.encode(), source="m.json", toml=False)
+            parse_rules(document.encode(), source="m.json", toml=False)
         message = str(caught.value)
         assert f"claim mapping `m.json`: {where}" in message
         assert "null is not a claim value" in message
@@ -244,7 +247,7 @@ def test_null_and_out_of_range_json_values_are_refused(value: str) -> None:
 def test_json_numbers_past_the_float_range_are_refused(value: str) -> None:
     document = f'{{"user": {{"static": {{"access": {{"level": {value}}}}}}}}}'
     with pytest.raises(ConfigError, match=r"m\.json`: Number out of range - at `\$\.user\.static"):
-        parse_mapping(document.encode(), source="m.json", toml=False)
+        parse_rules(document.encode(), source="m.json", toml=False)
 
 
 # ---- unreadable files: always a ConfigError naming the file and what is wrong ---------------
@@ -272,7 +275,7 @@ def test_unreadable_toml_files_are_config_errors(
     path = tmp_path / "bad.toml"
     path.write_bytes(content)
     with pytest.raises(ConfigError) as caught:
-        load_mapping(str(path))
+        load_rules(str(path))
     message = str(caught.value)
     assert f"claim mapping `{path}`: " in message
     assert expected in message
@@ -294,7 +297,7 @@ def test_unreadable_json_files_are_config_errors(
     path = tmp_path / "bad.json"
     path.write_bytes(content)
     with pytest.raises(ConfigError) as caught:
-        load_mapping(str(path))
+        load_rules(str(path))
     assert f"claim mapping `{path}`: " in str(caught.value)
     assert expected in str(caught.value)
 
@@ -302,19 +305,19 @@ def test_unreadable_json_files_are_config_errors(
 def test_a_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + _GOOD_TOML.encode())
-    assert load_mapping(str(path)).user.static_id == (("app", "portal"),)
+    assert load_rules(str(path)).user.static_id == (("app", "portal"),)
 
 
 def test_a_folder_or_a_huge_file_is_a_config_error(tmp_path: Path) -> None:
     folder = tmp_path / "folder.toml"
     folder.mkdir()
     with pytest.raises(ConfigError, match=r"cannot read `.*folder\.toml`: Is a directory"):
-        load_mapping(str(folder))
+        load_rules(str(folder))
     huge = tmp_path / "huge.toml"
     with huge.open("wb") as file:
         file.truncate(5 * 1024 * 1024)
     with pytest.raises(ConfigError, match=r"`.*huge\.toml` is 5242880 bytes"):
-        load_mapping(str(huge))
+        load_rules(str(huge))
 
 
 @settings(max_examples=300, deadline=None)
@@ -324,7 +327,7 @@ def test_a_folder_or_a_huge_file_is_a_config_error(tmp_path: Path) -> None:
        toml=st.booleans())  # fmt: skip
 def test_property_any_bytes_load_or_raise_config_error_only(data: bytes, toml: bool) -> None:
     try:
-        parse_mapping(data, source="fuzz.toml", toml=toml)
+        parse_rules(data, source="fuzz.toml", toml=toml)
     except ConfigError as exc:
         message = str(exc)
     else:
@@ -357,7 +360,7 @@ def test_projection_past_4_kb_is_refused_at_init_exactly_when_the_store_would_se
     mapping = _parse({"user": {"claims": rules}})
     default_key = tuple((name, KeyTemplate("USER_KEY", "U#{userName}")) for name in key)
     # WHEN the reads are built at init, and the expression the store would send is measured
-    sent = _store_projection(key, mapping.user.attributes)["ProjectionExpression"]
+    sent = store_projection(key, mapping.user.attributes)["ProjectionExpression"]
     too_long = len(sent.encode()) > 4096
 
     def build() -> object:

@@ -6,7 +6,7 @@ from typing import Final
 import pytest
 
 from shared.errors import EventError
-from shared.models import decode_event
+from shared.event import decode_event
 from tests.conftest import PUBLISHED, load_event
 
 EVENT_FILES = sorted(

@@ -9,36 +9,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.claims import (
-    RESERVED_CLAIMS,
-    ClaimSet,
-    GroupOverride,
-    apply_mapping,
-    override_groups,
-    reserved_reason,
-)
+from shared.claims import Section, denial, load_rules, parse_rules
+from shared.claims.conditions import Context, build_context, compile_condition
+from shared.claims.engine import apply_grants
+from shared.claims.guard import RESERVED_CLAIMS, reserved_reason
+from shared.claims.model import ClaimSet, Denial, Grant, GroupOverride
 from shared.errors import DENIED_NO_PROFILE, ConfigError
-from shared.lookup import ItemRead, QueryRead
-from shared.mapping import load_mapping, parse_mapping
-from shared.models import decode_event
-from shared.policy import (
-    EMPTY_CONTEXT,
-    Context,
-    Denial,
-    Grant,
-    apply_grants,
-    build_context,
-    compile_condition,
-    find_denial,
-)
+from shared.event import decode_event
+from shared.lookup.sources import ItemRead, QueryRead
 from tests.conftest import EVENTS, load_event, make_settings
+from tests.unit.claims_helpers import apply_mapping, event_for
 from tools.container import Container
 
 EXAMPLE = EVENTS / "policy.example.toml"
 
 
 def _parse(document: dict[str, Any]) -> Any:
-    return parse_mapping(json.dumps(document).encode(), source="policy.json", toml=False)
+    return parse_rules(json.dumps(document).encode(), source="policy.json", toml=False)
 
 
 def _context(**fields: Any) -> Context:
@@ -206,7 +193,6 @@ def test_context_without_allowlist_reads_no_metadata() -> None:
 )
 def test_override_groups_matches_apply_mapping(item: dict[str, Any], expected: Any) -> None:
     section = _parse({"user": {"groups": {"groups_from": "groups"}}}).user
-    assert override_groups(section, item) == expected
     applied = apply_mapping(section, item).groups
     assert (applied.groups if applied else None) == expected
 
@@ -214,8 +200,8 @@ def test_override_groups_matches_apply_mapping(item: dict[str, Any], expected: A
 # ---- grants: one row per action --------------------------------------------------------------
 
 BASE = ClaimSet(
-    {"first_name": "Jane"},
-    {"plan": "gold"},
+    id_claims={"first_name": "Jane"},
+    access_claims={"plan": "gold"},
     scopes_add=("orders/read",),
     scopes_suppress=("aws.cognito.signin.user.admin",),
 )
@@ -272,7 +258,11 @@ def test_grant_claims_run_time_guard_drops_a_foreign_aud() -> None:
 
 
 def test_grant_groups_add_and_remove_keep_the_rest() -> None:
-    claims = ClaimSet({}, {}, groups=GroupOverride(None, ["arn:role"], "arn:role"))
+    claims = ClaimSet(
+        id_claims={},
+        access_claims={},
+        groups=GroupOverride(groups=None, iam_roles=["arn:role"], preferred_role="arn:role"),
+    )
     grants = (
         _grant(groups_add=("publishers", "readers")),
         _grant(groups_remove=("admins",)),
@@ -280,7 +270,9 @@ def test_grant_groups_add_and_remove_keep_the_rest() -> None:
     )
     result = apply_grants(grants, claims, HOLDS)
     assert isinstance(result, ClaimSet)
-    assert result.groups == GroupOverride(["readers", "publishers"], ["arn:role"], "arn:role")
+    assert result.groups == GroupOverride(
+        groups=["readers", "publishers"], iam_roles=["arn:role"], preferred_role="arn:role"
+    )
 
 
 def test_grant_groups_edit_starts_from_the_override() -> None:
@@ -288,7 +280,9 @@ def test_grant_groups_edit_starts_from_the_override() -> None:
     context = _context(groups=["admins", "from-item"])
     result = apply_grants((_grant(groups_add=("x",)),), BASE, context)
     assert isinstance(result, ClaimSet)
-    assert result.groups == GroupOverride(["admins", "from-item", "x"], None, None)
+    assert result.groups == GroupOverride(
+        groups=["admins", "from-item", "x"], iam_roles=None, preferred_role=None
+    )
 
 
 def test_grant_deny_names_the_first_denying_grant() -> None:
@@ -299,7 +293,8 @@ def test_grant_deny_names_the_first_denying_grant() -> None:
         Grant(where="user.grants[3]", when=ADMINS, deny=True),
     )
     assert apply_grants(grants, BASE, HOLDS) == Denial("user.grants[2]")
-    assert find_denial(grants, HOLDS) == Denial("user.grants[2]")
+    admin = decode_event({"request": {"groupConfiguration": {"groupsToOverride": ["admins"]}}})
+    assert denial(Section(grants=grants), admin) == Denial("user.grants[2]")
 
 
 def test_grant_that_does_not_hold_changes_nothing() -> None:
@@ -308,7 +303,7 @@ def test_grant_that_does_not_hold_changes_nothing() -> None:
         Grant(where="user.grants[1]", when=ADMINS, deny=True),
     )
     assert apply_grants(grants, BASE, _context(groups=["readers"])) is BASE
-    assert find_denial(grants, EMPTY_CONTEXT) is None
+    assert denial(Section(grants=grants), event_for()) is None
 
 
 def test_grants_read_the_same_context_not_each_other() -> None:
@@ -331,8 +326,8 @@ def test_item_free_deny_holds_without_an_item() -> None:
         ),
         Grant(where="user.grants[1]", when=compile_condition(clients=["legacy"]), deny=True),
     )
-    assert find_denial(grants, _context(client_id="legacy")) == Denial("user.grants[1]")
-    assert find_denial(grants, _context(client_id="app")) is None
+    assert denial(Section(grants=grants), event_for("legacy")) == Denial("user.grants[1]")
+    assert denial(Section(grants=grants), event_for("app")) is None
 
 
 # ---- conditional rules -----------------------------------------------------------------------
@@ -356,10 +351,10 @@ def test_rule_when_gates_the_rule() -> None:
         }
     )
     item = {"pin": "1234", "name": "n"}
-    console = apply_mapping(mapping.user, item, "console", context=_context(client_id="console"))
+    console = apply_mapping(mapping.user, item, "console")
     assert console.id_claims == {"pin": "1234", "name": "n"}
     assert console.missing_required == "must"
-    other = apply_mapping(mapping.user, item, "app", context=_context(client_id="app"))
+    other = apply_mapping(mapping.user, item, "app")
     assert other.id_claims == {"name": "n"}
     assert other.missing_required is None  # a rule that does not apply requires nothing
     # No context: conditional rules never apply (existing callers keep their answers).
@@ -368,13 +363,13 @@ def test_rule_when_gates_the_rule() -> None:
 
 
 def test_section_projection_includes_condition_attributes() -> None:
-    mapping = load_mapping(str(EXAMPLE))
+    mapping = load_rules(str(EXAMPLE))
     assert {"status", "profile", "beta", "tenants", "support_pin"} <= set(mapping.user.attributes)
     assert set(mapping.client.attributes) == {"interesting_value", "retired"}
 
 
 def test_example_uses_every_condition_and_action() -> None:
-    mapping = load_mapping(str(EXAMPLE))
+    mapping = load_rules(str(EXAMPLE))
     grants = mapping.user.grants + mapping.client.grants
     kinds = {kind for grant in grants for kind, _ in grant.when.sets}
     assert kinds == set(range(6))  # clients, trigger sources, scopes, groups any/all/none
@@ -421,7 +416,7 @@ def test_json_grants_equal_toml_grants(tmp_path: Any) -> None:
             }
         )
     )
-    assert load_mapping(str(toml)) == load_mapping(str(js))
+    assert load_rules(str(toml)) == load_rules(str(js))
 
 
 # ---- load-time refusals ----------------------------------------------------------------------
@@ -561,7 +556,7 @@ def test_load_refusal_in_toml_names_the_file(tmp_path: Any) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[[user.grants]]\nwhen = { groups_any = ["a"] }\n')
     with pytest.raises(ConfigError, match=r"`.*bad\.toml`: user\.grants\[0\]: a grant needs"):
-        load_mapping(str(path))
+        load_rules(str(path))
 
 
 def test_load_refuses_a_toml_date_in_grant_claims(tmp_path: Any) -> None:
@@ -570,7 +565,7 @@ def test_load_refuses_a_toml_date_in_grant_claims(tmp_path: Any) -> None:
         '[[user.grants]]\nwhen = { clients = ["a"] }\nclaims = { id = { d = 2024-01-01 } }\n'
     )
     with pytest.raises(ConfigError, match=r"user\.grants\[0\]\.claims\.id: `d`: dates"):
-        load_mapping(str(path))
+        load_rules(str(path))
 
 
 # ---- properties ------------------------------------------------------------------------------
@@ -596,7 +591,9 @@ def test_property_a_grant_never_emits_a_reserved_claim(
         mapping = _parse(document)
     except ConfigError:
         return  # refused at load: nothing can be emitted
-    result = apply_grants(mapping.user.grants, ClaimSet({}, {}), _context(client_id=client_id))
+    result = apply_grants(
+        mapping.user.grants, ClaimSet(id_claims={}, access_claims={}), _context(client_id=client_id)
+    )
     assert isinstance(result, ClaimSet)
     for name, value in result.id_claims.items():
         assert reserved_reason(name, "id") is None
@@ -634,7 +631,7 @@ def test_property_a_denial_carries_the_position_only(
     context = _context(
         client_id=client, groups=[group], item={"status": value}, metadata={"tenant": tenant}
     )
-    result = apply_grants(mapping.user.grants, ClaimSet({}, {}), context)
+    result = apply_grants(mapping.user.grants, ClaimSet(id_claims={}, access_claims={}), context)
     assert result == Denial("user.grants[1]")
     assert isinstance(result, Denial)
     assert json.dumps(list(result.__struct_fields__)) == '["grant"]'
@@ -678,7 +675,7 @@ _DENY_ON_STATUS = (
 def test_property_a_denial_through_the_pipeline_logs_the_position_only(tail: str) -> None:
     secret = "Zq7secret" + tail  # distinctive: never part of a log line's own text
     # GIVEN an item whose attributes carry a distinctive value, denied by grants[1]
-    mapping = parse_mapping(_DENY_ON_STATUS, source="deny.toml", toml=True)
+    mapping = parse_rules(_DENY_ON_STATUS, source="deny.toml", toml=True)
     item = {"status": "blocked", "first_name": secret, "note": secret}
     event = load_event("v2-authentication.json")
     event["request"]["clientMetadata"] = {"tenant": secret}

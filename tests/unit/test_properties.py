@@ -8,22 +8,21 @@ from awslambdaric.lambda_runtime_marshaller import to_json
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.claims import (
-    DEFAULT_MAPPING,
+from shared.claims import parse_rules
+from shared.claims.guard import (
     NO_OBJECT_ID_CLAIMS,
-    Mapping,
     Token,
-    apply_mapping,
     fits_type,
     reserved_reason,
     scope_reason,
     suppress_reason,
 )
+from shared.claims.model import DEFAULT_RULES, Rules
 from shared.errors import ConfigError
-from shared.item import decode_item
-from shared.mapping import parse_mapping
-from shared.models import decode_event
+from shared.event import decode_event
+from shared.lookup.wire import decode_item
 from shared.response import build_response
+from tests.unit.claims_helpers import apply_mapping
 
 _names = st.text(min_size=1, max_size=12)
 _scalars = st.one_of(
@@ -89,7 +88,7 @@ def test_property_response_is_safe_for_any_item(
 ) -> None:
     event = decode_event(raw_event)
     item = decode_item(raw_item)
-    claims = apply_mapping(DEFAULT_MAPPING.user, item)
+    claims = apply_mapping(DEFAULT_RULES.user, item)
     response = build_response(event, claims, shape, machine=event.is_machine_client)
     simplejson.loads(to_json(response))
     assert _only_plain_json(response)
@@ -168,9 +167,9 @@ _documents = st.fixed_dictionaries(
 _plain_items = st.dictionaries(st.sampled_from(_ATTRS), _plain, max_size=5)
 
 
-def _mapping_or_none(document: dict[str, Any]) -> Mapping | None:
+def _mapping_or_none(document: dict[str, Any]) -> Rules | None:
     try:
-        return parse_mapping(simplejson.dumps(document).encode(), source="h.json", toml=False)
+        return parse_rules(simplejson.dumps(document).encode(), source="h.json", toml=False)
     except ConfigError:
         return None
 

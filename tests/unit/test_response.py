@@ -6,15 +6,15 @@ from typing import Any
 import pytest
 import simplejson
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, GroupOverride
-from shared.models import decode_event
+from shared.claims.model import EMPTY_CLAIMS, ClaimSet, GroupOverride
+from shared.event import decode_event
 from shared.response import build_response, choose_shape
 from tests.conftest import load_event
 from tests.unit.test_models import ODD_VERSIONS
 
 CLAIMS = ClaimSet(
-    {"first_name": "Jane", "age": 42, "vip": True, "tags": ["a", 1], "meta": {"k": "v"}},
-    {"interesting_value": {"tier": "gold"}},
+    id_claims={"first_name": "Jane", "age": 42, "vip": True, "tags": ["a", 1], "meta": {"k": "v"}},
+    access_claims={"interesting_value": {"tier": "gold"}},
 )
 
 
@@ -153,7 +153,7 @@ def test_build_response_does_not_alias_claim_dicts() -> None:
 def test_build_response_v1_big_numbers_become_text() -> None:
     # DynamoDB numbers reach 38 digits, past orjson's 64-bit integers.
     big = 12345678901234567890123456789012345678
-    claims = ClaimSet({"n": big, "l": [big, {"k": -big}]}, {})
+    claims = ClaimSet(id_claims={"n": big, "l": [big, {"k": -big}]}, access_claims={})
     event = decode_event(load_event("v1-authentication.json"))
     details = build_response(event, claims, "v1", machine=event.is_machine_client)[
         "claimsOverrideDetails"
@@ -167,24 +167,27 @@ def test_build_response_v1_big_numbers_become_text() -> None:
 def test_build_response_v1_decimals_render_as_their_exact_text() -> None:
     exact = Decimal("1.00000000000000000001")
     tiny = Decimal("-1.5E-130")
-    claims = ClaimSet({"n": exact, "l": [exact, {"k": tiny}], "big": 2**63 + 1}, {})
+    claims = ClaimSet(
+        id_claims={"n": exact, "l": [exact, {"k": tiny}], "big": 2**63 + 1}, access_claims={}
+    )
     event = decode_event(load_event("v1-authentication.json"))
     details = build_response(event, claims, "v1", machine=False)["claimsOverrideDetails"]
     assert details["claimsToAddOrOverride"] == {
         "n": "1.00000000000000000001",
-        "l": '[1.00000000000000000001,{"k":-1.5E-130}]',
+        # DynamoDB's own decimal text, never the exponent form `str(Decimal)` switches to.
+        "l": '[1.00000000000000000001,{"k":-0.' + "0" * 129 + "15}]",
         "big": "9223372036854775809",
     }
 
 
 FULL = ClaimSet(
-    {"plan": "gold", "seats": 25},
-    {"plan": "gold", "roles": ["a"]},
+    id_claims={"plan": "gold", "seats": 25},
+    access_claims={"plan": "gold", "roles": ["a"]},
     id_suppress=("phone_number",),
     access_suppress=("dev:trace",),
     scopes_add=("orders/read",),
     scopes_suppress=("email",),
-    groups=GroupOverride(["admins"], None, None),
+    groups=GroupOverride(groups=["admins"], iam_roles=None, preferred_role=None),
 )
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import simplejson
 
-from shared.claims import DEFAULT_MAPPING, Mapping
+from shared.claims import load_rules, parse_rules
+from shared.claims.model import DEFAULT_RULES, Rules
 from shared.errors import (
     DENIED_NO_PROFILE,
     DENIED_UNAVAILABLE,
@@ -23,9 +24,8 @@ from shared.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
-from shared.mapping import load_mapping, parse_mapping
+from shared.lookup.sources import ItemRead, QueryRead
+from shared.values import Item
 from tests.conftest import EVENTS, FakeClock, load_event, make_settings
 from tools.container import Container
 
@@ -83,7 +83,7 @@ def _close_containers() -> Iterator[None]:
 def _container(
     source: FakeSource,
     clock: FakeClock | None = None,
-    mapping: Mapping | None = None,
+    mapping: Rules | None = None,
     **env: str,
 ) -> Container:
     env.setdefault("METRICS", "false")
@@ -403,7 +403,7 @@ _REQUIRED_TENANT = b'[[user.claims]]\nattribute = "tenant"\ntokens = ["access"]\
 def test_trigger_missing_required_attribute_follows_on_missing(
     policy: str, outcome: str, denied: str | None
 ) -> None:
-    mapping = parse_mapping(_REQUIRED_TENANT, source="m.toml", toml=True)
+    mapping = parse_rules(_REQUIRED_TENANT, source="m.toml", toml=True)
     container = _container(FakeSource(), mapping=mapping, ON_MISSING=policy)
     call = container.call(load_event("v2-authentication.json"))
     assert (call.log["outcome"], call.log["reason"], call.denied) == (
@@ -415,7 +415,7 @@ def test_trigger_missing_required_attribute_follows_on_missing(
 
 def test_trigger_logs_dropped_claim_names_never_values() -> None:
     source = FakeSource({"USER#jane.doe": {"first_name": {"secret": "v4lue"}, "last_name": None}})
-    mapping = parse_mapping(
+    mapping = parse_rules(
         b'[[user.claims]]\nattribute = "first_name"\ntokens = ["id"]\ntype = "string"\n'
         b'[[user.claims]]\nattribute = "last_name"\ntokens = ["id"]\n',
         source="m.toml",
@@ -430,7 +430,7 @@ def test_trigger_logs_dropped_claim_names_never_values() -> None:
 
 def test_trigger_log_line_is_bounded_whatever_the_item_holds() -> None:
     # GIVEN an item whose suppression list makes 10,000 claims drop (reserved names)
-    mapping = parse_mapping(b'[user.suppress]\nid_from = "hide"\n', source="m.toml", toml=True)
+    mapping = parse_rules(b'[user.suppress]\nid_from = "hide"\n', source="m.toml", toml=True)
     item = {"id": "USER#jane.doe", "hide": ["sub"] * 10_000}
     container = _container(FakeSource({"USER#jane.doe": item}), mapping=mapping)
     container.invoke(load_event("v2-authentication.json"))
@@ -480,12 +480,12 @@ def test_trigger_counts_dropped_claims_by_reason() -> None:
 def test_trigger_settings_choose_the_mapping() -> None:
     built_in = _container(FakeSource()).deps
     assert (built_in.user.section, built_in.client.section) == (
-        DEFAULT_MAPPING.user,
-        DEFAULT_MAPPING.client,
+        DEFAULT_RULES.user,
+        DEFAULT_RULES.client,
     )
     example = str(EVENTS / "claims.example.toml")
     named = _container(FakeSource(), CLAIMS_CONFIG=example).deps
-    assert named.user.section == load_mapping(example).user
+    assert named.user.section == load_rules(example).user
 
 
 @pytest.mark.parametrize(("budget", "kept"), [("1024", False), ("65536", True)])

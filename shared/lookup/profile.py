@@ -11,22 +11,48 @@ reads nothing else.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Final
+from typing import Final, Literal, Protocol
 
 import msgspec
 
-from shared.cache import Outcome, TTLCache
-from shared.deps import Cached, Principal, ProfileSource
-from shared.errors import StoreTimeout
-from shared.invocation import CacheResult
-from shared.item import Item
-from shared.lookup import ItemRead, QueryRead
-from shared.models import Event
+from shared.errors import StoreError, StoreTimeout
+from shared.event import Event
+from shared.lookup.cache import CacheOutcome, TTLCache
+from shared.lookup.sources import PRIMARY, ItemRead, Lookup, QueryRead
+from shared.values import Item
 
-__all__ = ("Profile", "Reads", "peek", "read", "render")
+__all__ = ("CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render")
+
+CacheResult = Literal[CacheOutcome, "off", "none"]
+"""How a profile was obtained: the cache's outcome (its worst over every read), `off` (no
+cache), or `none` (nothing was read)."""
+
+Cached = Item | list[Item]
+"""What the cache holds per read: an item, or a query's items."""
 
 _RANK: Final[dict[CacheResult, int]] = {"hit": 1, "shared": 2, "miss": 3, "stale": 4}
 _GRACE_SECONDS: Final = 0.02
+
+
+class ProfileSource(Protocol):
+    """Where items come from: `shared.lookup.dynamodb.Store` in production, fakes in tests.
+
+    Each read finishes, retries included, within `timeout` seconds or raises `StoreError`.
+    """
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:
+        """The item `read` names, or None when there is none."""
+        ...
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        """The items `reads` name, in their order (None: no such item)."""
+        ...
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        """The items `read` matches, in key order, one page at most."""
+        ...
 
 
 class Reads(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,8 +60,8 @@ class Reads(msgspec.Struct, frozen=True, kw_only=True):
 
     Parameters
     ----------
-    principal
-        Whose lookup this is.
+    lookup
+        Whose lookup this is (its sources, consistency and cache prefix).
     event, metadata
         What the related keys are rendered from (with the primary item).
     primary
@@ -44,7 +70,7 @@ class Reads(msgspec.Struct, frozen=True, kw_only=True):
         Each query's read, or None when its key lacks a value (its rules are then absent).
     """
 
-    principal: Principal
+    lookup: Lookup
     event: Event
     metadata: Mapping[str, str] | None
     primary: ItemRead
@@ -53,8 +79,7 @@ class Reads(msgspec.Struct, frozen=True, kw_only=True):
     def related(self, item: Item) -> tuple[ItemRead | None, ...]:
         """Each related item's read, keys from `item`; None when its key lacks a value."""
         return tuple(
-            source.render(self.event, item, self.metadata)
-            for source in self.principal.lookup.related
+            source.render(self.event, item, self.metadata) for source in self.lookup.related
         )
 
 
@@ -69,16 +94,13 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     cache: CacheResult
 
 
-def render(principal: Principal, event: Event, metadata: Mapping[str, str] | None) -> Reads | None:
+def render(lookup: Lookup, event: Event, metadata: Mapping[str, str] | None) -> Reads | None:
     """The reads `event` needs; None when the primary key lacks a value (no profile to read)."""
-    lookup = principal.lookup
     primary = lookup.primary.render(event, None, metadata)
     if primary is None:
         return None
     queries = tuple(query.render(event, metadata) for query in lookup.queries)
-    return Reads(
-        principal=principal, event=event, metadata=metadata, primary=primary, queries=queries
-    )
+    return Reads(lookup=lookup, event=event, metadata=metadata, primary=primary, queries=queries)
 
 
 def _worst(outcomes: Sequence[CacheResult]) -> CacheResult:
@@ -92,7 +114,7 @@ def _profile(
     related: Sequence[Item | None],
     cache: CacheResult,
 ) -> Profile:
-    lookup = reads.principal.lookup
+    lookup = reads.lookup
     sources: dict[str, Item | list[Item] | None] = {}
     for query, items in zip(lookup.queries, queries, strict=True):
         sources[query.name] = items
@@ -105,7 +127,7 @@ def peek(reads: Reads, cache: TTLCache[Cached] | None) -> Profile | None:
     """The profile from fresh cache entries alone, without the loop; None if any read misses."""
     if cache is None:
         return None
-    prefix = reads.principal.cache_prefix
+    prefix = reads.lookup.cache_prefix
     hit = cache.peek(prefix + reads.primary.cache_key)
     if hit is None:
         return None
@@ -155,7 +177,7 @@ async def _through(
     if cache is None:
         return await load(), "off"
     result = await cache.get(key, load)
-    outcome: Outcome = result.outcome
+    outcome: CacheOutcome = result.outcome
     return result.value, outcome
 
 
@@ -198,20 +220,31 @@ async def read(
     StoreError
         A read failed (and no stale entry could stand in for it), or the deadline passed.
     """
+    so_far: dict[str, Item] = {}
     try:
         # Each read is bounded by what is left of the deadline; this bounds them all together,
         # a beat later, so a read's own translation (throttled, unavailable) wins when both fire.
         async with asyncio.timeout(timeout + _GRACE_SECONDS):
-            return await _read(reads, store, cache, _Deadline(timeout))
+            return await _read(reads, store, cache, _Deadline(timeout), so_far)
     except TimeoutError as exc:
-        raise StoreTimeout("the lookup's reads did not finish inside the deadline") from exc
+        error = StoreTimeout("the lookup's reads did not finish inside the deadline")
+        error.primary = so_far.get(PRIMARY)
+        raise error from exc
+    except StoreError as exc:
+        # The primary item was read before another read failed: its deny rules still apply.
+        exc.primary = so_far.get(PRIMARY)
+        raise
 
 
 async def _read(
-    reads: Reads, store: ProfileSource, cache: TTLCache[Cached] | None, deadline: "_Deadline"
+    reads: Reads,
+    store: ProfileSource,
+    cache: TTLCache[Cached] | None,
+    deadline: "_Deadline",
+    so_far: dict[str, Item],
 ) -> Profile:
-    consistent = reads.principal.lookup.consistent
-    prefix = reads.principal.cache_prefix
+    consistent = reads.lookup.consistent
+    prefix = reads.lookup.cache_prefix
 
     async def primary_load() -> Cached | None:
         return await store.get_item(reads.primary, consistent=consistent, timeout=deadline.left())
@@ -228,7 +261,11 @@ async def _read(
         for query in reads.queries
         if query is not None
     ]
-    results = await _all(steps)
+    done = await asyncio.gather(*steps, return_exceptions=True)
+    first = done[0]
+    if not isinstance(first, BaseException) and isinstance(first[0], dict):
+        so_far[PRIMARY] = first[0]
+    results = _unwrap(done)
     outcomes: list[CacheResult] = [result[1] for result in results]
     primary = results[0][0]
     if not isinstance(primary, dict):
@@ -257,11 +294,11 @@ async def _related(
     wanted = [entry for entry in rendered if entry is not None]
     if not wanted:
         return [None] * len(rendered)
-    prefix = reads.principal.cache_prefix
+    prefix = reads.lookup.cache_prefix
     misses = [
         entry for entry in wanted if cache is None or cache.peek(prefix + entry.cache_key) is None
     ]
-    consistent = reads.principal.lookup.consistent
+    consistent = reads.lookup.consistent
     batch = _Batch(store, misses, consistent)
     position = {id(entry): index for index, entry in enumerate(misses)}
 
@@ -293,7 +330,13 @@ async def _all(
 ) -> list[tuple[Cached | None, CacheResult]]:
     """Run `steps` together; every one finishes (each bounded by the deadline) before the first
     failure is raised, so no read is left running unobserved."""
-    done = await asyncio.gather(*steps, return_exceptions=True)
+    return _unwrap(await asyncio.gather(*steps, return_exceptions=True))
+
+
+def _unwrap(
+    done: Sequence[tuple[Cached | None, CacheResult] | BaseException],
+) -> list[tuple[Cached | None, CacheResult]]:
+    """The results of steps run together, or the first failure among them, raised."""
     results: list[tuple[Cached | None, CacheResult]] = []
     for outcome in done:
         if isinstance(outcome, BaseException):

@@ -1,9 +1,9 @@
-"""DynamoDB AttributeValue maps -> plain JSON values, decoded with msgspec.
+"""DynamoDB's wire format: AttributeValue maps and response bodies -> plain JSON values.
 
 S is a string; N an int when it is integral, else an exact `decimal.Decimal` (never a float:
 DynamoDB numbers carry 38 digits, a float 17); BOOL a bool; NULL None; L a list; M a dict; SS and
 NS sorted lists (never a `set`: the Lambda runtime cannot marshal one). The Lambda runtime writes
-a Decimal as its exact text, and `shared.models.encode_json` does the same. Binary values (B, BS)
+a Decimal as its exact text, and `shared.values.encode_json` does the same. Binary values (B, BS)
 have no JSON form and are left out; no bytes or datetime is ever returned. `decode_get_item`,
 `decode_batch_get` and `decode_query` read a DynamoDB response body (bytes) straight into these
 Structs with one msgspec decoder each, never through `json` or float. Pure: no I/O, no logging.
@@ -23,36 +23,15 @@ from typing import Final, TypeVar
 import msgspec
 
 from shared.errors import ItemError
-from shared.models import JSONValue
+from shared.values import Item, JSONValue
 
 __all__ = (
-    "ABSENT",
-    "Item",
     "RawKey",
     "decode_batch_get",
     "decode_get_item",
     "decode_item",
     "decode_query",
-    "lookup_path",
 )
-
-Item = dict[str, JSONValue]
-"""A profile item as plain JSON values, keyed by attribute name."""
-
-ABSENT: Final = object()
-"""What `lookup_path` returns where a path leads nowhere (apart from a present `null`)."""
-
-
-def lookup_path(item: object, path: tuple[str, ...]) -> object:
-    """The value at a dotted attribute path (`("profile", "plan")`), or `ABSENT`."""
-    value = item
-    for key in path:
-        if not isinstance(value, dict):
-            return ABSENT
-        value = value.get(key, ABSENT)
-        if value is ABSENT:
-            return ABSENT
-    return value
 
 
 class _AttributeValue(msgspec.Struct):

@@ -8,8 +8,8 @@ invocation is a join. The placeholders a template may use depend on where it sit
 - `{clientMetadata.<key>}`, an allowlisted `clientMetadata` value: related and query keys only
   (and, checked by the mapping loader, only beside the principal's own id in the same key).
 
-Which template applies to an event is the plan's decision (`shared.deps.Principal`). Pure: no
-I/O, no logging.
+Which template applies to an event is the plan's decision (the principal, chosen once). Pure:
+no I/O, no logging.
 """
 
 import string
@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from shared.errors import ConfigError
-from shared.item import lookup_path
-from shared.models import Event, JSONValue
+from shared.event import Event
+from shared.values import JSONValue, lookup_path, number_text
 
 __all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
 
@@ -73,9 +73,18 @@ class KeyTemplate:
         The `clientMetadata` keys it reads.
     item_attributes
         The top-level primary-item attributes it reads (they must be projected).
+    literal_prefix
+        The literal text before its first placeholder (`USER#` in `USER#{userName}`).
     """
 
-    __slots__ = ("_parts", "event_names", "item_attributes", "metadata_keys", "template")
+    __slots__ = (
+        "_parts",
+        "event_names",
+        "item_attributes",
+        "literal_prefix",
+        "metadata_keys",
+        "template",
+    )
 
     def __init__(self, where: str, template: str, *, use: KeyUse = "primary") -> None:
         """Parse `template`; `where` names it in errors (`USER_KEY`, `file: user.item.key.pk`).
@@ -120,6 +129,22 @@ class KeyTemplate:
         self.item_attributes = tuple(
             dict.fromkeys(p[1][0] for p in parts if isinstance(p, tuple) and p[0] == "item")
         )
+        self.literal_prefix = parts[0] if parts and isinstance(parts[0], str) else ""
+
+    def placeholders(self) -> tuple[str, ...]:
+        """Its placeholders in order: `sub`, `userName`, ..., `clientMetadata.<key>`,
+        `item.<path>`."""
+        names: list[str] = []
+        for part in self._parts:
+            if isinstance(part, tuple):
+                kind, name = part
+                if kind == "event" and isinstance(name, str):
+                    names.append(name)
+                elif kind == "metadata" and isinstance(name, str):
+                    names.append(_METADATA + name)
+                elif isinstance(name, tuple):
+                    names.append(_ITEM + ".".join(name))
+        return tuple(names)
 
     def render(
         self,
@@ -166,7 +191,7 @@ def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> st
     if isinstance(value, str):
         return value
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
+        return number_text(value)
     return None
 
 

@@ -1,18 +1,10 @@
-"""Conditions and grants: claims that depend on who asks, compiled at load, checked per event.
+"""Conditions: the compiled `when` of rules and grants, evaluated per event.
 
-A `Condition` is the compiled `when` of a mapping rule or grant: one closure made at load over
-precomputed frozensets and key tuples, reading a `Context`, which is built once per invocation
-from the decoded event and the primary item (app client, trigger source, groups after the
-mapping's own `[user.groups]` override, requested scopes, allowlisted `clientMetadata`). A
-`Grant` is a
-conditional change applied after the mapping: scopes to add or suppress, static claims per
-token, groups to add or remove, or a denial. `apply_grants` applies every grant whose condition
-holds, in file order, to a `shared.claims.ClaimSet` (suppression and removal win over additions),
-or returns a `Denial` naming the grant's position, never a value. Every condition of every grant
-is evaluated against the same `Context`: one grant's changes are never another grant's input.
-
-Pure: no I/O, no logging. The loader (`shared.mapping`) refuses what a condition or grant could
-get wrong; this module trusts what it is given.
+A `Condition` is one closure made at load over precomputed frozensets and key tuples, reading a
+`Context`, which is built once per invocation from the decoded event and the primary item (app
+client, trigger source, groups after the mapping's own `[user.groups]` override, requested
+scopes, allowlisted `clientMetadata`). Pure: no I/O, no logging; what a condition could get
+wrong is refused at load (`shared.claims.check`), and `Condition` trusts what it is given.
 """
 
 from collections.abc import Callable, Collection
@@ -21,35 +13,11 @@ from typing import Final
 
 import msgspec
 
-from shared.claims import ClaimSet, GroupOverride, place_claim
-from shared.item import ABSENT, Item, lookup_path
-from shared.keys import read_metadata
-from shared.models import Event, JSONValue
+from shared.event import Event
+from shared.lookup import read_metadata
+from shared.values import ABSENT, Item, lookup_path
 
-__all__ = (
-    "EMPTY_CONTEXT",
-    "TRIGGER_SOURCES",
-    "Condition",
-    "Context",
-    "Denial",
-    "Grant",
-    "apply_grants",
-    "build_context",
-    "compile_condition",
-    "find_denial",
-)
-
-TRIGGER_SOURCES: Final = frozenset(
-    {
-        "TokenGeneration_HostedAuth",
-        "TokenGeneration_Authentication",
-        "TokenGeneration_NewPasswordChallenge",
-        "TokenGeneration_AuthenticateDevice",
-        "TokenGeneration_RefreshTokens",
-        "TokenGeneration_ClientCredentials",
-    }
-)
-"""The `triggerSource` values Cognito sends to a pre token generation trigger."""
+__all__ = ("EMPTY_CONTEXT", "Condition", "Context", "build_context", "compile_condition")
 
 # Membership check kinds, in the order a condition evaluates them (clients first: cheapest).
 _CLIENTS: Final = 0
@@ -328,7 +296,8 @@ def build_context(
     metadata_keys
         The allowlisted `clientMetadata` keys (`[request] client_metadata`); no other is read.
     metadata
-        Those values already read (`shared.keys.read_metadata`), so an invocation reads them once.
+        Those values already read (`shared.lookup.read_metadata`), so an invocation reads them
+        once.
     """
     request = event.request
     groups: tuple[str, ...] = ()
@@ -350,123 +319,4 @@ def build_context(
         item=item,
         metadata=metadata[0],
         metadata_ignored=metadata[1],
-    )
-
-
-class Grant(msgspec.Struct, frozen=True, kw_only=True):
-    """A conditional change to the tokens, applied after the mapping when `when` holds.
-
-    Parameters
-    ----------
-    where
-        Its position in the file, e.g. `user.grants[2]`: what a denial logs.
-    when
-        The condition.
-    deny
-        Fail the sign-in with the fixed message (alone: the loader refuses other actions).
-    scopes_add, scopes_suppress
-        Access-token scopes; a suppressed scope is never added, whichever grant adds it.
-    id_claims, access_claims
-        Static claims per token, checked at load like `[user.static]`.
-    groups_add, groups_remove
-        Edits of the group override; roles and preferred role are kept; removal wins.
-    """
-
-    where: str
-    when: Condition
-    deny: bool = False
-    scopes_add: tuple[str, ...] = ()
-    scopes_suppress: tuple[str, ...] = ()
-    id_claims: tuple[tuple[str, JSONValue], ...] = ()
-    access_claims: tuple[tuple[str, JSONValue], ...] = ()
-    groups_add: tuple[str, ...] = ()
-    groups_remove: tuple[str, ...] = ()
-
-
-class Denial(msgspec.Struct, frozen=True):
-    """A grant denied the sign-in; `grant` is its position (`user.grants[2]`), never a value."""
-
-    grant: str
-
-
-def find_denial(grants: tuple[Grant, ...], context: Context) -> Denial | None:
-    """The first `deny` grant, in file order, whose condition holds; None when none does.
-
-    With no item in `context`, a grant reading the item (`attribute_equals`) never holds.
-    """
-    for grant in grants:
-        if grant.deny and grant.when.holds(context):
-            return Denial(grant.where)
-    return None
-
-
-def apply_grants(
-    grants: tuple[Grant, ...], claims: ClaimSet, context: Context
-) -> ClaimSet | Denial:
-    """Apply every grant whose condition holds to `claims`, or deny.
-
-    Conditions all read the same `context`; a `deny` grant that holds wins over everything
-    (the first in file order is named). Scopes are added then suppressed (a suppressed scope is
-    never added), claims are set in file order (a later grant overrides an earlier one, and the
-    mapping's own claims), and groups are edited from the override the mapping produced: added
-    in file order, removed whatever adds them. Values the Cognito guard refuses at run time
-    (`aud` other than the client id) are dropped and counted, as in `apply_mapping`.
-
-    Returns
-    -------
-    ClaimSet | Denial
-        `claims` itself when no grant holds.
-    """
-    held = [grant for grant in grants if grant.when.holds(context)]
-    if not held:
-        return claims
-    for grant in held:
-        if grant.deny:
-            return Denial(grant.where)
-    id_claims = claims.id_claims
-    access_claims = claims.access_claims
-    add, suppress = claims.scopes_add, claims.scopes_suppress
-    group_adds: tuple[str, ...] = ()
-    group_removes: tuple[str, ...] = ()
-    dropped: list[tuple[str, str]] | None = None
-    client_id = context.client_id
-    for grant in held:
-        if grant.id_claims or grant.access_claims:
-            if dropped is None:  # copy once, only when a grant sets claims
-                dropped = list(claims.dropped)
-                id_claims, access_claims = dict(id_claims), dict(access_claims)
-            for name, value in grant.id_claims:
-                place_claim(id_claims, "id", name, value, client_id=client_id, dropped=dropped)
-            for name, value in grant.access_claims:
-                place_claim(
-                    access_claims, "access", name, value, client_id=client_id, dropped=dropped
-                )
-        add += grant.scopes_add
-        suppress += grant.scopes_suppress
-        group_adds += grant.groups_add
-        group_removes += grant.groups_remove
-    if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
-        suppress = tuple(dict.fromkeys(suppress))
-        add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)
-    groups = claims.groups
-    if group_adds or group_removes:
-        groups = GroupOverride(
-            [
-                name
-                for name in dict.fromkeys(context.group_list + group_adds)
-                if name not in group_removes
-            ],
-            groups.iam_roles if groups is not None else None,
-            groups.preferred_role if groups is not None else None,
-        )
-    return ClaimSet(
-        id_claims,
-        access_claims,
-        claims.id_suppress,
-        claims.access_suppress,
-        add,
-        suppress,
-        groups,
-        claims.missing_required,
-        claims.dropped if dropped is None else tuple(dropped),
     )

@@ -3,36 +3,28 @@
 Pure data, no I/O. The Structs declare only the fields the trigger reads; unknown fields are
 ignored (Cognito adds fields over time) and `response` is never decoded: the handler answers with
 the original event dict and only `response` replaced, so nothing it does not model is lost.
-Absent and null are folded once, here, into defaults. `encode_json` writes a plain JSON value
-as compact JSON with every number exact (DynamoDB's 38-digit integers and decimals included).
+Absent and null are folded once, here, into defaults.
 
 Contract: https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
 """
 
-from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import msgspec
-import orjson
 
 from shared.errors import EventError
+from shared.values import JSONValue
 
 __all__ = (
     "CLIENT_CREDENTIALS",
     "CallerContext",
     "Event",
     "GroupConfiguration",
-    "JSONValue",
     "Request",
     "UserAttributes",
     "decode_event",
-    "encode_json",
     "version_number",
 )
-
-JSONValue: TypeAlias = Any
-"""A plain JSON value: str, int, float, `Decimal` (an exact non-integral DynamoDB number), bool,
-None, list of JSONValue, dict[str, JSONValue]."""
 
 _MAX_VERSION: Final = 999
 _MAX_VERSION_DIGITS: Final = 3
@@ -176,39 +168,3 @@ def decode_event(event: object) -> Event:
         return msgspec.convert(event, Event)
     except msgspec.ValidationError as exc:
         raise EventError(f"unusable event: {exc}") from exc
-
-
-def _exact(value: object) -> orjson.Fragment:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
-
-
-def _text(value: JSONValue) -> str:
-    """Compact JSON text, slow path: integers past 64 bits, which orjson refuses."""
-    if isinstance(value, bool) or value is None or isinstance(value, str | float):
-        return orjson.dumps(value).decode()
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ",".join(map(_text, value)) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_text(k)}:{_text(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
-
-
-def encode_json(value: JSONValue) -> bytes:
-    """Encode a plain JSON value as compact UTF-8 JSON, every number exact.
-
-    A `Decimal` is written as its exact text (`str(d)`, as the Lambda runtime does), an integer
-    of any size as its digits; orjson alone stops at 64-bit integers and refuses `Decimal`.
-
-    Raises
-    ------
-    TypeError
-        `value` holds something that is not a plain JSON value.
-    """
-    try:
-        return orjson.dumps(value, default=_exact)
-    except TypeError:
-        return _text(value).encode()

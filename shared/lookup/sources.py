@@ -19,8 +19,9 @@ from typing import Final
 import msgspec
 
 from shared.errors import ConfigError
-from shared.keys import KeyTemplate
-from shared.models import Event, JSONValue
+from shared.event import Event
+from shared.lookup.keys import KeyTemplate
+from shared.values import JSONValue
 
 __all__ = (
     "MAX_QUERIES",
@@ -205,12 +206,16 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
         Queries run beside the primary read.
     consistent
         Strongly consistent reads (`CONSISTENT_READ`); never on an index (refused at init).
+    cache_prefix
+        Prefix of every cache key: user and machine reads are projected differently, so they
+        never share an entry even when their keys render the same.
     """
 
     primary: ItemSource
     related: tuple[ItemSource, ...] = ()
     queries: tuple[QuerySource, ...] = ()
     consistent: bool = False
+    cache_prefix: str = ""
 
 
 def _expression_bytes(count: int) -> int:
@@ -246,6 +251,7 @@ def build_lookup(
     default_key: tuple[tuple[str, KeyTemplate], ...],
     consistent: bool,
     where: str,
+    cache_prefix: str = "",
 ) -> Lookup:
     """Complete a section's reads with the settings and the projections its rules need.
 
@@ -263,16 +269,46 @@ def build_lookup(
         `CONSISTENT_READ`.
     where
         Names the file and section in errors.
+    cache_prefix
+        Set apart this principal's cache entries (`u:` users, `c:` machine clients).
 
     Raises
     ------
     ConfigError
         A strongly consistent read on an index, or a projection over DynamoDB's limit.
     """
-    problems: list[str] = []
     item = spec.item
     table = item.table if item is not None and item.table else default_table
-    key = item.key if item is not None else default_key
+    primary, related, queries = _sources(
+        spec, reads, table=table, key=item.key if item is not None else default_key
+    )
+    problems = _projection_problems(where, primary, related, queries)
+    for query in queries:
+        if consistent and query.index is not None:
+            problems.append(
+                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
+                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
+                "consistent only)"
+            )
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Lookup(
+        primary=primary,
+        related=related,
+        queries=queries,
+        consistent=consistent,
+        cache_prefix=cache_prefix,
+    )
+
+
+def _sources(
+    spec: LookupSpec,
+    reads: Mapping[str, tuple[str, ...]],
+    *,
+    table: str,
+    key: tuple[tuple[str, KeyTemplate], ...],
+) -> tuple[ItemSource, tuple[ItemSource, ...], tuple[QuerySource, ...]]:
+    """The primary item, related items and queries, each with its projection."""
     related_attributes = tuple(
         dict.fromkeys(a for r in spec.related for _, t in r.key for a in t.item_attributes)
     )
@@ -298,6 +334,17 @@ def build_lookup(
         )
         for q in spec.queries
     )
+    return primary, related, queries
+
+
+def _projection_problems(
+    where: str,
+    primary: ItemSource,
+    related: tuple[ItemSource, ...],
+    queries: tuple[QuerySource, ...],
+) -> list[str]:
+    """Every projection over DynamoDB's expression limit, each source apart, then shared ones."""
+    problems = []
     for source in (primary, *related):
         problem = _projection_problem(
             f"{where} `{source.name}`", tuple(a for a, _ in source.key), source.attributes
@@ -316,14 +363,6 @@ def build_lookup(
         if problem := _projection_problem(f"{where} related items on `{table}`", key_names, united):
             problems.append(problem)
     for query in queries:
-        if consistent and query.index is not None:
-            problems.append(
-                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
-                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
-                "consistent only)"
-            )
         if problem := _projection_problem(f"{where} query `{query.name}`", (), query.attributes):
             problems.append(problem)
-    if problems:
-        raise ConfigError("; ".join(problems))
-    return Lookup(primary=primary, related=related, queries=queries, consistent=consistent)
+    return problems

@@ -12,11 +12,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Literal, TypeVar
 
-__all__ = ("Clock", "Outcome", "Result", "TTLCache")
+__all__ = ("CacheOutcome", "Clock", "Result", "TTLCache")
 
 V = TypeVar("V")
 Clock = Callable[[], float]
-Outcome = Literal["hit", "miss", "stale", "shared"]
+CacheOutcome = Literal["hit", "miss", "stale", "shared"]
 """How a value was obtained: fresh entry, own load, expired entry after a failed load, or a
 load another caller started."""
 
@@ -26,7 +26,7 @@ class Result(Generic[V]):
 
     __slots__ = ("outcome", "value")
 
-    def __init__(self, value: V | None, outcome: Outcome) -> None:
+    def __init__(self, value: V | None, outcome: CacheOutcome) -> None:
         self.value = value
         self.outcome = outcome
 
@@ -113,7 +113,7 @@ class TTLCache(Generic[V]):
         if hit is not None:
             return hit
         flight = self._flights.get(key)
-        outcome: Outcome = "shared"
+        outcome: CacheOutcome = "shared"
         if flight is None:
             self.loads += 1
             task = asyncio.ensure_future(self._load(key, load))
