@@ -17,7 +17,14 @@ from shared.event import Event
 from shared.lookup import read_metadata
 from shared.values import ABSENT, Item, lookup_path
 
-__all__ = ("EMPTY_CONTEXT", "Condition", "Context", "build_context", "compile_condition")
+__all__ = (
+    "CONTEXT_PARTS",
+    "EMPTY_CONTEXT",
+    "Condition",
+    "Context",
+    "build_context",
+    "compile_condition",
+)
 
 # Membership check kinds, in the order a condition evaluates them (clients first: cheapest).
 _CLIENTS: Final = 0
@@ -26,6 +33,11 @@ _SCOPES_ANY: Final = 2
 _GROUPS_ANY: Final = 3
 _GROUPS_ALL: Final = 4
 _GROUPS_NONE: Final = 5
+
+_GROUP_KINDS: Final = frozenset({_GROUPS_ANY, _GROUPS_ALL, _GROUPS_NONE})
+
+CONTEXT_PARTS: Final = frozenset({"groups", "scopes", "metadata", "item"})
+"""Every part of a `Context` that takes work to gather (client and trigger source take none)."""
 
 # How an `attribute_equals` value compares: strings to strings only, booleans to booleans only,
 # numbers to numbers only (exactly, as decimals: never through a float's rounding).
@@ -128,24 +140,43 @@ def _metadata(pairs: tuple[tuple[str, str], ...]) -> _Check:
     return check
 
 
-def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
-    def check(context: Context) -> bool:
-        item = context.item
-        if item is None:
-            return False
-        for path, how, expected in checks:
-            value = item.get(path[0], ABSENT) if len(path) == 1 else lookup_path(item, path)
-            if how == _STRING:
-                if type(value) is not str or value != expected:
-                    return False
-            elif how == _BOOLEAN:
-                if value is not expected:
-                    return False
-            elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
-                return False
-        return True
+def _getter(path: tuple[str, ...]) -> Callable[[Item], object]:
+    """A read of one dotted path, unrolled for the common depths (one or two names)."""
+    if len(path) == 1:
+        (key,) = path
+        return lambda item: item.get(key, ABSENT)
+    if len(path) == 2:
+        outer, inner = path
 
-    return check
+        def two(item: Item) -> object:
+            value = item.get(outer)
+            return value.get(inner, ABSENT) if isinstance(value, dict) else ABSENT
+
+        return two
+    return lambda item: lookup_path(item, path)
+
+
+def _one_attribute(path: tuple[str, ...], how: int, expected: object) -> _Check:
+    """One `attribute_equals` entry, bound to its path and expected value."""
+    get = _getter(path)
+    if how == _STRING:
+
+        def string(context: Context) -> bool:
+            item = context.item
+            if item is None:
+                return False
+            value = get(item)
+            return type(value) is str and value == expected
+
+        return string
+    if how == _BOOLEAN:
+        return lambda context: context.item is not None and get(context.item) is expected
+    number: _Number = expected  # type: ignore[assignment]  # the compiler made it one
+    return lambda context: context.item is not None and _number_equals(number, get(context.item))
+
+
+def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
+    return _all([_one_attribute(path, how, expected) for path, how, expected in checks])
 
 
 def _all(checks: list[_Check]) -> _Check:
@@ -221,6 +252,19 @@ class Condition:
         return tuple(dict.fromkeys(path[0] for path, _, _ in self.attribute_checks))
 
     @property
+    def parts(self) -> frozenset[str]:
+        """The parts of the `Context` it reads: `groups`, `scopes`, `metadata`, `item`."""
+        kinds = {kind for kind, _ in self.sets}
+        parts = {"groups"} if kinds & _GROUP_KINDS else set()
+        if _SCOPES_ANY in kinds:
+            parts.add("scopes")
+        if self.metadata:
+            parts.add("metadata")
+        if self.attribute_checks:
+            parts.add("item")
+        return frozenset(parts)
+
+    @property
     def reads_item(self) -> bool:
         """Whether the condition reads the primary item (`attribute_equals`)."""
         return bool(self.attribute_checks)
@@ -282,6 +326,7 @@ def build_context(
     group_override: list[str] | None = None,
     metadata_keys: Collection[str] = (),
     metadata: tuple[dict[str, str], int] | None = None,
+    parts: frozenset[str] = CONTEXT_PARTS,
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
 
@@ -298,15 +343,20 @@ def build_context(
     metadata
         Those values already read (`shared.lookup.read_metadata`), so an invocation reads them
         once.
+    parts
+        The parts some condition (or group edit) reads (`Section.context_parts`); the others
+        are left empty, never gathered.
     """
     request = event.request
     groups: tuple[str, ...] = ()
     scopes: frozenset[str] = frozenset()
-    if group_override is not None:
+    if "groups" not in parts:
+        pass
+    elif group_override is not None:
         groups = tuple(group_override)
     elif request is not None and request.group_configuration is not None:
         groups = tuple(request.group_configuration.groups_to_override or ())
-    if request is not None and request.scopes:
+    if "scopes" in parts and request is not None and request.scopes:
         scopes = frozenset(request.scopes)
     if metadata is None:
         metadata = read_metadata(event, metadata_keys)

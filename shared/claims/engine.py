@@ -81,7 +81,9 @@ def apply(
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
-        context = build_context(event, item, group_override=override, metadata=metadata)
+        context = build_context(
+            event, item, group_override=override, metadata=metadata, parts=section.context_parts
+        )
     claims = _mapped(
         section,
         item,
@@ -117,7 +119,9 @@ def denial(
     if item is not None and section.overrides_groups:
         groups = group_override(section.groups, item, [])
         override = groups.groups if groups is not None else None
-    context = build_context(event, item, group_override=override, metadata=metadata)
+    context = build_context(
+        event, item, group_override=override, metadata=metadata, parts=section.context_parts
+    )
     for grant in section.grants:
         if grant.deny and grant.when.holds(context):
             return Denial(grant.where)
@@ -339,12 +343,14 @@ def apply_grants(
     in file order, removed whatever adds them. Values the guard refuses at run time (`aud`
     other than the client id) are dropped and counted.
     """
-    held = [grant for grant in grants if grant.when.holds(context)]
+    held: list[Grant] = []
+    for grant in grants:
+        if grant.when.holds(context):
+            if grant.deny:  # the first deny that holds, in file order, wins over everything
+                return Denial(grant.where)
+            held.append(grant)
     if not held:
         return claims
-    for grant in held:
-        if grant.deny:
-            return Denial(grant.where)
     id_claims, access_claims = claims.id_claims, claims.access_claims
     add, suppress = claims.scopes_add, claims.scopes_suppress
     group_adds: tuple[str, ...] = ()
@@ -362,10 +368,14 @@ def apply_grants(
                 place_claim(
                     access_claims, "access", name, value, client_id=client_id, dropped=dropped
                 )
-        add += grant.scopes_add
-        suppress += grant.scopes_suppress
-        group_adds += grant.groups_add
-        group_removes += grant.groups_remove
+        if grant.scopes_add:
+            add += grant.scopes_add
+        if grant.scopes_suppress:
+            suppress += grant.scopes_suppress
+        if grant.groups_add:
+            group_adds += grant.groups_add
+        if grant.groups_remove:
+            group_removes += grant.groups_remove
     if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
         suppress = tuple(dict.fromkeys(suppress))
         add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)

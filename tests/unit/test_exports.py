@@ -23,7 +23,8 @@ INTENDED: dict[str, set[str]] = {
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
     "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
-        "Condition", "Context", "EMPTY_CONTEXT", "build_context", "compile_condition",
+        "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
+        "compile_condition",
     },
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
