@@ -69,8 +69,13 @@ INTENDED: dict[str, set[str]] = {
     },
     "lookup.cache": {"CacheOutcome", "Clock", "Result", "TTLCache"},
     "lookup.credentials": {"ContainerCredentials", "REFRESH_BEFORE_SECONDS", "credentials_from"},
-    "lookup.dynamodb": {"Connection", "open_connection"},
+    "lookup.codec": {
+        "Codec", "LlhttpCodec", "MAX_BODY_BYTES", "MalformedResponse", "ProtocolError",
+        "ResponseTooLarge", "ResponseTruncated",
+    },
+    "lookup.dynamodb": {"Connection", "open_connection", "tls_context"},
     "lookup.store": {"Sender", "Store", "backoff", "projection"},
+    "lookup.transport": {"Http", "IDLE_SECONDS", "MAX_IDLE_PER_ORIGIN", "Transport"},
     "lookup.keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lookup.profile": {
         "CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render",
