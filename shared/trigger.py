@@ -18,16 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import (
-    EMPTY_CLAIMS,
-    ClaimSet,
-    Denial,
-    Trace,
-    apply,
-    denial,
-    explain_apply,
-    explain_denial,
-)
+from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -180,6 +171,8 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         budget=deps.settings.claims_budget_bytes,
     )
     if plan.trace is not None:
+        from shared.claims import explain_apply  # noqa: PLC0415 (explained invocations only)
+
         explain_apply(
             plan.trace, plan.principal.section, plan.decoded, item, sources=profile.sources,
             metadata=plan.metadata, budget=deps.settings.claims_budget_bytes, result=claims,
@@ -233,6 +226,8 @@ def _item_free_denial(
     """
     found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
     if plan.trace is not None:
+        from shared.claims import explain_denial  # noqa: PLC0415 (explained invocations only)
+
         explain_denial(
             plan.trace, plan.principal.section, plan.decoded, item, metadata=plan.metadata,
             found=found,

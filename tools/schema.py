@@ -26,13 +26,16 @@ from msgspec import inspect as types
 
 from shared.claims.file import MappingFile
 from shared.claims.guard import TRIGGER_SOURCES
+from shared.errors import ConfigError
 from tools.cases import CasesFile
 from tools.cli import run
 
 __all__ = ("MAPPING_FIELDS", "SCHEMAS", "SEMANTIC_CHECKS", "build_schema", "main", "render")
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
+DRAFT: Final = "http://json-schema.org/draft-07/schema#"
+"""Draft 7, written within what Taplo supports (draft 4's keywords): `definitions`, and a `$ref`
+with a description wrapped in `allOf` (siblings of a `$ref` are ignored)."""
 
 SEMANTIC_CHECKS: Final = (
     ("a reserved, `cognito:` or `dev:` claim, or `aud` in the ID token",
@@ -237,7 +240,7 @@ SCHEMAS: Final = {
 
 
 def _structs(root: type) -> dict[str, type]:
-    """Every Struct reachable from `root`, by name (as the schema's `$defs` names them)."""
+    """Every Struct reachable from `root`, by name (as the schema's definitions name them)."""
     found: dict[str, type] = {}
     pending: list[object] = [types.type_info(root)]
     while pending:
@@ -298,8 +301,14 @@ def build_schema(root: type, title: str) -> dict[str, Any]:
                     prop.pop("type", None)
                     prop.pop("items", None)
             prop["description"] = documented[field]
-    description = schema["$defs"][root.__name__]["description"]
-    return {"$schema": DRAFT, "title": title, "description": description, **schema}
+            if "$ref" in prop:
+                prop["allOf"] = [{"$ref": prop.pop("$ref")}]
+    text = json.dumps(schema).replace('"#/$defs/', '"#/definitions/')
+    draft7: dict[str, Any] = json.loads(text)
+    definitions = draft7.pop("$defs")
+    description = definitions[root.__name__]["description"]
+    return {"$schema": DRAFT, "title": title, "description": description, **draft7,
+            "definitions": definitions}  # fmt: skip
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -314,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         for relative, (root, title) in SCHEMAS.items():
             path = ROOT / relative
             path.parent.mkdir(exist_ok=True)
-            text = render(build_schema(root, title))
+            try:
+                text = render(build_schema(root, title))
+            except ValueError as exc:  # a Struct and its documentation drifted apart
+                raise ConfigError(f"`{relative}`: {exc}") from None
             path.write_text(text, encoding="utf-8")
             print(f"{relative}: {len(text.encode())} bytes")
         return 0

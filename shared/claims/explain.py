@@ -30,15 +30,12 @@ from shared.claims.conditions import Context, build_context
 from shared.claims.engine import apply
 from shared.claims.groups import group_override
 from shared.claims.guard import fits_type
-from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section
+from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section, Trace
 from shared.event import Event
 from shared.lookup import PRIMARY
 from shared.values import ABSENT, Item, lookup_path
 
-__all__ = ("Trace", "explain_apply", "explain_denial")
-
-Trace = list[tuple[str, str]]
-"""`(position, code)` pairs, in the order the mapping was applied."""
+__all__ = ("explain_apply", "explain_denial")
 
 _GUARD_REASONS = ("reserved", "object_not_allowed", "over_budget")
 _WITHOUT_GRANTS: dict[int, tuple[Section, Section]] = {}

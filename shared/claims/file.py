@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from msgspec import inspect
+from msgspec import inspect  # loaded with msgspec itself: no import cost
 
 from shared.claims.guard import ClaimType, Token
 from shared.errors import ConfigError

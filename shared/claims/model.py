@@ -27,7 +27,12 @@ __all__ = (
     "GroupOverride",
     "Rules",
     "Section",
+    "Trace",
 )
+
+Trace = list[tuple[str, str]]
+"""What an explained invocation's mapping did: `(position, code)` pairs in the order it was
+applied (`shared.claims.explain` writes them)."""
 
 
 class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):

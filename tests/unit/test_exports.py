@@ -21,7 +21,7 @@ INTENDED: dict[str, set[str]] = {
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
     "claims.budget": {"fit_budget", "size_bound"},
-    "claims.explain": {"Trace", "explain_apply", "explain_denial"},
+    "claims.explain": {"explain_apply", "explain_denial"},
     "claims.check": {
         "Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed", "metadata_alone",
     },
@@ -43,7 +43,7 @@ INTENDED: dict[str, set[str]] = {
     },
     "claims.model": {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
-        "GroupOverride", "Rules", "Section",
+        "GroupOverride", "Rules", "Section", "Trace",
     },
     "claims.reads": {"TableKeys", "compile_reads", "keyed_by_principal"},
     "config": {

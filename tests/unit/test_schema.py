@@ -41,8 +41,9 @@ def _listed(message: str, checks: tuple[tuple[str, str], ...]) -> bool:
 
 def _validator(path: Path) -> jsonschema.protocols.Validator:
     schema = json.loads(path.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 MAPPING_SCHEMA = _validator(CLAIMS_SCHEMA)
@@ -58,14 +59,14 @@ def test_schema_files_are_what_make_schema_writes(relative: str) -> None:
 def test_every_object_and_field_is_described() -> None:
     for relative, (root, title) in SCHEMAS.items():
         schema = build_schema(root, title)
-        for name, definition in schema["$defs"].items():
+        for name, definition in schema["definitions"].items():
             assert definition["description"], (relative, name)
             for field, prop in definition["properties"].items():
                 assert prop["description"], (relative, name, field)
 
 
 def test_schema_enums_name_every_type_token_and_trigger_source() -> None:
-    defs = json.loads(CLAIMS_SCHEMA.read_text())["$defs"]
+    defs = json.loads(CLAIMS_SCHEMA.read_text())["definitions"]
     rule = defs["RuleFile"]["properties"]
     assert set(rule["type"]["enum"]) == {
         "string", "number", "integer", "boolean", "string_list", "json", "any"
