@@ -71,8 +71,10 @@ def run(
     ours_off = Container(off, logs="discard")
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
-    primary = ours_off.deps.user.lookup.primary
-    consistent = ours_off.deps.user.lookup.consistent
+    user_lookup = ours_off.deps.user.lookup
+    assert user_lookup is not None  # the built-in mapping reads the profile item
+    primary = user_lookup.primary
+    consistent = user_lookup.consistent
 
     def lookup_only(event: dict[str, Any]) -> object:
         read = ItemRead(

@@ -37,16 +37,22 @@ _SAMPLE_EVENT: Final = {
 
 
 def prime(deps: Deps) -> bool:
-    """Warm every lazy path once; return whether the store answered (priming never raises)."""
+    """Warm every lazy path once; return whether the store answered (priming never raises).
+
+    With no principal reading an item there is no store to ask: False, and nothing is read.
+    """
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')
     timeout = deps.settings.lookup_timeout_ms / 1000
-    source = deps.user.lookup.primary
+    lookup = deps.user.lookup or deps.client.lookup
+    if lookup is None:
+        return False
+    source = lookup.primary
     read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))
     try:
         deps.loop.run_until_complete(
-            deps.store.get_item(read, consistent=deps.user.lookup.consistent, timeout=timeout)
+            deps.store.get_item(read, consistent=lookup.consistent, timeout=timeout)
         )
     except StoreError:
         return False

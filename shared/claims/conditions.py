@@ -3,8 +3,9 @@
 A `Condition` is one closure made at load over precomputed frozensets and key tuples, reading a
 `Context`, which is built once per invocation from the decoded event and the primary item (app
 client, trigger source, groups after the mapping's own `[user.groups]` override, requested
-scopes, allowlisted `clientMetadata`). Pure: no I/O, no logging; what a condition could get
-wrong is refused at load (`shared.claims.check`), and `Condition` trusts what it is given.
+scopes, allowlisted `clientMetadata`, the user's attributes and federated identity, parsed only
+when a condition reads it). Pure: no I/O, no logging; what a condition could get wrong is
+refused at load (`shared.claims.check`), and `Condition` trusts what it is given.
 """
 
 from collections.abc import Callable, Collection
@@ -13,6 +14,7 @@ from typing import Final
 
 import msgspec
 
+from shared.claims.from_event import UserFacts
 from shared.event import Event
 from shared.lookup import read_metadata
 from shared.values import ABSENT, Item, lookup_path
@@ -58,6 +60,9 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
         Allowlisted `clientMetadata` keys holding a string of at most 256 characters.
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    user
+        The user's attributes and identity (`providers_any`, `federated`,
+        `user_attribute_equals`).
     """
 
     client_id: str | None = None
@@ -68,6 +73,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     item: Item | None = None
     metadata: dict[str, str] = {}
     metadata_ignored: int = 0
+    user: UserFacts = UserFacts({})
 
 
 class _Number(msgspec.Struct, frozen=True):
@@ -148,6 +154,22 @@ def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Che
     return check
 
 
+def _event_checks(
+    providers: frozenset[str] | None,
+    federated: bool | None,
+    user_attributes: tuple[tuple[str, str], ...],
+) -> list[_Check]:
+    """Tests on the user's attributes, then on the identity (parsed on first use)."""
+    checks: list[_Check] = []
+    if user_attributes:
+        checks.append(lambda context: context.user.attributes_equal(user_attributes))
+    if federated is not None:
+        checks.append(lambda context: (context.user.identity is not None) is federated)
+    if providers is not None:
+        checks.append(lambda context: context.user.provider_in(providers))
+    return checks
+
+
 def _all(checks: list[_Check]) -> _Check:
     if len(checks) == 1:
         return checks[0]
@@ -177,19 +199,38 @@ class Condition:
         `(key, value)` pairs `clientMetadata` must hold.
     attribute_checks
         `(path, kind, expected)` triples the primary item must hold.
+    providers
+        `providers_any`: the identity's provider names, or None.
+    federated
+        `federated`: whether the user must have an identity (True) or none (False), or None.
+    user_attributes
+        `user_attribute_equals`: `(attribute, value)` pairs the user's attributes must hold.
     """
 
-    __slots__ = ("attribute_checks", "holds", "metadata", "sets")
+    __slots__ = (
+        "attribute_checks",
+        "federated",
+        "holds",
+        "metadata",
+        "providers",
+        "sets",
+        "user_attributes",
+    )
 
     def __init__(
         self,
         sets: tuple[tuple[int, frozenset[str]], ...] = (),
         metadata: tuple[tuple[str, str], ...] = (),
         attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
+        *,
+        providers: frozenset[str] | None = None,
+        federated: bool | None = None,
+        user_attributes: tuple[tuple[str, str], ...] = (),
     ) -> None:
         checks = [_membership(kind, names) for kind, names in sets]
         if metadata:
             checks.append(_metadata(metadata))
+        checks += _event_checks(providers, federated, user_attributes)
         if attribute_checks:
             checks.append(_attributes(attribute_checks))
         if not checks:
@@ -197,11 +238,21 @@ class Condition:
         self.sets = sets
         self.metadata = metadata
         self.attribute_checks = attribute_checks
+        self.providers = providers
+        self.federated = federated
+        self.user_attributes = user_attributes
         self.holds: _Check = _all(checks)
         """Whether every check holds for a `Context`."""
 
     def _key(self) -> tuple[object, ...]:
-        return (self.sets, self.metadata, self.attribute_checks)
+        return (
+            self.sets,
+            self.metadata,
+            self.attribute_checks,
+            self.providers,
+            self.federated,
+            self.user_attributes,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and self._key() == other._key()
@@ -212,7 +263,8 @@ class Condition:
     def __repr__(self) -> str:
         return (
             f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
-            f"attribute_checks={self.attribute_checks!r})"
+            f"attribute_checks={self.attribute_checks!r}, providers={self.providers!r}, "
+            f"federated={self.federated!r}, user_attributes={self.user_attributes!r})"
         )
 
     @property
@@ -224,6 +276,13 @@ class Condition:
     def reads_item(self) -> bool:
         """Whether the condition reads the primary item (`attribute_equals`)."""
         return bool(self.attribute_checks)
+
+    @property
+    def reads_event(self) -> bool:
+        """Whether it reads the user's attributes or identity (no item needed for those)."""
+        return (
+            bool(self.user_attributes) or self.providers is not None or self.federated is not None
+        )
 
 
 def _expected(value: Expected) -> tuple[int, object]:
@@ -244,6 +303,9 @@ def compile_condition(
     scopes_any: list[str] | None = None,
     attribute_equals: dict[str, Expected] | None = None,
     metadata_equals: dict[str, str] | None = None,
+    providers_any: list[str] | None = None,
+    federated: bool | None = None,
+    user_attribute_equals: dict[str, str] | None = None,
 ) -> Condition:
     """Compile one `when` into precomputed checks (the loader has already validated it).
 
@@ -268,7 +330,14 @@ def compile_condition(
         (tuple(path.split(".")), *_expected(value))
         for path, value in (attribute_equals or {}).items()
     )
-    return Condition(tuple(sets), metadata, checks)
+    return Condition(
+        tuple(sets),
+        metadata,
+        checks,
+        providers=frozenset(providers_any) if providers_any is not None else None,
+        federated=federated,
+        user_attributes=tuple((user_attribute_equals or {}).items()),
+    )
 
 
 EMPTY_CONTEXT: Final = Context()
@@ -282,6 +351,7 @@ def build_context(
     group_override: list[str] | None = None,
     metadata_keys: Collection[str] = (),
     metadata: tuple[dict[str, str], int] | None = None,
+    user: UserFacts | None = None,
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
 
@@ -298,6 +368,9 @@ def build_context(
     metadata
         Those values already read (`shared.lookup.read_metadata`), so an invocation reads them
         once.
+    user
+        The invocation's user facts, when the engine already made them (so the identity is
+        parsed once for rules and conditions); by default the event's own.
     """
     request = event.request
     groups: tuple[str, ...] = ()
@@ -319,4 +392,5 @@ def build_context(
         item=item,
         metadata=metadata[0],
         metadata_ignored=metadata[1],
+        user=user if user is not None else UserFacts.of(event),
     )

@@ -15,6 +15,8 @@ import msgspec
 
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
+from shared.claims.from_event import UserFacts
+from shared.claims.groups import edited_groups, group_override
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -74,16 +76,22 @@ def apply(
     grant that holds wins over everything, `required` included.
     """
     group_dropped: list[tuple[str, str]] = []
-    groups = _group_override(section, item, group_dropped) if section.overrides_groups else None
+    # One per invocation, shared by rules, conditions and the group rule: `identities` is
+    # parsed once, and only when one of them reads it.
+    facts = UserFacts.of(event) if section.reads_event else None
+    groups = None
+    if section.overrides_groups:
+        groups = group_override(section, event, item, facts, group_dropped)
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
-        context = build_context(event, item, group_override=override, metadata=metadata)
+        context = build_context(event, item, group_override=override, metadata=metadata, user=facts)
     claims = _mapped(
         section,
         item,
         sources,
         client_id=event.client_id,
+        facts=facts,
         context=context,
         budget=budget,
         groups=groups,
@@ -133,6 +141,7 @@ def _mapped(
     sources: Sources | None,
     *,
     client_id: str | None,
+    facts: UserFacts | None,
     context: Context | None,
     budget: int,
     groups: GroupOverride | None,
@@ -152,6 +161,7 @@ def _mapped(
         sources,
         {"id": id_claims, "access": access_claims},
         client_id=client_id,
+        facts=facts,
         context=context,
         budget=budget,
         dropped=dropped,
@@ -186,6 +196,7 @@ def _rule_claims(
     into: dict[str, dict[str, JSONValue]],
     *,
     client_id: str | None,
+    facts: UserFacts | None,
     context: Context | None,
     budget: int,
     dropped: list[tuple[str, str]],
@@ -199,7 +210,9 @@ def _rule_claims(
         if rule.when is not None and (context is None or not rule.when.holds(context)):
             continue
         path = rule.path
-        if rule.source != PRIMARY:
+        if rule.event is not None:
+            value = rule.event.value(facts) if facts is not None else ABSENT
+        elif rule.source != PRIMARY:
             value = _from_source(sources, rule)
         elif len(path) == 1:
             value = item.get(path[0], ABSENT)
@@ -308,62 +321,6 @@ def _scopes(
     return tuple(lists["add"]), tuple(lists["suppress"])
 
 
-def _group_list(
-    item: Item, attribute: str | None, dropped: list[tuple[str, str]]
-) -> list[str] | None:
-    """A valid list of strings overriding one group field, or None to keep the request's."""
-    if attribute is None:
-        return None
-    value = item.get(attribute, ABSENT)
-    if value is ABSENT:
-        return None
-    if value is None:
-        dropped.append((attribute, "null"))
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        dropped.append((attribute, "not_a_list"))
-        return None
-    return value
-
-
-def _group_override(
-    section: Section, item: Item, dropped: list[tuple[str, str]]
-) -> GroupOverride | None:
-    """The group fields the item validly overrides; a malformed one keeps the request's value.
-
-    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
-    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
-    list holding anything else is dropped and named by its attribute.
-    """
-    spec = section.groups
-    groups = _group_list(item, spec.groups_from, dropped)
-    roles = _group_list(item, spec.iam_roles_from, dropped)
-    preferred: str | None = None
-    attribute = spec.preferred_role_from
-    if attribute is not None:
-        value = item.get(attribute, ABSENT)
-        if isinstance(value, str):
-            preferred = value
-        elif value is None:
-            dropped.append((attribute, "null"))
-        elif value is not ABSENT:
-            dropped.append((attribute, "wrong_type"))
-    if groups is None and roles is None and preferred is None:
-        return None
-    return GroupOverride(groups=groups, iam_roles=roles, preferred_role=preferred)
-
-
-def _edited_groups(
-    groups: GroupOverride | None, names: tuple[str, ...], removed: tuple[str, ...]
-) -> GroupOverride:
-    """The group override with `names` (in order, once each) less `removed`; roles kept."""
-    return GroupOverride(
-        groups=[name for name in dict.fromkeys(names) if name not in removed],
-        iam_roles=groups.iam_roles if groups is not None else None,
-        preferred_role=groups.preferred_role if groups is not None else None,
-    )
-
-
 def apply_grants(
     grants: tuple[Grant, ...], claims: ClaimSet, context: Context
 ) -> ClaimSet | Denial:
@@ -408,7 +365,7 @@ def apply_grants(
         add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)
     groups = claims.groups
     if group_adds or group_removes:
-        groups = _edited_groups(groups, context.group_list + group_adds, group_removes)
+        groups = edited_groups(groups, context.group_list + group_adds, group_removes)
     return msgspec.structs.replace(
         claims,
         id_claims=id_claims,

@@ -48,6 +48,7 @@ WRONG_TYPES = http_response(
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
     principal = h.deps.client if machine else h.deps.user
+    assert principal.lookup is not None
     source = principal.lookup.primary
     read = ItemRead(source=source, key=((source.key[0][0], key),))
     consistent = principal.lookup.consistent

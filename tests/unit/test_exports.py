@@ -19,6 +19,13 @@ INTENDED: dict[str, set[str]] = {
         "parse_rules",
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
+    "claims.event_checks": {"compile_attribute_groups", "compile_event_read", "settle_reads"},
+    "claims.from_event": {
+        "AttributeGroups", "EVENT", "EVENT_SOURCES", "EventRead", "IDENTITIES", "IDENTITY",
+        "IDENTITY_ATTRIBUTES", "Identity", "MAX_NUMBER_DIGITS", "UserFacts", "parse_boolean",
+        "parse_identity", "parse_list", "parse_number",
+    },
+    "claims.groups": {"edited_groups", "group_override"},
     "claims.budget": {"fit_budget", "size_bound"},
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
     "claims.compile": {"load_rules", "parse_rules"},
@@ -31,7 +38,7 @@ INTENDED: dict[str, set[str]] = {
         "WhenFile", "decode_file", "read_file",
     },
     "claims.guard": {
-        "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
+        "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
         "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
         "suppress_reason",
     },
@@ -44,7 +51,7 @@ INTENDED: dict[str, set[str]] = {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
     },
-    "deps": {"Deps", "Principal", "PrincipalKind", "build_deps", "open_deps"},
+    "deps": {"Deps", "NO_STORE", "Principal", "PrincipalKind", "build_deps", "open_deps"},
     "errors": {
         "ConfigError", "DENIED_NO_PROFILE", "DENIED_UNAVAILABLE", "EventError", "ItemError",
         "PretokenError", "SignInDenied", "StoreError", "StoreThrottled", "StoreTimeout",
