@@ -4,8 +4,9 @@ A claim taken from the event (`source = "event"`, `"identity"`, `[user.groups] f
 a `user_attribute_equals` condition) is only as good as the attribute it reads. Cognito lets a
 signed-in user change any attribute their app client may write (`UpdateUserAttributes` with
 their own access token), so a claim from a writable attribute is a privilege escalation. The
-attributes a mapping trusts are the ones it lists in `[request] user_attributes` (the loader
-refuses a mapping that reads one it does not list).
+attributes a mapping trusts are the ones it lists in `[request] user_attributes`, read by the
+function's own loader (`Rules.user_attributes`), which refuses a mapping that reads one it does
+not list.
 
 This tool reads every app client of the pool (`ListUserPoolClients`, every page, then
 `DescribeUserPoolClient` for each; read-only) and names each one whose `WriteAttributes` holds a
@@ -22,16 +23,15 @@ them.
 """
 
 import argparse
-import json
 import sys
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.claims import load_rules
+from shared.errors import ConfigError
 from tools.cognito_idp import PoolToolError, cognito_client, pool_region
 
 __all__ = (
@@ -50,7 +50,6 @@ __all__ = (
 PAGE_SIZE: Final = 60
 """`ListUserPoolClients`'s largest page."""
 
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
 _NO_LIST: Final = (
     "has no WriteAttributes list: Cognito then lets it write every standard attribute, and has"
     " been seen to allow all, so it counts as writing every trusted attribute"
@@ -58,12 +57,12 @@ _NO_LIST: Final = (
 
 
 def trusted_attributes(path: str | None) -> tuple[str, ...]:
-    """The user attributes the mapping at `path` trusts: its `[request] user_attributes`.
+    """The user attributes the mapping at `path` trusts: `Rules.user_attributes`.
 
-    This is the one place to swap for the loader's value once `shared.claims` exposes the
-    trusted attributes of a loaded mapping: the body then becomes that one call, and every
-    check the loader makes applies here too. Until then it reads only that key, with `tomllib`
-    or `json` by the file's suffix (a byte-order mark is ignored).
+    The mapping is loaded exactly as the function loads it (`shared.claims.load_rules`), so
+    every check the loader makes applies here too: a mapping the function would refuse at init
+    cannot be audited either, and the list is the one the loader holds every rule, condition
+    and group rule to (`[request] user_attributes`).
 
     Parameters
     ----------
@@ -78,39 +77,14 @@ def trusted_attributes(path: str | None) -> tuple[str, ...]:
     Raises
     ------
     PoolToolError
-        The file cannot be read or decoded, or the key is not a list of attribute names.
+        The file cannot be read, or the loader refuses it; the message is the loader's.
     """
     if not path:
         return ()
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".toml", ".json"):
-        raise PoolToolError(f"`CLAIMS_CONFIG` must name a .toml or .json file, got `{path}`")
-    where = f"claim mapping `{path}`"
     try:
-        text = Path(path).read_bytes().removeprefix(_UTF8_BOM).decode("utf-8")
-    except OSError as exc:
-        raise PoolToolError(f"`CLAIMS_CONFIG`: cannot read `{path}`: {exc.strerror}") from exc
-    except UnicodeDecodeError:
-        raise PoolToolError(f"{where}: not UTF-8 text") from None
-    try:
-        document: object = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
-    except ValueError as exc:  # TOMLDecodeError and JSONDecodeError both are
-        kind = "TOML" if suffix == ".toml" else "JSON"
-        raise PoolToolError(f"{where}: not valid {kind}: {exc}") from exc
-    if not isinstance(document, dict):
-        raise PoolToolError(f"{where}: the document must be a table (an object)")
-    request = document.get("request", {})
-    if not isinstance(request, dict):
-        raise PoolToolError(f"{where}: `request` must be a table")
-    names = request.get("user_attributes", [])
-    if not isinstance(names, list) or not all(
-        isinstance(name, str) and name and name.strip() == name for name in names
-    ):
-        raise PoolToolError(
-            f"{where}: `request.user_attributes` must be a list of attribute names"
-            " (non-empty strings without surrounding blanks)"
-        )
-    return tuple(dict.fromkeys(names))
+        return load_rules(path).user_attributes
+    except ConfigError as exc:
+        raise PoolToolError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,7 +246,8 @@ def test_a_mapping_trusting_nothing_reads_no_client(
 ) -> None:
     _client(cognito, pool_id, "legacy", None)
     path = tmp_path / f"items-only{suffix}"
-    path.write_text('[[user.claims]]\nattribute = "plan"\n' if suffix == ".toml" else "{}")
+    items_only = '[[user.claims]]\nattribute = "plan"\ntokens = ["id"]\n'
+    path.write_text(items_only if suffix == ".toml" else "{}")
 
     for mapping in (None, str(path)):
         result = _audit(endpoint, pool_id, mapping)
@@ -305,12 +306,14 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
         ("us-east-1_missing", "trusting", "ListUserPoolClients on `us-east-1_missing` failed"),
         (None, "missing.toml", "cannot read"),
         (None, "mapping.yaml", "must name a .toml or .json file"),
-        (None, "bad.toml", "not valid TOML"),
-        (None, "bad.json", "not valid JSON"),
-        (None, "list.json", "the document must be a table"),
-        (None, "request.toml", "`request` must be a table"),
-        (None, "names.toml", "`request.user_attributes` must be a list of attribute names"),
-        (None, "blank.toml", "`request.user_attributes` must be a list of attribute names"),
+        # The loader's own messages: the audit reads the mapping as the function does.
+        (None, "bad.toml", "Expected ']' at the end of a table declaration"),
+        (None, "bad.json", "Input data was truncated"),
+        (None, "list.json", "Expected `object`, got `array`"),
+        (None, "request.toml", "Expected `object`, got `str` - at `$.request`"),
+        (None, "names.toml", "Expected `str`, got `int` - at `$.request.user_attributes[0]`"),
+        (None, "blank.toml", "request.user_attributes: attribute names must be non-empty"),
+        (None, "untrusted.toml", "reads `custom:tier`, which is not listed"),
     ],
 )
 def test_an_audit_that_cannot_be_made_exits_2_with_a_message(
@@ -332,6 +335,11 @@ def test_an_audit_that_cannot_be_made_exits_2_with_a_message(
         "request.toml": _write(tmp_path, "request.toml", 'request = "x"\n'),
         "names.toml": _write(tmp_path, "names.toml", "[request]\nuser_attributes = [1]\n"),
         "blank.toml": _write(tmp_path, "blank.toml", '[request]\nuser_attributes = [" a"]\n'),
+        "untrusted.toml": _write(
+            tmp_path,
+            "untrusted.toml",
+            '[[user.claims]]\nsource = "event"\nattribute = "custom:tier"\ntokens = ["id"]\n',
+        ),
     }
 
     result = _audit(endpoint, pool_id if pool is None else pool, files.get(config or ""))

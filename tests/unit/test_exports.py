@@ -38,9 +38,9 @@ INTENDED: dict[str, set[str]] = {
         "WhenFile", "decode_file", "read_file",
     },
     "claims.guard": {
-        "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
-        "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
-        "suppress_reason",
+        "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS",
+        "TRIGGER_SOURCES", "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason",
+        "scope_reason", "suppress_reason",
     },
     "claims.model": {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
