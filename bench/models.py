@@ -80,7 +80,7 @@ def warm(
     off = Container(load_settings(env), logs="discard")
     on = Container(load_settings({**env, "CACHE_TTL_SECONDS": _WARM_TTL_SECONDS}), logs="discard")
     loop, store, lookup = off.loop, off.deps.store, off.deps.user.lookup
-    assert lookup is not None  # the data model reads items
+    assert lookup is not None  # the data model's users have a key
     (tenant_source,) = lookup.related
     (query_source,) = lookup.queries
     consistent = lookup.consistent

@@ -72,9 +72,8 @@ def run(
     ours_on = Container(on, logs="discard")
     loop = ours_off.loop
     user_lookup = ours_off.deps.user.lookup
-    assert user_lookup is not None  # the built-in mapping reads the profile item
-    primary = user_lookup.primary
-    consistent = user_lookup.consistent
+    assert user_lookup is not None  # the bench's users have a key
+    primary, consistent = user_lookup.primary, user_lookup.consistent
 
     def lookup_only(event: dict[str, Any]) -> object:
         read = ItemRead(

@@ -352,12 +352,12 @@ def _conflicts(settings: Settings) -> list[str]:
                 problems.append(f"`{name}` needs the cache on: set `{_CACHE_TTL_SECONDS}` above 0")
     sort_keys = {_USER_SORT_KEY: settings.user_sort_key, _CLIENT_SORT_KEY: settings.client_sort_key}
     if settings.sort_key_attribute is not None:
-        problems += [
-            f"`{_SORT_KEY_ATTRIBUTE}` is set, so `{name}` must give the sort key's value (a "
-            "template such as `PROFILE` or `PROFILE#{sub}`)"
-            for name, value in sort_keys.items()
-            if value is None
-        ]
+        # Machine clients may go without (a pool without any): their events then have no key.
+        if settings.user_sort_key is None:
+            problems.append(
+                f"`{_SORT_KEY_ATTRIBUTE}` is set, so `{_USER_SORT_KEY}` must give the sort key's "
+                "value (a template such as `PROFILE` or `PROFILE#{sub}`)"
+            )
     else:
         problems += [
             f"`{name}` needs `{_SORT_KEY_ATTRIBUTE}`, the name of the table's sort key"

@@ -54,7 +54,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         `user`, or `client` for machine clients (access token only, no groups).
     lookup
         What to read: the primary item, related items, queries; None when the section reads
-        no item (the event alone: no table is read).
+        no item (`section.reads_items` False: the event alone, no table read), or when no key
+        can be built for this kind (machine clients on a table with a sort key but no
+        `CLIENT_SORT_KEY`): its events then end with reason `no_key`.
     section
         The part of the claim mapping applied to what was read.
     metadata_keys
@@ -148,7 +150,11 @@ NO_STORE: Final[ProfileSource] = _NoStore()
 def _rules(settings: Settings) -> Rules:
     if settings.claims_config is None:
         return DEFAULT_RULES
-    return load_rules(settings.claims_config)
+    keys: tuple[str, ...] = (settings.key_attribute,)
+    if settings.sort_key_attribute is not None:
+        keys += (settings.sort_key_attribute,)
+    # The settings describe the default table's key; the file may describe other tables.
+    return load_rules(settings.claims_config, table_keys={None: keys, settings.table_name: keys})
 
 
 def _need_table(settings: Settings, section: Section, kind: PrincipalKind) -> None:
@@ -165,42 +171,67 @@ def _need_table(settings: Settings, section: Section, kind: PrincipalKind) -> No
     )
 
 
-def _principal(settings: Settings, rules: Rules, kind: PrincipalKind) -> Principal:
-    """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
+_OWNERS: Final[dict[PrincipalKind, tuple[str, ...]]] = {
+    "user": ("sub", "userName"),
+    "client": ("clientId",),
+}
+"""The placeholders that name the principal itself (`{userPoolId}` does not: all share it)."""
+
+
+def _default_key(
+    settings: Settings, kind: PrincipalKind
+) -> tuple[tuple[str, KeyTemplate], ...] | None:
+    """The primary key from the settings (`USER_KEY`, or `CLIENT_KEY`, and the sort key); None
+    for machine clients on a table with a sort key but no `CLIENT_SORT_KEY`."""
     machine = kind == "client"
-    section = rules.client if machine else rules.user
-    metadata_keys = frozenset(rules.client_metadata)
-    if not section.reads_items:
-        return Principal(kind=kind, lookup=None, section=section, metadata_keys=metadata_keys)
-    _need_table(settings, section, kind)
     key_variable, sort_variable = (
         ("CLIENT_KEY", "CLIENT_SORT_KEY") if machine else ("USER_KEY", "USER_SORT_KEY")
     )
     partition = KeyTemplate(key_variable, settings.client_key if machine else settings.user_key)
-    default_key: tuple[tuple[str, KeyTemplate], ...] = ((settings.key_attribute, partition),)
+    key: tuple[tuple[str, KeyTemplate], ...] = ((settings.key_attribute, partition),)
     sort = settings.client_sort_key if machine else settings.user_sort_key
-    if settings.sort_key_attribute is not None and sort is not None:
-        default_key += ((settings.sort_key_attribute, KeyTemplate(sort_variable, sort)),)
-    if section.lookup.item is None and not partition.event_names:
+    if settings.sort_key_attribute is not None:
+        if sort is None:
+            return None
+        key += ((settings.sort_key_attribute, KeyTemplate(sort_variable, sort)),)
+    if not any(name in template.event_names for _, template in key for name in _OWNERS[kind]):
+        owners = " or ".join(f"`{{{name}}}`" for name in _OWNERS[kind])
         raise ConfigError(
-            f"`{key_variable}` must contain a placeholder (`{{userName}}`, `{{sub}}`, "
-            f"`{{clientId}}`, `{{userPoolId}}`), got `{partition.template}`: every "
-            f"{kind} would share one item"
+            f"`{key_variable}` must contain a placeholder naming the {kind} ({owners}), got "
+            f"`{partition.template}`: every {kind} would share one item"
         )
+    return key
+
+
+def _principal(settings: Settings, rules: Rules, kind: PrincipalKind) -> Principal:
+    """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
+    section = rules.client if kind == "client" else rules.user
+    if not section.reads_items:
+        # The event alone: no key, no table, nothing read (`shared.trigger` concludes at once).
+        return Principal(
+            kind=kind, lookup=None, section=section, metadata_keys=frozenset(rules.client_metadata)
+        )
+    _need_table(settings, section, kind)
+    default_key = _default_key(settings, kind)
     where = f"claim mapping `{settings.claims_config}`: {kind}" if settings.claims_config else kind
-    return Principal(
-        kind=kind,
-        lookup=build_lookup(
+    lookup = None
+    if default_key is not None or section.lookup.item is not None:
+        lookup = build_lookup(
             section.lookup,
             reads=section.reads,
             default_table=settings.table_name or "",
-            default_key=default_key,
+            default_key=default_key or (),
             consistent=settings.consistent_read,
             where=where,
             cache_prefix=kind[0] + ":",
-        ),
-        section=section,
-        metadata_keys=metadata_keys,
+        )
+    elif settings.claims_config is not None and section != Section():
+        raise ConfigError(
+            f"`CLIENT_SORT_KEY` is required: `SORT_KEY_ATTRIBUTE` is set and {where} reads "
+            "machine-client items (or give `[client.item]` a key)"
+        )
+    return Principal(
+        kind=kind, lookup=lookup, section=section, metadata_keys=frozenset(rules.client_metadata)
     )
 
 

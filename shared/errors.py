@@ -17,7 +17,7 @@ end user `PreTokenGeneration failed with error <msg>.`, so `SignInDenied` only e
 the fixed strings below (no trailing period: Cognito adds one).
 """
 
-from typing import Final
+from typing import Any, Final
 
 __all__ = (
     "DENIED_NO_PROFILE",
@@ -51,9 +51,14 @@ class EventError(PretokenError):
 
 
 class StoreError(PretokenError):
-    """The profile lookup failed; `kind` is a short, low-cardinality class name for logs."""
+    """The profile lookup failed; `kind` is a short, low-cardinality class name for logs.
+
+    `primary` is the primary item when it was read before another read failed (None
+    otherwise): deny rules are still evaluated on it.
+    """
 
     kind: str = "store_error"
+    primary: dict[str, Any] | None = None
 
 
 class StoreTimeout(StoreError):

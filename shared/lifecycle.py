@@ -47,7 +47,7 @@ def prime(deps: Deps) -> bool:
     timeout = deps.settings.lookup_timeout_ms / 1000
     lookup = deps.user.lookup or deps.client.lookup
     if lookup is None:
-        return False
+        return False  # nothing to read: no connection to warm
     source = lookup.primary
     read = ItemRead(source=source, key=tuple((attribute, PRIME_KEY) for attribute, _ in source.key))
     try:

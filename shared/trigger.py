@@ -33,7 +33,7 @@ from shared.event import Event, decode_event
 from shared.invocation import Invocation, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
-from shared.values import JSONValue
+from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
 
@@ -49,7 +49,7 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     shape: Shape
     reads: Reads | None
     """What to read; None when the event lacks what the primary key needs, or when the
-    principal reads no item (`principal.lookup` None)."""
+    principal has no lookup (it reads no item, or no key can be built for it)."""
     metadata: tuple[dict[str, str], int]
     """The allowlisted `clientMetadata` values, and how many were ignored."""
 
@@ -79,7 +79,7 @@ def answer(
     plan = _plan(event, deps)
     if isinstance(plan, Invocation):
         result = plan
-    elif plan.principal.lookup is None:
+    elif not plan.principal.section.reads_items:
         # The mapping reads the event alone: nothing to read, no loop, no profile to miss.
         result = _conclude(plan, Profile(primary={}, sources={}, cache="none"), deps)
     elif plan.reads is None:
@@ -114,9 +114,8 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
     principal = deps.principal(decoded)
     shape = choose_shape(decoded, deps.settings.response_format)
     metadata = read_metadata(decoded, principal.metadata_keys)
-    reads = None
-    if principal.lookup is not None:
-        reads = render(principal.lookup, decoded, metadata[0] or None)
+    lookup = principal.lookup
+    reads = render(lookup, decoded, metadata[0] or None) if lookup is not None else None
     return _Plan(
         event=event,
         decoded=decoded,
@@ -197,14 +196,18 @@ def _denied_by(
 
 
 def _item_free_denial(
-    plan: _Plan, cache: CacheResult, error: PretokenError | None = None
+    plan: _Plan,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+    item: Item | None = None,
 ) -> Invocation | None:
-    """Without an item, a `deny` grant that reads none (no `attribute_equals`) still denies.
+    """Without a usable profile, a `deny` grant still denies on whatever was read.
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip
-    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`.
+    past a deny rule on the client, trigger source, groups, scopes or `clientMetadata`, nor,
+    when the primary item was read before another read failed (`item`), on the item.
     """
-    found = denial(plan.principal.section, plan.decoded, metadata=plan.metadata)
+    found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
     if found is None:
         return None
     return _denied_by(plan, found, cache, error)
@@ -262,7 +265,8 @@ def _on_error(
     ignored = plan.metadata[1] if plan is not None else 0
     if deps.settings.on_error == "allow" and isinstance(event, dict):
         if plan is not None:
-            if denied := _item_free_denial(plan, cache, error):
+            item = error.primary if isinstance(error, StoreError) else None
+            if denied := _item_free_denial(plan, cache, error, item):
                 return denied
             response = _respond(plan, EMPTY_CLAIMS)
         else:

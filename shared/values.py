@@ -12,7 +12,7 @@ from typing import Any, Final, TypeAlias
 
 import orjson
 
-__all__ = ("ABSENT", "Item", "JSONValue", "encode_json", "lookup_path")
+__all__ = ("ABSENT", "Item", "JSONValue", "encode_json", "lookup_path", "number_text")
 
 JSONValue: TypeAlias = Any
 """A plain JSON value: str, int, float, `Decimal` (an exact non-integral DynamoDB number), bool,
@@ -37,9 +37,20 @@ def lookup_path(item: object, path: tuple[str, ...]) -> object:
     return value
 
 
+def number_text(value: int | Decimal) -> str:
+    """A number's decimal text as DynamoDB writes it: digits and a point, never an exponent.
+
+    `str(Decimal)` switches to exponent form below 1e-6 (`1E-7`), which a key or a V1 claim
+    must not: `TENANT#0.0000001` is the key the data means.
+    """
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
 def _exact(value: object) -> orjson.Fragment:
     if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
+        return orjson.Fragment(number_text(value))
     raise TypeError(f"`{type(value).__name__}` is not a plain JSON value")
 
 
@@ -48,7 +59,7 @@ def _text(value: JSONValue) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, str | float):
         return orjson.dumps(value).decode()
     if isinstance(value, int | Decimal):
-        return str(value)
+        return number_text(value)
     if isinstance(value, list):
         return "[" + ",".join(map(_text, value)) + "]"
     if isinstance(value, dict):
@@ -59,8 +70,9 @@ def _text(value: JSONValue) -> str:
 def encode_json(value: JSONValue) -> bytes:
     """Encode a plain JSON value as compact UTF-8 JSON, every number exact.
 
-    A `Decimal` is written as its exact text (`str(d)`, as the Lambda runtime does), an integer
-    of any size as its digits; orjson alone stops at 64-bit integers and refuses `Decimal`.
+    A `Decimal` is written as its exact decimal text (`number_text`: `0.0000001`, never
+    `1E-7`), an integer of any size as its digits; orjson alone stops at 64-bit integers and
+    refuses `Decimal`.
 
     Raises
     ------

@@ -13,7 +13,7 @@ import msgspec
 
 from shared.claims.conditions import Condition, compile_condition
 from shared.claims.file import WhenFile
-from shared.claims.from_event import IDENTITIES
+from shared.claims.from_event import IDENTITIES, UserCondition
 from shared.claims.guard import (
     NO_OBJECT_ID_CLAIMS,
     TRIGGER_SOURCES,
@@ -44,6 +44,16 @@ _MEMBERSHIP_FIELDS: Final = (
 )
 _GROUP_FIELDS: Final = ("groups_any", "groups_all", "groups_none")
 _USER_FIELDS: Final = ("providers_any", "federated", "user_attribute_equals")
+
+
+def _user_condition(when: WhenFile) -> UserCondition | None:
+    if when.providers_any is None and when.federated is None and not when.user_attribute_equals:
+        return None
+    return UserCondition(
+        attributes=tuple((when.user_attribute_equals or {}).items()),
+        federated=when.federated,
+        providers=frozenset(when.providers_any) if when.providers_any is not None else None,
+    )
 
 
 def listed(names: list[str]) -> str:
@@ -87,6 +97,28 @@ class Checker:
             self.problems.append(
                 f"{where}: static claims take {size} bytes of JSON, more than the "
                 f"{STATIC_CLAIMS_MAX_BYTES} allowed per token"
+            )
+
+    def granted_size(
+        self, where: str, token: Token, static: dict[str, Any], grants: list[dict[str, Any]]
+    ) -> None:
+        """Static claims and every grant's claims of one token, together, at most
+        `STATIC_CLAIMS_MAX_BYTES` of JSON: the worst case, where every grant holds (a claim
+        set twice counts at its largest)."""
+        entries: dict[str, int] = {}
+        try:
+            for claims in (static, *grants):
+                for name, value in claims.items():
+                    size = len(encode_json(name)) + 1 + len(encode_json(value))
+                    entries[name] = max(entries.get(name, 0), size)
+        except TypeError:
+            return  # a value that is no JSON at all: `claim` reports it
+        size = sum(entries.values()) + max(len(entries) - 1, 0) + 2
+        if size > STATIC_CLAIMS_MAX_BYTES:
+            self.problems.append(
+                f"{where}: static and grant claims of the {token} token take up to {size} bytes "
+                f"of JSON when every grant holds, more than the {STATIC_CLAIMS_MAX_BYTES} "
+                "allowed per token"
             )
 
     def attribute(self, where: str, name: str | None) -> None:
@@ -137,9 +169,7 @@ class Checker:
             scopes_any=when.scopes_any,
             attribute_equals=when.attribute_equals,
             metadata_equals=when.metadata_equals,
-            providers_any=when.providers_any,
-            federated=when.federated,
-            user_attribute_equals=when.user_attribute_equals,
+            user=_user_condition(when),
         )
 
     def _user(self, where: str, when: WhenFile, section: SectionName) -> None:

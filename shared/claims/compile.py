@@ -9,7 +9,7 @@ compiles a document already in memory.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -20,6 +20,7 @@ from shared.claims.file import (
     MappingFile,
     RuleFile,
     SectionFile,
+    WhenFile,
     decode_file,
     read_file,
 )
@@ -33,11 +34,14 @@ from shared.claims.guard import (
     suppress_reason,
 )
 from shared.claims.model import ClaimRule, Grant, Rules, Section
-from shared.claims.reads import compile_reads
+from shared.claims.reads import TableKeys, check_sources, compile_reads
 from shared.errors import ConfigError
-from shared.lookup import PRIMARY, LookupSpec
+from shared.lookup import LookupSpec
 
-__all__ = ("load_rules", "parse_rules")
+__all__ = ("DEFAULT_TABLE_KEYS", "load_rules", "parse_rules")
+
+DEFAULT_TABLE_KEYS: Final[TableKeys] = {None: ("id",)}
+"""The settings' default: the default table's partition key is `id`, no sort key."""
 
 
 def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionName) -> ClaimRule:
@@ -118,6 +122,24 @@ def _grant_actions(check: Checker, where: str, raw: GrantFile) -> None:
         )
 
 
+def _metadata_alone(when: WhenFile) -> bool:
+    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
+    return bool(when.metadata_equals) and not when.attribute_equals
+
+
+def _item_keyed(lookup: LookupSpec, source: str, section: SectionName) -> bool:
+    """Whether `source` is a related item or query whose key the principal or its item names."""
+    owners = ("clientId",) if section == "client" else ("sub", "userName")
+    keys = [spec.key for spec in lookup.related if spec.name == source]
+    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
+    return any(
+        name in owners or name.startswith("item.")
+        for key in keys
+        for _, template in key
+        for name in template.placeholders()
+    )
+
+
 def _compile_grant(
     check: Checker, where: str, raw: GrantFile, section: SectionName, allowed: frozenset[str]
 ) -> Grant | None:
@@ -144,6 +166,22 @@ def _compile_grant(
     check.names(where, "groups_remove", raw.groups_remove or None)
     if both := sorted(set(raw.groups_add) & set(raw.groups_remove)):
         check.problems.append(f"{where}: `groups_add` and `groups_remove` both name {listed(both)}")
+    if raw.when is not None and _metadata_alone(raw.when):
+        added = [
+            field
+            for field, value in (
+                ("scopes_add", raw.scopes_add),
+                ("claims", raw.claims.id or raw.claims.access),
+                ("groups_add", raw.groups_add),
+            )
+            if value
+        ]
+        if added:
+            check.problems.append(
+                f"{where}: a `when` on `clientMetadata` alone may not grant {listed(added)}: "
+                "the caller chooses `clientMetadata`, so it may only select among what the item "
+                "grants: add an `attribute_equals` on the item to the same `when`"
+            )
     if when is None or len(check.problems) > before:
         return None
     return Grant(
@@ -157,42 +195,6 @@ def _compile_grant(
         groups_add=tuple(dict.fromkeys(raw.groups_add)),
         groups_remove=tuple(dict.fromkeys(raw.groups_remove)),
     )
-
-
-def _check_sources(
-    check: Checker,
-    name: SectionName,
-    raw: SectionFile,
-    rules: tuple[ClaimRule, ...],
-    sources: LookupSpec,
-) -> None:
-    """Every rule reads a known source (a query only into a list); every source is read."""
-    items = {PRIMARY} | {r.name for r in sources.related}
-    lists = {q.name for q in sources.queries}
-    for i, rule in enumerate(rules):
-        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
-        if rule.source in EVENT_SOURCES:
-            continue
-        if rule.source in lists:
-            if rule.type not in ("string_list", "json"):
-                check.problems.append(
-                    f"{where}: source `{rule.source}` is a query, which yields a list: "
-                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
-                )
-        elif rule.source not in items:
-            known = ", ".join(f"`{n}`" for n in sorted(items | lists))
-            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
-    read = {rule.source for rule in rules}
-    declared = [("related", i, r.name) for i, r in enumerate(sources.related)]
-    declared += [("query", i, q.name) for i, q in enumerate(sources.queries)]
-    for kind, i, source in declared:
-        if source in EVENT_SOURCES:
-            check.problems.append(f"{name}.{kind}[{i}]: the source name `{source}` is the event's")
-        if source not in read:
-            check.problems.append(
-                f"{name}.{kind}[{i}]: no rule reads the source `{source}`: add a rule with "
-                f'`source = "{source}"`, or remove it'
-            )
 
 
 def _check_claims(
@@ -247,13 +249,30 @@ def _check_extras(check: Checker, name: SectionName, raw: SectionFile) -> None:
 
 
 def _compile_section(
-    check: Checker, name: SectionName, raw: SectionFile, allowed: frozenset[str]
+    check: Checker,
+    name: SectionName,
+    raw: SectionFile,
+    allowed: frozenset[str],
+    table_keys: TableKeys,
 ) -> Section:
     rules = tuple(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
-    lookup = compile_reads(check, name, raw, allowed)
-    _check_sources(check, name, raw, rules, lookup)
+    lookup = compile_reads(check, name, raw, allowed, table_keys)
+    check_sources(check, name, raw, rules, lookup)
+    for i, (rule, raw_rule) in enumerate(zip(rules, raw.claims, strict=True)):
+        when = raw_rule.when
+        if (
+            when is not None
+            and _metadata_alone(when)
+            and not _item_keyed(lookup, rule.source, name)
+        ):
+            check.problems.append(
+                f"{name}.claims[{i}]: a `when` on `clientMetadata` alone may not decide a "
+                "claim of the item (the caller chooses `clientMetadata`): add an "
+                "`attribute_equals` on the item to the same `when`, or read the claim from a "
+                "related item or query keyed by the principal"
+            )
     # Conditions on rules, then the grants, compiled beside the rules.
     rules = tuple(
         msgspec.structs.replace(
@@ -269,6 +288,10 @@ def _compile_section(
         if (grant := _compile_grant(check, f"{name}.grants[{i}]", raw_grant, name, allowed))
     )
     _check_claims(check, name, raw, rules)
+    granted = [grant.claims for grant in raw.grants]
+    if any(claims.id or claims.access for claims in granted):
+        check.granted_size(name, "id", raw.static.id, [claims.id for claims in granted])
+        check.granted_size(name, "access", raw.static.access, [c.access for c in granted])
     _check_extras(check, name, raw)
     event_groups = compile_attribute_groups(check, name, raw.groups) if name == "user" else None
     return Section(
@@ -284,16 +307,33 @@ def _compile_section(
     )
 
 
-def _compile(check: Checker, raw: MappingFile) -> Rules:
+def _table_keys(check: Checker, raw: MappingFile, defaults: TableKeys) -> TableKeys:
+    """The key attributes of every table whose schema is known: the file's, the settings'."""
+    keys = dict(defaults)
+    for table, declared in raw.tables.items():
+        names = declared.key_attributes
+        if not 1 <= len(names) <= 2 or len(set(names)) != len(names):
+            check.problems.append(
+                f"tables.{table}: `key_attributes` names the partition key, then the sort key "
+                f"if the table has one, got {len(names)}"
+            )
+        for attribute in names:
+            check.attribute(f"tables.{table}.key_attributes", attribute)
+        keys[table] = tuple(names)
+    return keys
+
+
+def _compile(check: Checker, raw: MappingFile, defaults: TableKeys) -> Rules:
     allowed = frozenset(raw.request.client_metadata)
     for key in raw.request.client_metadata:
         check.attribute("request.client_metadata", key)
     for name in raw.request.user_attributes:
         check.attribute("request.user_attributes", name)
     check.user_attributes = frozenset(raw.request.user_attributes)
+    table_keys = _table_keys(check, raw, defaults)
     user, client = settle_reads(
-        _compile_section(check, "user", raw.user, allowed),
-        _compile_section(check, "client", raw.client, allowed),
+        _compile_section(check, "user", raw.user, allowed, table_keys),
+        _compile_section(check, "client", raw.client, allowed, table_keys),
     )
     return Rules(
         user=user,
@@ -303,7 +343,9 @@ def _compile(check: Checker, raw: MappingFile) -> Rules:
     )
 
 
-def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
+def parse_rules(
+    data: bytes, *, source: str, toml: bool, table_keys: TableKeys = DEFAULT_TABLE_KEYS
+) -> Rules:
     """Decode, check and compile a mapping document.
 
     Parameters
@@ -314,6 +356,10 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
         Its name, for messages.
     toml
         TOML when true, JSON otherwise.
+    table_keys
+        The key attributes of the tables known from the settings (`KEY_ATTRIBUTE`,
+        `SORT_KEY_ATTRIBUTE`), by table name, None for the default table; the file's
+        `[tables]` add to them.
 
     Raises
     ------
@@ -324,7 +370,7 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
     raw = decode_file(data, source=source, toml=toml)
     check = Checker()
     try:
-        rules = _compile(check, raw)
+        rules = _compile(check, raw, table_keys)
     except RecursionError:
         raise ConfigError(prefix + "the document nests too deeply") from None
     if check.problems:
@@ -332,7 +378,7 @@ def parse_rules(data: bytes, *, source: str, toml: bool) -> Rules:
     return rules
 
 
-def load_rules(path: str) -> Rules:
+def load_rules(path: str, *, table_keys: TableKeys = DEFAULT_TABLE_KEYS) -> Rules:
     """Read and compile the mapping file at `path` (`.toml` or `.json`).
 
     Raises
@@ -342,4 +388,5 @@ def load_rules(path: str) -> Rules:
         kind, or invalid; the message names the file and what is wrong.
     """
     data = read_file(path)
-    return parse_rules(data, source=path, toml=Path(path).suffix.lower() == ".toml")
+    toml = Path(path).suffix.lower() == ".toml"
+    return parse_rules(data, source=path, toml=toml, table_keys=table_keys)

@@ -3,9 +3,9 @@
 A `Condition` is one closure made at load over precomputed frozensets and key tuples, reading a
 `Context`, which is built once per invocation from the decoded event and the primary item (app
 client, trigger source, groups after the mapping's own `[user.groups]` override, requested
-scopes, allowlisted `clientMetadata`, the user's attributes and federated identity, parsed only
-when a condition reads it). Pure: no I/O, no logging; what a condition could get wrong is
-refused at load (`shared.claims.check`), and `Condition` trusts what it is given.
+scopes, allowlisted `clientMetadata`, the user's attributes and identity). Pure: no I/O, no
+logging; what a condition could get wrong is refused at load (`shared.claims.check`), and
+`Condition` trusts what it is given.
 """
 
 from collections.abc import Callable, Collection
@@ -14,12 +14,19 @@ from typing import Final
 
 import msgspec
 
-from shared.claims.from_event import UserFacts
+from shared.claims.from_event import UserCondition, UserFacts
 from shared.event import Event
 from shared.lookup import read_metadata
 from shared.values import ABSENT, Item, lookup_path
 
-__all__ = ("EMPTY_CONTEXT", "Condition", "Context", "build_context", "compile_condition")
+__all__ = (
+    "CONTEXT_PARTS",
+    "EMPTY_CONTEXT",
+    "Condition",
+    "Context",
+    "build_context",
+    "compile_condition",
+)
 
 # Membership check kinds, in the order a condition evaluates them (clients first: cheapest).
 _CLIENTS: Final = 0
@@ -28,6 +35,11 @@ _SCOPES_ANY: Final = 2
 _GROUPS_ANY: Final = 3
 _GROUPS_ALL: Final = 4
 _GROUPS_NONE: Final = 5
+
+_GROUP_KINDS: Final = frozenset({_GROUPS_ANY, _GROUPS_ALL, _GROUPS_NONE})
+
+CONTEXT_PARTS: Final = frozenset({"groups", "scopes", "metadata", "item"})
+"""Every part of a `Context` that takes work to gather (client and trigger source take none)."""
 
 # How an `attribute_equals` value compares: strings to strings only, booleans to booleans only,
 # numbers to numbers only (exactly, as decimals: never through a float's rounding).
@@ -61,8 +73,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
     user
-        The user's attributes and identity (`providers_any`, `federated`,
-        `user_attribute_equals`).
+        The user's attributes and identity, parsed when first read (`UserCondition`).
     """
 
     client_id: str | None = None
@@ -134,40 +145,43 @@ def _metadata(pairs: tuple[tuple[str, str], ...]) -> _Check:
     return check
 
 
-def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
-    def check(context: Context) -> bool:
-        item = context.item
-        if item is None:
-            return False
-        for path, how, expected in checks:
-            value = item.get(path[0], ABSENT) if len(path) == 1 else lookup_path(item, path)
-            if how == _STRING:
-                if type(value) is not str or value != expected:
-                    return False
-            elif how == _BOOLEAN:
-                if value is not expected:
-                    return False
-            elif not _number_equals(expected, value):  # type: ignore[arg-type]  # a _Number
+def _getter(path: tuple[str, ...]) -> Callable[[Item], object]:
+    """A read of one dotted path, unrolled for the common depths (one or two names)."""
+    if len(path) == 1:
+        (key,) = path
+        return lambda item: item.get(key, ABSENT)
+    if len(path) == 2:
+        outer, inner = path
+
+        def two(item: Item) -> object:
+            value = item.get(outer)
+            return value.get(inner, ABSENT) if isinstance(value, dict) else ABSENT
+
+        return two
+    return lambda item: lookup_path(item, path)
+
+
+def _one_attribute(path: tuple[str, ...], how: int, expected: object) -> _Check:
+    """One `attribute_equals` entry, bound to its path and expected value."""
+    get = _getter(path)
+    if how == _STRING:
+
+        def string(context: Context) -> bool:
+            item = context.item
+            if item is None:
                 return False
-        return True
+            value = get(item)
+            return type(value) is str and value == expected
 
-    return check
+        return string
+    if how == _BOOLEAN:
+        return lambda context: context.item is not None and get(context.item) is expected
+    number: _Number = expected  # type: ignore[assignment]  # the compiler made it one
+    return lambda context: context.item is not None and _number_equals(number, get(context.item))
 
 
-def _event_checks(
-    providers: frozenset[str] | None,
-    federated: bool | None,
-    user_attributes: tuple[tuple[str, str], ...],
-) -> list[_Check]:
-    """Tests on the user's attributes, then on the identity (parsed on first use)."""
-    checks: list[_Check] = []
-    if user_attributes:
-        checks.append(lambda context: context.user.attributes_equal(user_attributes))
-    if federated is not None:
-        checks.append(lambda context: (context.user.identity is not None) is federated)
-    if providers is not None:
-        checks.append(lambda context: context.user.provider_in(providers))
-    return checks
+def _attributes(checks: tuple[tuple[tuple[str, ...], int, object], ...]) -> _Check:
+    return _all([_one_attribute(path, how, expected) for path, how, expected in checks])
 
 
 def _all(checks: list[_Check]) -> _Check:
@@ -199,38 +213,24 @@ class Condition:
         `(key, value)` pairs `clientMetadata` must hold.
     attribute_checks
         `(path, kind, expected)` triples the primary item must hold.
-    providers
-        `providers_any`: the identity's provider names, or None.
-    federated
-        `federated`: whether the user must have an identity (True) or none (False), or None.
-    user_attributes
-        `user_attribute_equals`: `(attribute, value)` pairs the user's attributes must hold.
+    user
+        What the user's attributes and identity must hold, or None.
     """
 
-    __slots__ = (
-        "attribute_checks",
-        "federated",
-        "holds",
-        "metadata",
-        "providers",
-        "sets",
-        "user_attributes",
-    )
+    __slots__ = ("attribute_checks", "holds", "metadata", "sets", "user")
 
     def __init__(
         self,
         sets: tuple[tuple[int, frozenset[str]], ...] = (),
         metadata: tuple[tuple[str, str], ...] = (),
         attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
-        *,
-        providers: frozenset[str] | None = None,
-        federated: bool | None = None,
-        user_attributes: tuple[tuple[str, str], ...] = (),
+        user: UserCondition | None = None,
     ) -> None:
         checks = [_membership(kind, names) for kind, names in sets]
         if metadata:
             checks.append(_metadata(metadata))
-        checks += _event_checks(providers, federated, user_attributes)
+        if user is not None:
+            checks.append(lambda context: user.holds(context.user))
         if attribute_checks:
             checks.append(_attributes(attribute_checks))
         if not checks:
@@ -238,21 +238,12 @@ class Condition:
         self.sets = sets
         self.metadata = metadata
         self.attribute_checks = attribute_checks
-        self.providers = providers
-        self.federated = federated
-        self.user_attributes = user_attributes
+        self.user = user
         self.holds: _Check = _all(checks)
         """Whether every check holds for a `Context`."""
 
     def _key(self) -> tuple[object, ...]:
-        return (
-            self.sets,
-            self.metadata,
-            self.attribute_checks,
-            self.providers,
-            self.federated,
-            self.user_attributes,
-        )
+        return (self.sets, self.metadata, self.attribute_checks, self.user)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and self._key() == other._key()
@@ -263,8 +254,7 @@ class Condition:
     def __repr__(self) -> str:
         return (
             f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
-            f"attribute_checks={self.attribute_checks!r}, providers={self.providers!r}, "
-            f"federated={self.federated!r}, user_attributes={self.user_attributes!r})"
+            f"attribute_checks={self.attribute_checks!r}, user={self.user!r})"
         )
 
     @property
@@ -273,16 +263,22 @@ class Condition:
         return tuple(dict.fromkeys(path[0] for path, _, _ in self.attribute_checks))
 
     @property
+    def parts(self) -> frozenset[str]:
+        """The parts of the `Context` it reads: `groups`, `scopes`, `metadata`, `item`."""
+        kinds = {kind for kind, _ in self.sets}
+        parts = {"groups"} if kinds & _GROUP_KINDS else set()
+        if _SCOPES_ANY in kinds:
+            parts.add("scopes")
+        if self.metadata:
+            parts.add("metadata")
+        if self.attribute_checks:
+            parts.add("item")
+        return frozenset(parts)
+
+    @property
     def reads_item(self) -> bool:
         """Whether the condition reads the primary item (`attribute_equals`)."""
         return bool(self.attribute_checks)
-
-    @property
-    def reads_event(self) -> bool:
-        """Whether it reads the user's attributes or identity (no item needed for those)."""
-        return (
-            bool(self.user_attributes) or self.providers is not None or self.federated is not None
-        )
 
 
 def _expected(value: Expected) -> tuple[int, object]:
@@ -303,9 +299,7 @@ def compile_condition(
     scopes_any: list[str] | None = None,
     attribute_equals: dict[str, Expected] | None = None,
     metadata_equals: dict[str, str] | None = None,
-    providers_any: list[str] | None = None,
-    federated: bool | None = None,
-    user_attribute_equals: dict[str, str] | None = None,
+    user: UserCondition | None = None,
 ) -> Condition:
     """Compile one `when` into precomputed checks (the loader has already validated it).
 
@@ -330,14 +324,7 @@ def compile_condition(
         (tuple(path.split(".")), *_expected(value))
         for path, value in (attribute_equals or {}).items()
     )
-    return Condition(
-        tuple(sets),
-        metadata,
-        checks,
-        providers=frozenset(providers_any) if providers_any is not None else None,
-        federated=federated,
-        user_attributes=tuple((user_attribute_equals or {}).items()),
-    )
+    return Condition(tuple(sets), metadata, checks, user)
 
 
 EMPTY_CONTEXT: Final = Context()
@@ -351,6 +338,7 @@ def build_context(
     group_override: list[str] | None = None,
     metadata_keys: Collection[str] = (),
     metadata: tuple[dict[str, str], int] | None = None,
+    parts: frozenset[str] = CONTEXT_PARTS,
     user: UserFacts | None = None,
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
@@ -368,18 +356,23 @@ def build_context(
     metadata
         Those values already read (`shared.lookup.read_metadata`), so an invocation reads them
         once.
+    parts
+        The parts some condition (or group edit) reads (`Section.context_parts`); the others
+        are left empty, never gathered.
     user
-        The invocation's user facts, when the engine already made them (so the identity is
-        parsed once for rules and conditions); by default the event's own.
+        The invocation's user facts, when the engine made them (one identity parse for rules
+        and conditions); by default the event's own (nothing is parsed until read).
     """
     request = event.request
     groups: tuple[str, ...] = ()
     scopes: frozenset[str] = frozenset()
-    if group_override is not None:
+    if "groups" not in parts:
+        pass
+    elif group_override is not None:
         groups = tuple(group_override)
     elif request is not None and request.group_configuration is not None:
         groups = tuple(request.group_configuration.groups_to_override or ())
-    if request is not None and request.scopes:
+    if "scopes" in parts and request is not None and request.scopes:
         scopes = frozenset(request.scopes)
     if metadata is None:
         metadata = read_metadata(event, metadata_keys)

@@ -16,7 +16,7 @@ import msgspec
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
 from shared.claims.from_event import UserFacts
-from shared.claims.groups import edited_groups, group_override
+from shared.claims.groups import edited_groups, section_groups
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -76,16 +76,16 @@ def apply(
     grant that holds wins over everything, `required` included.
     """
     group_dropped: list[tuple[str, str]] = []
-    # One per invocation, shared by rules, conditions and the group rule: `identities` is
-    # parsed once, and only when one of them reads it.
-    facts = UserFacts.of(event) if section.reads_event else None
-    groups = None
-    if section.overrides_groups:
-        groups = group_override(section, event, item, facts, group_dropped)
+    facts = UserFacts.of(event) if section.reads_event else None  # one identity parse, if any
+    overrides = section.overrides_groups
+    groups = section_groups(section, event, item, facts, group_dropped) if overrides else None
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
-        context = build_context(event, item, group_override=override, metadata=metadata, user=facts)
+        parts = section.context_parts
+        context = build_context(
+            event, item, group_override=override, metadata=metadata, parts=parts, user=facts
+        )
     claims = _mapped(
         section,
         item,
@@ -113,11 +113,19 @@ def denial(
 
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip past
     a deny rule on the client, trigger source, groups, scopes or `clientMetadata`; without an
-    item, a grant reading one (`attribute_equals`) never holds.
+    item, a grant reading one (`attribute_equals`) never holds. With the primary item read
+    before another read failed, the conditions read it (and its group override); the groups a
+    user attribute names (`from_attribute`) need no item, so they always apply.
     """
     if not section.grants:
         return None
-    context = build_context(event, item, metadata=metadata)
+    override = None
+    if section.overrides_groups:
+        groups = section_groups(section, event, item, None, [])
+        override = groups.groups if groups is not None else None
+    context = build_context(
+        event, item, group_override=override, metadata=metadata, parts=section.context_parts
+    )
     for grant in section.grants:
         if grant.deny and grant.when.holds(context):
             return Denial(grant.where)
@@ -333,12 +341,14 @@ def apply_grants(
     in file order, removed whatever adds them. Values the guard refuses at run time (`aud`
     other than the client id) are dropped and counted.
     """
-    held = [grant for grant in grants if grant.when.holds(context)]
+    held: list[Grant] = []
+    for grant in grants:
+        if grant.when.holds(context):
+            if grant.deny:  # the first deny that holds, in file order, wins over everything
+                return Denial(grant.where)
+            held.append(grant)
     if not held:
         return claims
-    for grant in held:
-        if grant.deny:
-            return Denial(grant.where)
     id_claims, access_claims = claims.id_claims, claims.access_claims
     add, suppress = claims.scopes_add, claims.scopes_suppress
     group_adds: tuple[str, ...] = ()
@@ -356,10 +366,14 @@ def apply_grants(
                 place_claim(
                     access_claims, "access", name, value, client_id=client_id, dropped=dropped
                 )
-        add += grant.scopes_add
-        suppress += grant.scopes_suppress
-        group_adds += grant.groups_add
-        group_removes += grant.groups_remove
+        if grant.scopes_add:
+            add += grant.scopes_add
+        if grant.scopes_suppress:
+            suppress += grant.scopes_suppress
+        if grant.groups_add:
+            group_adds += grant.groups_add
+        if grant.groups_remove:
+            group_removes += grant.groups_remove
     if len(add) > len(claims.scopes_add) or len(suppress) > len(claims.scopes_suppress):
         suppress = tuple(dict.fromkeys(suppress))
         add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)

@@ -24,6 +24,7 @@ only)::
                                groups_remove, or deny
     [request]                  client_metadata: the clientMetadata keys keys and conditions read;
                                user_attributes: the user attributes the mapping trusts
+    [tables.<name>]            key_attributes = ["pk", "sk"]: a table's key, partition first
 
 `Suppress`, `Scopes` and `Groups` are frozen: the compiled section keeps them as they are.
 """
@@ -51,6 +52,7 @@ __all__ = (
     "SectionFile",
     "StaticFile",
     "Suppress",
+    "TableFile",
     "WhenFile",
     "decode_file",
     "read_file",
@@ -197,12 +199,19 @@ class RequestFile(msgspec.Struct, forbid_unknown_fields=True):
     user_attributes: list[str] = []
 
 
+class TableFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[tables.<name>]`: a table's key attributes, partition key first."""
+
+    key_attributes: list[str]
+
+
 class MappingFile(msgspec.Struct, forbid_unknown_fields=True):
     """A whole `CLAIMS_CONFIG` file."""
 
     user: SectionFile = msgspec.field(default_factory=SectionFile)
     client: SectionFile = msgspec.field(default_factory=SectionFile)
     request: RequestFile = msgspec.field(default_factory=RequestFile)
+    tables: dict[str, TableFile] = {}
 
 
 def _text_problem(data: bytes) -> str | None:

@@ -11,6 +11,7 @@ names them like any other value.
   `bracket_list`, the SAML style `[a, b]`).
 - `parse_identity`: the primary identity of `identities` (or the first), or None.
 - `UserFacts`: one invocation's user attributes, its identity parsed on first use and once.
+- `UserCondition`: a `when`'s `providers_any`, `federated` and `user_attribute_equals`.
 - `EventRead`: a compiled `source = "event"` or `"identity"` rule's read.
 - `AttributeGroups`: the compiled `[user.groups] from_attribute` rule.
 
@@ -39,6 +40,7 @@ __all__ = (
     "AttributeGroups",
     "EventRead",
     "Identity",
+    "UserCondition",
     "UserFacts",
     "parse_boolean",
     "parse_identity",
@@ -221,6 +223,32 @@ class UserFacts:
         """Whether each attribute holds exactly that string (`user_attribute_equals`)."""
         values = self.attributes
         return all(values.get(name) == wanted for name, wanted in pairs)
+
+
+class UserCondition(msgspec.Struct, frozen=True, kw_only=True):
+    """What a condition asks of the user's attributes and identity; every part given must hold.
+
+    Parameters
+    ----------
+    attributes
+        `user_attribute_equals`: `(attribute, value)` pairs held exactly (strings only).
+    federated
+        `federated`: the user must have an identity (True) or none (False); None: either.
+    providers
+        `providers_any`: the identity's provider must be one of these; None: any or none.
+    """
+
+    attributes: tuple[tuple[str, str], ...] = ()
+    federated: bool | None = None
+    providers: frozenset[str] | None = None
+
+    def holds(self, facts: UserFacts) -> bool:
+        """Whether `facts` hold it: the attributes first, the identity (parsed once) last."""
+        if self.attributes and not facts.attributes_equal(self.attributes):
+            return False
+        if self.federated is not None and (facts.identity is not None) is not self.federated:
+            return False
+        return self.providers is None or facts.provider_in(self.providers)
 
 
 class EventRead(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,20 +1,20 @@
-"""The group override: from the item, or from a user attribute, and the grants' edits of it.
+"""The group override `[user.groups]` takes from the item (groups, IAM roles, preferred role),
+or from a user attribute (`from_attribute`: groups only); and the grants' edits of it.
 
-`group_override` computes, once per invocation, what `[user.groups]` overrides: the groups, IAM
-roles and preferred role item attributes name (`groups_from`, `iam_roles_from`,
-`preferred_role_from`), or the groups a user attribute names (`from_attribute`, through its
-allowlist), added to the request's or replacing them. Cognito removes the user's groups when
-`groupsToOverride` is empty, so malformed data never overrides: it keeps the request's value and
-is dropped and named. `edited_groups` applies the grants' `groups_add` / `groups_remove`. Pure:
-no I/O, no logging.
+Cognito removes a user's groups when `groupsToOverride` is empty or null, so only well-formed
+data overrides: a list of strings (possibly empty, by the data's explicit choice) for groups
+and roles, a string for the preferred role, a user attribute that parses as a list. Anything
+else keeps the request's value and is dropped and named by its attribute. Pure: no I/O, no
+logging.
 """
 
-from shared.claims.from_event import UserFacts
+from shared.claims.file import Groups
+from shared.claims.from_event import AttributeGroups, UserFacts
 from shared.claims.model import GroupOverride, Section
 from shared.event import Event
 from shared.values import ABSENT, Item
 
-__all__ = ("edited_groups", "group_override")
+__all__ = ("edited_groups", "group_override", "section_groups")
 
 
 def _group_list(
@@ -35,33 +35,16 @@ def _group_list(
     return value
 
 
-def _request_groups(event: Event) -> list[str]:
-    request = event.request
-    if request is None or request.group_configuration is None:
-        return []
-    return request.group_configuration.groups_to_override or []
-
-
 def group_override(
-    section: Section,
-    event: Event,
-    item: Item,
-    facts: UserFacts | None,
-    dropped: list[tuple[str, str]],
+    spec: Groups, item: Item, dropped: list[tuple[str, str]]
 ) -> GroupOverride | None:
-    """The group fields the item or the group rule validly overrides; None keeps them all.
+    """The group fields the item validly overrides; a malformed one keeps the request's value.
 
-    Only a list of strings (possibly empty, by the data's explicit choice) overrides from the
-    item: null, a string or a list holding anything else is dropped and named by its
-    attribute. The groups a user attribute names (`from_attribute`) are only those its
-    allowlist admits; an absent or malformed attribute keeps the request's groups.
+    Cognito removes the user's groups when `groupsToOverride` is empty, so only a list of
+    strings (possibly empty, by the data's explicit choice) may override: null, a string or a
+    list holding anything else is dropped and named by its attribute.
     """
-    spec = section.groups
-    rule = section.event_groups
-    if rule is not None:
-        groups = rule.groups(facts or UserFacts.of(event), _request_groups(event), dropped)
-    else:
-        groups = _group_list(item, spec.groups_from, dropped)
+    groups = _group_list(item, spec.groups_from, dropped)
     roles = _group_list(item, spec.iam_roles_from, dropped)
     preferred: str | None = None
     attribute = spec.preferred_role_from
@@ -76,6 +59,48 @@ def group_override(
     if groups is None and roles is None and preferred is None:
         return None
     return GroupOverride(groups=groups, iam_roles=roles, preferred_role=preferred)
+
+
+def _attribute_groups(
+    rule: AttributeGroups,
+    event: Event,
+    facts: UserFacts | None,
+    item_override: GroupOverride | None,
+    dropped: list[tuple[str, str]],
+) -> GroupOverride | None:
+    request = event.request
+    configuration = request.group_configuration if request is not None else None
+    request_groups = (configuration.groups_to_override or []) if configuration is not None else []
+    groups = rule.groups(facts or UserFacts.of(event), request_groups, dropped)
+    if groups is None:
+        return item_override
+    if item_override is None:
+        return GroupOverride(groups=groups)
+    return GroupOverride(
+        groups=groups,
+        iam_roles=item_override.iam_roles,
+        preferred_role=item_override.preferred_role,
+    )
+
+
+def section_groups(
+    section: Section,
+    event: Event,
+    item: Item | None,
+    facts: UserFacts | None,
+    dropped: list[tuple[str, str]],
+) -> GroupOverride | None:
+    """What `[user.groups]` overrides for this event: from the item (when there is one), and
+    the groups a user attribute names (`from_attribute`), which need no item.
+
+    Only names the attribute rule's allowlist admits become groups (`AttributeGroups.groups`);
+    an absent or malformed attribute keeps the request's groups. IAM roles and the preferred
+    role are the item's override (`iam_roles_from`, `preferred_role_from`), or the request's.
+    """
+    groups = group_override(section.groups, item, dropped) if item is not None else None
+    if section.event_groups is not None:
+        groups = _attribute_groups(section.event_groups, event, facts, groups, dropped)
+    return groups
 
 
 def edited_groups(

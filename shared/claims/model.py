@@ -145,6 +145,17 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return bool(self.grants) or any(rule.when is not None for rule in self.rules)
 
     @cached_property
+    def context_parts(self) -> frozenset[str]:
+        """The parts of the condition context some rule or grant reads (the rest is never
+        gathered): a group edit reads the groups too."""
+        conditions = [rule.when for rule in self.rules if rule.when is not None]
+        conditions += [grant.when for grant in self.grants]
+        parts = frozenset().union(*(condition.parts for condition in conditions))
+        if any(grant.groups_add or grant.groups_remove for grant in self.grants):
+            parts |= {"groups"}
+        return parts
+
+    @cached_property
     def has_extras(self) -> bool:
         """Whether anything but claims applies: suppressions, scopes or a group override."""
         parts = (self.suppress, self.scopes, self.groups)
@@ -164,7 +175,7 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return (
             self.event_groups is not None
             or any(rule.event is not None for rule in self.rules)
-            or any(when is not None and when.reads_event for when in conditions)
+            or any(when is not None and when.user is not None for when in conditions)
         )
 
     @cached_property

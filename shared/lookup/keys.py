@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from shared.errors import ConfigError
 from shared.event import Event
-from shared.values import JSONValue, lookup_path
+from shared.values import JSONValue, lookup_path, number_text
 
 __all__ = ("MAX_METADATA_CHARS", "PLACEHOLDERS", "KeyTemplate", "KeyUse", "read_metadata")
 
@@ -72,9 +72,18 @@ class KeyTemplate:
         The `clientMetadata` keys it reads.
     item_attributes
         The top-level primary-item attributes it reads (they must be projected).
+    literal_prefix
+        The literal text before its first placeholder (`USER#` in `USER#{userName}`).
     """
 
-    __slots__ = ("_parts", "event_names", "item_attributes", "metadata_keys", "template")
+    __slots__ = (
+        "_parts",
+        "event_names",
+        "item_attributes",
+        "literal_prefix",
+        "metadata_keys",
+        "template",
+    )
 
     def __init__(self, where: str, template: str, *, use: KeyUse = "primary") -> None:
         """Parse `template`; `where` names it in errors (`USER_KEY`, `file: user.item.key.pk`).
@@ -119,6 +128,22 @@ class KeyTemplate:
         self.item_attributes = tuple(
             dict.fromkeys(p[1][0] for p in parts if isinstance(p, tuple) and p[0] == "item")
         )
+        self.literal_prefix = parts[0] if parts and isinstance(parts[0], str) else ""
+
+    def placeholders(self) -> tuple[str, ...]:
+        """Its placeholders in order: `sub`, `userName`, ..., `clientMetadata.<key>`,
+        `item.<path>`."""
+        names: list[str] = []
+        for part in self._parts:
+            if isinstance(part, tuple):
+                kind, name = part
+                if kind == "event" and isinstance(name, str):
+                    names.append(name)
+                elif kind == "metadata" and isinstance(name, str):
+                    names.append(_METADATA + name)
+                elif isinstance(name, tuple):
+                    names.append(_ITEM + ".".join(name))
+        return tuple(names)
 
     def render(
         self,
@@ -165,7 +190,7 @@ def _key_text(item: Mapping[str, JSONValue] | None, path: tuple[str, ...]) -> st
     if isinstance(value, str):
         return value
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
+        return number_text(value)
     return None
 
 

@@ -15,10 +15,10 @@ from typing import Final, Literal, Protocol
 
 import msgspec
 
-from shared.errors import StoreTimeout
+from shared.errors import StoreError, StoreTimeout
 from shared.event import Event
 from shared.lookup.cache import CacheOutcome, TTLCache
-from shared.lookup.sources import ItemRead, Lookup, QueryRead
+from shared.lookup.sources import PRIMARY, ItemRead, Lookup, QueryRead
 from shared.values import Item
 
 __all__ = ("CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render")
@@ -220,17 +220,28 @@ async def read(
     StoreError
         A read failed (and no stale entry could stand in for it), or the deadline passed.
     """
+    so_far: dict[str, Item] = {}
     try:
         # Each read is bounded by what is left of the deadline; this bounds them all together,
         # a beat later, so a read's own translation (throttled, unavailable) wins when both fire.
         async with asyncio.timeout(timeout + _GRACE_SECONDS):
-            return await _read(reads, store, cache, _Deadline(timeout))
+            return await _read(reads, store, cache, _Deadline(timeout), so_far)
     except TimeoutError as exc:
-        raise StoreTimeout("the lookup's reads did not finish inside the deadline") from exc
+        error = StoreTimeout("the lookup's reads did not finish inside the deadline")
+        error.primary = so_far.get(PRIMARY)
+        raise error from exc
+    except StoreError as exc:
+        # The primary item was read before another read failed: its deny rules still apply.
+        exc.primary = so_far.get(PRIMARY)
+        raise
 
 
 async def _read(
-    reads: Reads, store: ProfileSource, cache: TTLCache[Cached] | None, deadline: "_Deadline"
+    reads: Reads,
+    store: ProfileSource,
+    cache: TTLCache[Cached] | None,
+    deadline: "_Deadline",
+    so_far: dict[str, Item],
 ) -> Profile:
     consistent = reads.lookup.consistent
     prefix = reads.lookup.cache_prefix
@@ -250,7 +261,11 @@ async def _read(
         for query in reads.queries
         if query is not None
     ]
-    results = await _all(steps)
+    done = await asyncio.gather(*steps, return_exceptions=True)
+    first = done[0]
+    if not isinstance(first, BaseException) and isinstance(first[0], dict):
+        so_far[PRIMARY] = first[0]
+    results = _unwrap(done)
     outcomes: list[CacheResult] = [result[1] for result in results]
     primary = results[0][0]
     if not isinstance(primary, dict):
@@ -315,7 +330,13 @@ async def _all(
 ) -> list[tuple[Cached | None, CacheResult]]:
     """Run `steps` together; every one finishes (each bounded by the deadline) before the first
     failure is raised, so no read is left running unobserved."""
-    done = await asyncio.gather(*steps, return_exceptions=True)
+    return _unwrap(await asyncio.gather(*steps, return_exceptions=True))
+
+
+def _unwrap(
+    done: Sequence[tuple[Cached | None, CacheResult] | BaseException],
+) -> list[tuple[Cached | None, CacheResult]]:
+    """The results of steps run together, or the first failure among them, raised."""
     results: list[tuple[Cached | None, CacheResult]] = []
     for outcome in done:
         if isinstance(outcome, BaseException):

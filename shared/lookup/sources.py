@@ -53,6 +53,8 @@ _MAX_SORT_BYTES: Final = 1024
 def _too_long(value: str, limit: int) -> bool:
     """Whether a key value can never match: over DynamoDB's byte limit, or not valid UTF-8 (a
     lone surrogate, which JSON can carry, cannot be sent at all)."""
+    if value.isascii():  # the common case: one byte a character, nothing to encode
+        return len(value) > limit
     try:
         return len(value.encode()) > limit
     except UnicodeEncodeError:

@@ -47,11 +47,11 @@ WRONG_TYPES = http_response(
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
-    principal = h.deps.client if machine else h.deps.user
-    assert principal.lookup is not None
-    source = principal.lookup.primary
+    lookup = (h.deps.client if machine else h.deps.user).lookup
+    assert lookup is not None
+    source = lookup.primary
     read = ItemRead(source=source, key=((source.key[0][0], key),))
-    consistent = principal.lookup.consistent
+    consistent = lookup.consistent
     return h.loop.run_until_complete(
         h.deps.store.get_item(read, consistent=consistent, timeout=timeout)
     )

@@ -22,20 +22,22 @@ INTENDED: dict[str, set[str]] = {
     "claims.event_checks": {"compile_attribute_groups", "compile_event_read", "settle_reads"},
     "claims.from_event": {
         "AttributeGroups", "EVENT", "EVENT_SOURCES", "EventRead", "IDENTITIES", "IDENTITY",
-        "IDENTITY_ATTRIBUTES", "Identity", "MAX_NUMBER_DIGITS", "UserFacts", "parse_boolean",
+        "IDENTITY_ATTRIBUTES", "Identity", "MAX_NUMBER_DIGITS", "UserCondition", "UserFacts",
+        "parse_boolean",
         "parse_identity", "parse_list", "parse_number",
     },
-    "claims.groups": {"edited_groups", "group_override"},
+    "claims.groups": {"edited_groups", "group_override", "section_groups"},
     "claims.budget": {"fit_budget", "size_bound"},
     "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
-    "claims.compile": {"load_rules", "parse_rules"},
+    "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
-        "Condition", "Context", "EMPTY_CONTEXT", "build_context", "compile_condition",
+        "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
+        "compile_condition",
     },
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
-        "WhenFile", "decode_file", "read_file",
+        "TableFile", "WhenFile", "decode_file", "read_file",
     },
     "claims.guard": {
         "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS",
@@ -46,7 +48,7 @@ INTENDED: dict[str, set[str]] = {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section",
     },
-    "claims.reads": {"compile_reads"},
+    "claims.reads": {"TableKeys", "check_sources", "compile_reads"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
@@ -87,7 +89,7 @@ INTENDED: dict[str, set[str]] = {
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
     "telemetry": {"Logger"},
     "trigger": {"answer"},
-    "values": {"ABSENT", "Item", "JSONValue", "encode_json", "lookup_path"},
+    "values": {"ABSENT", "Item", "JSONValue", "encode_json", "lookup_path", "number_text"},
 }  # fmt: skip
 
 

@@ -282,11 +282,12 @@ _QUERY = b'[[user.query]]\nname = "q%d"\npartition = { pk = "{sub}" }\nlimit = 1
         (b'[[user.query]]\nname = "q"\npartition = { pk = "U#{sub}" }\nlimit = 5\n'
          b'[[user.claims]]\nsource = "q"\nattribute = "a"\ntokens = ["id"]\ntype = "string"\n',
          "source `q` is a query, which yields a list"),
-        (b'[user.item]\nkey = { pk = "PROFILE", sk = "X" }\n', "must contain an event placeholder"),
+        (b'[user.item]\nkey = { pk = "PROFILE", sk = "X" }\n',
+         "must contain `{sub}` or `{userName}`"),
         # the owner's id and a value the client picks in one template could spell another id
         (b'[[user.related]]\nname = "m"\nkey = { pk = "U#{userName}#{clientMetadata.t}" }\n'
          b'[request]\nclient_metadata = ["t"]\n',
-         "needs `{sub}` or `{userName}` in the partition key, which may hold no"),
+         "`{userName}` and `{clientMetadata.<key>}` in one attribute can spell another"),
         # a prefix cannot pin a user by name: `bob` begins `bobby`
         (b'[[user.query]]\nname = "q"\npartition = { pk = "TENANT#{clientMetadata.t}" }\n'
          b'sort_begins_with = { sk = "MEMBER#{userName}" }\nlimit = 5\n'
@@ -360,7 +361,6 @@ tokens = ["access"]
     [
         ({"SORT_KEY_ATTRIBUTE": "sk"}, "`USER_SORT_KEY` must give the sort key"),
         ({"USER_SORT_KEY": "PROFILE"}, "`USER_SORT_KEY` needs `SORT_KEY_ATTRIBUTE`"),
-        ({"SORT_KEY_ATTRIBUTE": "sk", "USER_SORT_KEY": "P"}, "`CLIENT_SORT_KEY` must give"),
     ],
 )
 def test_lookup_sort_key_settings_come_together(env: dict[str, str], expected: str) -> None:
@@ -413,10 +413,11 @@ def test_lookup_related_items_on_one_table_are_checked_as_one_projection() -> No
         for i in range(400)
     )
     related = "".join(
-        f'[[user.related]]\nname = "{name}"\ntable = "t"\nkey = {{ pk = "{name}#{{item.x}}" }}\n'
+        f'[[user.related]]\nname = "{name}"\ntable = "tenants"\n'
+        f'key = {{ pk = "{name}#{{item.x}}" }}\n'
         for name in ("a", "b")
     )
-    with pytest.raises(ConfigError, match="related items on `t`: reads 801 attributes"):
+    with pytest.raises(ConfigError, match="related items on `tenants`: reads 801 attributes"):
         _container(TableStore(), (related + rules).encode())
 
 

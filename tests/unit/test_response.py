@@ -174,7 +174,8 @@ def test_build_response_v1_decimals_render_as_their_exact_text() -> None:
     details = build_response(event, claims, "v1", machine=False)["claimsOverrideDetails"]
     assert details["claimsToAddOrOverride"] == {
         "n": "1.00000000000000000001",
-        "l": '[1.00000000000000000001,{"k":-1.5E-130}]',
+        # DynamoDB's own decimal text, never the exponent form `str(Decimal)` switches to.
+        "l": '[1.00000000000000000001,{"k":-0.' + "0" * 129 + "15}]",
         "big": "9223372036854775809",
     }
 

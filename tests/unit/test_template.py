@@ -355,7 +355,6 @@ def test_template_sets_every_function_setting() -> None:
     ("parameters", "failure"),
     [
         ({"SortKeyAttribute": "sk", "ClientSortKey": "C"}, ["UserSortKey must be too"]),
-        ({"SortKeyAttribute": "sk", "UserSortKey": "P"}, ["ClientSortKey must be too"]),
         ({"UserSortKey": "PROFILE"}, ["SortKeyAttribute must be too"]),
         ({"ClientSortKey": "CLIENT"}, ["SortKeyAttribute must be too"]),
     ],
