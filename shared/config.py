@@ -51,6 +51,7 @@ _AWS_REGION: Final = "AWS_REGION"
 _AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 _AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
 _AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+_AWS_CA_BUNDLE: Final = "AWS_CA_BUNDLE"
 
 VARIABLES: Final = frozenset(
     {
@@ -82,6 +83,7 @@ VARIABLES: Final = frozenset(
         _AWS_DEFAULT_REGION,
         _AWS_ENDPOINT_URL_DYNAMODB,
         _AWS_ENDPOINT_URL,
+        _AWS_CA_BUNDLE,
     }
 )
 """Every environment variable `load_settings` reads."""
@@ -140,8 +142,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Policy when the profile is missing or the store fails (`ON_MISSING`, `ON_ERROR`).
     log_level, service_name
         Logging threshold and the `service` key of every log line.
-    region, endpoint_url
-        AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
+    region, endpoint_url, ca_bundle
+        AWS region, an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local), and a PEM
+        file of CA certificates https is verified against instead of the bundled roots.
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
     claims_budget_bytes
@@ -173,6 +176,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     service_name: str = "cognito-pretoken"
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    ca_bundle: str | None = None
     claims_config: str | None = None
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     metrics: bool = True
@@ -255,6 +259,22 @@ class _Reader:
         listed = ", ".join(f"`{a}`" for a in accepted)
         return self._parse(name, parse, f"one of {listed}")
 
+    def pem_file(self, name: str) -> str | None:
+        """A path naming a readable file that holds a PEM certificate (a CA bundle)."""
+        if (path := self.text(name)) is None:
+            return None
+        try:
+            with open(path, "rb") as file:
+                if b"-----BEGIN CERTIFICATE-----" in file.read(16 * 1024 * 1024):
+                    return path
+            problem = "must name a PEM file of CA certificates (no `BEGIN CERTIFICATE` in it)"
+        except FileNotFoundError:
+            problem = "must name an existing file"
+        except OSError as exc:
+            problem = f"must name a readable file ({exc.strerror or type(exc).__name__})"
+        self.problems.append(f"`{name}` {problem}, got `{path!r}`")
+        return None
+
     def first(self, *names: str) -> tuple[str, str] | None:
         """The first of `names` that is set, with its value: the specific variable first."""
         for name in names:
@@ -268,7 +288,7 @@ _DAY_SECONDS: Final = 86_400.0
 
 
 def _aws_values(read: _Reader) -> dict[str, object]:
-    """The region and endpoint, as an AWS SDK finds them (the specific variable first)."""
+    """The region, endpoint and CA bundle, as an AWS SDK finds them (the specific one first)."""
     endpoint = read.first(_AWS_ENDPOINT_URL_DYNAMODB, _AWS_ENDPOINT_URL)
     if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
         name, value = endpoint
@@ -281,6 +301,7 @@ def _aws_values(read: _Reader) -> dict[str, object]:
     return {
         "region": region[1] if region else None,
         "endpoint_url": endpoint[1] if endpoint else None,
+        "ca_bundle": read.pem_file(_AWS_CA_BUNDLE),
     }
 
 

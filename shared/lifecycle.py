@@ -2,8 +2,8 @@
 
 Lambda SnapStart snapshots the initialised container and starts copies from it. Before the
 snapshot, `prime` runs what the first invocation would otherwise pay for (msgspec's decoders for
-the event, the item and the response body, the SigV4 signer, aiohttp's connector and request
-path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
+the event, the item and the response body, the SigV4 signer, the transport's connection and
+request path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
 After a restore, `renew` drops what must not be shared between restored copies or carried
 across the time the snapshot slept: the pooled connections and the connection with the
 credentials it resolved (the new one picks and fetches them again), the cache, and the random state.

@@ -25,7 +25,7 @@ from shared.claims.guard import (
 from shared.lookup import MAX_METADATA_CHARS
 from shared.values import encode_json
 
-__all__ = ("STATIC_CLAIMS_MAX_BYTES", "Checker", "SectionName", "listed")
+__all__ = ("STATIC_CLAIMS_MAX_BYTES", "Checker", "SectionName", "listed", "metadata_alone")
 
 STATIC_CLAIMS_MAX_BYTES: Final = 262_144
 """Most bytes of compact JSON the static claims of one token may take (256 KB)."""
@@ -54,6 +54,11 @@ def _user_condition(when: WhenFile) -> UserCondition | None:
         federated=when.federated,
         providers=frozenset(when.providers_any) if when.providers_any is not None else None,
     )
+
+
+def metadata_alone(when: WhenFile) -> bool:
+    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
+    return bool(when.metadata_equals) and not when.attribute_equals
 
 
 def listed(names: list[str]) -> str:

@@ -13,14 +13,13 @@ from typing import Any, Final
 
 import msgspec
 
-from shared.claims.check import Checker, SectionName, listed
+from shared.claims.check import Checker, SectionName, listed, metadata_alone
 from shared.claims.event_checks import compile_attribute_groups, compile_event_read, settle_reads
 from shared.claims.file import (
     GrantFile,
     MappingFile,
     RuleFile,
     SectionFile,
-    WhenFile,
     decode_file,
     read_file,
 )
@@ -34,9 +33,8 @@ from shared.claims.guard import (
     suppress_reason,
 )
 from shared.claims.model import ClaimRule, Grant, Rules, Section
-from shared.claims.reads import TableKeys, check_sources, compile_reads
+from shared.claims.reads import TableKeys, check_sources, compile_reads, keyed_by_principal
 from shared.errors import ConfigError
-from shared.lookup import LookupSpec
 
 __all__ = ("DEFAULT_TABLE_KEYS", "load_rules", "parse_rules")
 
@@ -122,24 +120,6 @@ def _grant_actions(check: Checker, where: str, raw: GrantFile) -> None:
         )
 
 
-def _metadata_alone(when: WhenFile) -> bool:
-    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
-    return bool(when.metadata_equals) and not when.attribute_equals
-
-
-def _item_keyed(lookup: LookupSpec, source: str, section: SectionName) -> bool:
-    """Whether `source` is a related item or query whose key the principal or its item names."""
-    owners = ("clientId",) if section == "client" else ("sub", "userName")
-    keys = [spec.key for spec in lookup.related if spec.name == source]
-    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
-    return any(
-        name in owners or name.startswith("item.")
-        for key in keys
-        for _, template in key
-        for name in template.placeholders()
-    )
-
-
 def _compile_grant(
     check: Checker, where: str, raw: GrantFile, section: SectionName, allowed: frozenset[str]
 ) -> Grant | None:
@@ -166,7 +146,7 @@ def _compile_grant(
     check.names(where, "groups_remove", raw.groups_remove or None)
     if both := sorted(set(raw.groups_add) & set(raw.groups_remove)):
         check.problems.append(f"{where}: `groups_add` and `groups_remove` both name {listed(both)}")
-    if raw.when is not None and _metadata_alone(raw.when):
+    if raw.when is not None and metadata_alone(raw.when):
         added = [
             field
             for field, value in (
@@ -264,8 +244,8 @@ def _compile_section(
         when = raw_rule.when
         if (
             when is not None
-            and _metadata_alone(when)
-            and not _item_keyed(lookup, rule.source, name)
+            and metadata_alone(when)
+            and not keyed_by_principal(lookup, rule.source, name)
         ):
             check.problems.append(
                 f"{name}.claims[{i}]: a `when` on `clientMetadata` alone may not decide a "

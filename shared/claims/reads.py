@@ -28,7 +28,7 @@ from shared.lookup import (
     QuerySpec,
 )
 
-__all__ = ("TableKeys", "check_sources", "compile_reads")
+__all__ = ("TableKeys", "check_sources", "compile_reads", "keyed_by_principal")
 
 
 def _key(
@@ -276,6 +276,18 @@ def _compile_queries(
             )
         )
     return queries
+
+
+def keyed_by_principal(lookup: LookupSpec, source: str, section: SectionName) -> bool:
+    """Whether `source` is a related item or query whose key the principal or its item names."""
+    keys = [spec.key for spec in lookup.related if spec.name == source]
+    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
+    return any(
+        name in _OWNERS[section] or name.startswith("item.")
+        for key in keys
+        for _, template in key
+        for name in template.placeholders()
+    )
 
 
 def compile_reads(

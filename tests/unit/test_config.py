@@ -1,5 +1,8 @@
 """Settings parsing: defaults, accepted values, and one error naming every bad variable."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from shared.config import Settings, load_settings
@@ -184,3 +187,40 @@ def test_config_endpoint_problem_names_the_variable_that_holds_it() -> None:
         make_settings(AWS_ENDPOINT_URL="localhost:8000")
     assert "`AWS_ENDPOINT_URL`" in str(caught.value)
     assert "AWS_ENDPOINT_URL_DYNAMODB" not in str(caught.value)
+
+
+def test_config_ca_bundle_unset_is_none() -> None:
+    assert make_settings().ca_bundle is None
+
+
+def test_config_ca_bundle_names_a_pem_file(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert make_settings(AWS_CA_BUNDLE=str(bundle)).ca_bundle == str(bundle)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda folder: folder / "missing.pem", "must name an existing file"),
+        (lambda folder: folder, "must name a readable file"),
+        (lambda folder: _write(folder / "key.pem", "-----BEGIN PRIVATE KEY-----\n"), "PEM file"),
+        (lambda folder: _write(folder / "empty.pem", ""), "PEM file"),
+    ],
+    ids=["missing", "directory", "not_a_certificate", "empty"],
+)
+def test_config_ca_bundle_refused_at_init_naming_the_variable(
+    tmp_path: Path, make: Callable[[Path], Path], expected: str
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        make_settings(AWS_CA_BUNDLE=str(path))
+    message = str(caught.value)
+    assert "`AWS_CA_BUNDLE`" in message
+    assert expected in message
+    assert repr(str(path)) in message
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

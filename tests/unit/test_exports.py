@@ -28,7 +28,9 @@ INTENDED: dict[str, set[str]] = {
     },
     "claims.groups": {"edited_groups", "group_override", "section_groups"},
     "claims.budget": {"fit_budget", "size_bound"},
-    "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
+    "claims.check": {
+        "Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed", "metadata_alone",
+    },
     "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
         "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
@@ -48,7 +50,7 @@ INTENDED: dict[str, set[str]] = {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section",
     },
-    "claims.reads": {"TableKeys", "check_sources", "compile_reads"},
+    "claims.reads": {"TableKeys", "check_sources", "compile_reads", "keyed_by_principal"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
@@ -74,8 +76,13 @@ INTENDED: dict[str, set[str]] = {
     },
     "lookup.cache": {"CacheOutcome", "Clock", "Result", "TTLCache"},
     "lookup.credentials": {"ContainerCredentials", "REFRESH_BEFORE_SECONDS", "credentials_from"},
-    "lookup.dynamodb": {"Connection", "open_connection"},
+    "lookup.codec": {
+        "Codec", "LlhttpCodec", "MAX_BODY_BYTES", "MalformedResponse", "ProtocolError",
+        "ResponseTooLarge", "ResponseTruncated",
+    },
+    "lookup.dynamodb": {"Connection", "open_connection", "tls_context"},
     "lookup.store": {"Sender", "Store", "backoff", "projection"},
+    "lookup.transport": {"Http", "IDLE_SECONDS", "MAX_IDLE_PER_ORIGIN", "Transport"},
     "lookup.keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lookup.profile": {
         "CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render",
