@@ -35,8 +35,7 @@ def _user_name(event: Event) -> str | None:
 
 
 def _sub(event: Event) -> str | None:
-    attributes = event.request.user_attributes if event.request else None
-    return attributes.sub if attributes else None
+    return event.sub
 
 
 def _client_id(event: Event) -> str | None:
