@@ -8,9 +8,10 @@ the physical limit; no contender gets an `SSL_*` variable in either mode); fault
 proxy, per policy and cache setting), heavy sign-in load (K containers, Zipf population), the
 data model of issue 11 (composite key, related tenant item, memberships query: warm against the
 bare reads, and DynamoDB reads per sign-in under load, `bench.models`), the cost of 20 grants on
-the cache-hit path (issue 12, `bench.policy_cost`), the deployment zip's size; then the targets
-(issue 21's first), each met or missed with its ratio. `make bench` runs it on Lambda's Python
-(3.13) when the machine has one, and the report names the Python it ran on. Writes
+the cache-hit path (issue 12, `bench.policy_cost`) beside an event-only mapping that reads no
+item (issue 19), the deployment zip's size; then the targets (issue 21's first), each met or
+missed with its ratio. `make bench` runs it on Lambda's Python (3.13) when the machine has one,
+and the report names the Python it ran on. Writes
 `bench/results/runs/bench-<time>.json` (and `latest.json`, `latency-cdf.png`), which git
 ignores; `BENCH_SAVE_REFERENCE=1` (`make bench-reference`) also rewrites the committed
 `bench/results/reference.json` and `reference-cdf.png`. `BENCH_QUICK=1` runs a small version,
@@ -225,6 +226,14 @@ def _print_grants(g: dict[str, Any]) -> None:
         ["mapping", "n", "p50", "p90", "p99", "p99.9"], rows,
     ))  # fmt: skip
     print(f"20 grants add {g['p50_us_added_by_grants']:.1f} us at p50")
+    e = g["event_only"]
+    print(
+        f"event-only mappings (issue 19): {e['mapping']} p50 {e['p50_us']:.1f} us, p99 "
+        f"{e['p99_us']:.1f} us; the no-grants shape from the event p50 "
+        f"{e['same_shape_p50_us']:.1f} us, p99 {e['same_shape_p99_us']:.1f} us; connection "
+        f"opened: {'yes' if e['connection_opened'] else 'no'}; their event loops were closed "
+        "during their rounds (any use would have raised)"
+    )
 
 
 def _print_explain(e: dict[str, Any]) -> None:
@@ -359,6 +368,19 @@ def _targets(results: dict[str, Any]) -> list[list[str]]:
     rows.append(
         _row("cache hit p99 with 20 grants <= 50 us", grants["p99_us_with_grants"], 50.0, "us")
     )
+    event_only = grants["event_only"]
+    rows.append((
+        "event-only mapping opens no connection, uses no event loop",
+        "no connection" if not event_only["connection_opened"] else "connection opened",
+        "met" if not event_only["connection_opened"] else "MISSED",
+    ))  # fmt: skip
+    hit_p50_us = grants["summaries"]["cache hit, no grants"]["p50_ms"] * 1000
+    rows.append((
+        "event-only, no-grants shape / cache hit (no grants): p50, p99",
+        f"{event_only['same_shape_p50_us'] / hit_p50_us:.2f}x, "
+        f"{event_only['same_shape_p99_us'] / grants['p99_us_without']:.2f}x",
+        "reported",
+    ))  # fmt: skip
     # Earlier targets, kept to show what did not regress.
     rows.append(
         _row("cold start ours/plain boto3 <= 0.85x (issue 10)", cold["boto3"]["median"], 0.85)
@@ -509,7 +531,7 @@ def main() -> int:
     _print_package(results["package"])
     results["targets"] = _targets(results)
     print(table(
-        f"Targets (issue 21; then issues 11, 12 and earlier ones), on {_python_line(quick)}",
+        f"Targets (issue 21; then issues 11, 12, 19 and earlier ones), on {_python_line(quick)}",
         ["target", "measured", "status"], results["targets"],
     ))  # fmt: skip
     reference = os.environ.get("BENCH_SAVE_REFERENCE") == "1"

@@ -85,7 +85,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     Parameters
     ----------
     table_name
-        DynamoDB table holding the profile items (`TABLE_NAME`, required).
+        DynamoDB table holding the profile items (`TABLE_NAME`); None when unset, which only
+        a claim mapping that reads no item (or names every table it reads) allows: checked
+        where the mapping is known (`shared.deps`).
     key_attribute
         Name of the table's partition key attribute (`KEY_ATTRIBUTE`).
     user_key, client_key
@@ -133,7 +135,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         share 0..1 of all others that do too (`EXPLAIN_SAMPLE`).
     """
 
-    table_name: str
+    table_name: str | None = None
     key_attribute: str = "id"
     user_key: str = "USER#{userName}"
     client_key: str = "CLIENT#{clientId}"
@@ -200,12 +202,6 @@ class _Reader:
         except ValueError:
             self.problems.append(f"`{name}` must be {expected}, got `{raw!r}`")
             return None
-
-    def required(self, name: str, hint: str) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            self.problems.append(f"`{name}` is required: {hint}")
-        return raw
 
     def integer(self, name: str, low: int, high: int) -> int | None:
         def parse(raw: str) -> int:
@@ -300,7 +296,7 @@ def _aws_values(read: _Reader) -> dict[str, object]:
 def _function_values(read: _Reader) -> dict[str, object]:
     """Every setting of the function's own, parsed (None: unset or invalid)."""
     return {
-        "table_name": read.required(_TABLE_NAME, "the DynamoDB table holding the profiles"),
+        "table_name": read.text(_TABLE_NAME),
         "key_attribute": read.text(_KEY_ATTRIBUTE),
         "user_key": read.text(_USER_KEY),
         "client_key": read.text(_CLIENT_KEY),
@@ -345,7 +341,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     read = _Reader(environ)
     values = {**_aws_values(read), **_function_values(read)}
     present = {name: value for name, value in values.items() if value is not None}
-    present.setdefault("table_name", "")  # missing: already a problem above
     try:
         settings = msgspec.convert(present, Settings)
     except msgspec.ValidationError as exc:  # unreachable unless a parser above is wrong

@@ -37,7 +37,10 @@ _SAMPLE_EVENT: Final = {
 
 
 def prime(deps: Deps) -> bool:
-    """Warm every lazy path once; return whether the store answered (priming never raises)."""
+    """Warm every lazy path once; return whether the store answered (priming never raises).
+
+    With no principal reading an item there is no store to ask: False, and nothing is read.
+    """
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')

@@ -1,8 +1,9 @@
 """The pipeline: event -> plan -> (cache | store) -> claims -> response -> log line.
 
 `answer` is the one entry, synchronous, as the Lambda handler calls it; tests, bench, soak and
-`make invoke` drive the same function (through `tools.container`). A fresh cache hit is answered
-without touching the event loop; a lookup runs its async core (`_look_up`) on the loop the
+`make invoke` drive the same function (through `tools.container`). A fresh cache hit, and a
+principal whose mapping reads no item (the event alone), are answered without touching the
+event loop; a lookup runs its async core (`_look_up`) on the loop the
 dependencies were opened on, under the lookup deadline (the lookup timeout, cut to the
 invocation's remaining time less a margin).
 
@@ -47,7 +48,8 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     shape: Shape
     reads: Reads | None
-    """What to read; None when the event lacks what the primary key needs."""
+    """What to read; None when the event lacks what the primary key needs, or when the
+    principal has no lookup (it reads no item, or no key can be built for it)."""
     metadata: tuple[dict[str, str], int]
     """The allowlisted `clientMetadata` values, and how many were ignored."""
     trace: Trace | None = None
@@ -87,6 +89,9 @@ def answer(
     plan = _plan(event, deps, trace)
     if isinstance(plan, Invocation):
         result = plan
+    elif not plan.principal.section.reads_items:
+        # The mapping reads the event alone: nothing to read, no loop, no profile to miss.
+        result = _conclude(plan, Profile(primary={}, sources={}, cache="none"), deps)
     elif plan.reads is None:
         result = _on_missing(plan, "no_key", "none", deps)
     else:

@@ -79,7 +79,7 @@ SEMANTIC_CHECKS: Final = (
      r"cannot be set here|is not a setting"),
     ("an item value with no DynamoDB form (a date, `inf`, `nan`)", r"have no DynamoDB form"),
     ("an item in a table the mapping never reads, or without its key attributes as strings",
-     r"reads no table|needs its key attribute"),
+     r"reads no table|reads no item|needs its key attribute"),
     ("a rule or grant position (`grants`, `dropped`) the mapping does not have",
      r"the mapping has no"),
     ("token expectations on a denied case, ID-token or group ones for a machine client",
@@ -374,9 +374,11 @@ def _plain_problem(value: object) -> str | None:
 
 
 def place_items(
-    where: str, items: list[dict[str, Any]], tables: Mapping[str, Table], primary: str
+    where: str, items: list[dict[str, Any]], tables: Mapping[str, Table], primary: str | None
 ) -> dict[str, list[dict[str, Any]]]:
     """Items by table (`table = "..."`, else `primary`), each checked against its table's keys.
+
+    `primary` is the table of the principal's primary item; None when it reads no item.
 
     Raises
     ------
@@ -389,6 +391,8 @@ def place_items(
         item = dict(raw)
         name = item.pop("table", primary)
         at = f"{where}: `items[{i}]`"
+        if name is None or not tables:
+            raise ConfigError(f"{at}: the mapping reads no item, from any table")
         if not isinstance(name, str) or name not in tables:
             near = difflib.get_close_matches(str(name), list(tables), n=1)
             hint = f": did you mean `{near[0]}`?" if near else f" (it reads {_listed(tables)})"

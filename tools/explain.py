@@ -52,6 +52,8 @@ def _seed(
     """The seed `make invoke` would use: tables declared there, items decoded from DynamoDB JSON."""
     seed = Path(mapping).with_suffix(".seed.json") if mapping else None
     if seed is None or not seed.exists():
+        if settings.table_name is None:  # a mapping that reads no item: nothing to seed
+            return PROFILES, {}, {}
         rows = _json(PROFILES, "profiles")
         return PROFILES, {}, {settings.table_name: [decode_item(row) for row in rows]}
     raw = _json(seed, "seed")
@@ -93,6 +95,8 @@ def explain(
             raise ConfigError(f"items `{items}`: expected a JSON array of objects")
         placed = place_items(f"items `{items}`", rows, tables, primary)
         origin = items
+    elif lookup is None:  # the mapping reads no item: the store is never asked
+        origin, tables, placed = Path("none (the mapping reads no item)"), {}, {}
     else:
         origin, declared, placed = _seed(mapping, settings)
         tables = merge_tables(where, implied, declared)

@@ -67,6 +67,15 @@ SEMANTIC_CHECKS: Final = (
      r"the principal's own id|which attribute is the partition key|can spell another user's key"),
     ("an attribute path with an empty part, a blank or padded attribute name",
      r"dotted path|attribute names must be non-empty"),
+    ("a user attribute or identity field the trust list (`[request] user_attributes`) lacks",
+     r"is not listed in `\[request\] user_attributes`"),
+    ("an event rule's type or `parse` that does not fit what it reads",
+     r"user attributes are strings|`parse` reads a user attribute|needs `parse`|"
+     r"`source = \"identity\"` reads|the identity's `\w+` is a"),
+    ("groups from an attribute: a missing `parse` or `allow`, settings without "
+     "`from_attribute`, two overrides, a `rename` nothing admits",
+     r"need `from_attribute`|needs `allow`|both override the groups|never admit"),
+    ("a source named like the event's own (`event`, `identity`)", r"is the event's"),
     ("an integer written `5.0` in JSON (JSON Schema counts it as an integer, msgspec does not)",
      r"Expected `int`, got `float`"),
 )  # fmt: skip
@@ -94,6 +103,8 @@ MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
     },
     "RequestFile": {
         "client_metadata": "The only `clientMetadata` keys conditions and key templates read.",
+        "user_attributes": "The only user attributes rules and conditions read "
+        "(`request.userAttributes`; `identities` for the identity).",
     },
     "SectionFile": {
         "item": "The primary item's table and key; absent: `TABLE_NAME`, `KEY_ATTRIBUTE` and "
@@ -126,11 +137,13 @@ MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
         "limit": "Items read at most (one page), 1..100.",
     },
     "RuleFile": {
-        "source": "What it reads: the primary item (`item`), a related item or a query.",
+        "source": "What it reads: the primary item (`item`), a related item, a query, the "
+        "event's user attributes (`event`) or the federated identity (`identity`).",
         "attribute": "The attribute; a dotted path reaches into maps (`profile.plan`).",
         "claim": "The claim name; default the attribute.",
         "tokens": "`id`, `access` or both.",
         "type": "The value type the claim must have; any other value is dropped, never sent.",
+        "parse": "How a `string_list` is read from one string attribute of the event.",
         "default": "Used when the attribute is absent or null.",
         "required": "Absent: the profile is handled as missing (`ON_MISSING`).",
         "when": "The rule applies only when this condition holds.",
@@ -155,6 +168,13 @@ MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
         "groups_from": "A list attribute: the groups (`cognito:groups`); absent keeps the user's.",
         "iam_roles_from": "A list attribute: the IAM role ARNs (`cognito:roles`).",
         "preferred_role_from": "A string attribute: the preferred role.",
+        "from_attribute": "A user attribute parsed into groups (`parse`), filtered by `allow` "
+        "and `allow_prefix`, renamed by `rename`.",
+        "parse": "How `from_attribute` is read as a list.",
+        "allow": "The group names from the attribute that count.",
+        "allow_prefix": "Group names from the attribute that start with this count too.",
+        "rename": "A group name from the attribute -> the group it becomes.",
+        "mode": "`replace` the request's groups, or `add` to them (unset: `add`).",
     },
     "GrantFile": {
         "when": "The condition; required.",
@@ -175,6 +195,9 @@ MAPPING_FIELDS: Final[dict[str, dict[str, str]]] = {
         "attribute_equals": "Each dotted path of the primary item holds exactly this string, "
         "number or boolean.",
         "metadata_equals": "Each allowlisted `clientMetadata` key holds exactly this string.",
+        "providers_any": "The federated identity's provider is one of these.",
+        "federated": "`true`: the user has a provider identity; `false`: none.",
+        "user_attribute_equals": "Each allowlisted user attribute holds exactly this string.",
     },
 }
 """Field descriptions of the mapping's Structs (their docstrings say what each object is)."""
@@ -194,6 +217,10 @@ _EXTRAS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "anyOf": [{"type": "array", "items": _SCOPE, "minItems": 1}, {"type": "null"}]
     },
     ("WhenFile", "attribute_equals"): {"minProperties": 1},
+    ("WhenFile", "providers_any"): {"anyOf": [_NAMES, {"type": "null"}]},
+    ("WhenFile", "user_attribute_equals"): {"minProperties": 1},
+    ("Groups", "allow"): {"items": _NAME},
+    ("Groups", "allow_prefix"): {"anyOf": [_NAME, {"type": "null"}]},
     ("WhenFile", "metadata_equals"): {"minProperties": 1},
     ("Scopes", "add"): {"items": _SCOPE},
     ("Scopes", "suppress"): {"items": _SCOPE},

@@ -28,7 +28,8 @@ import msgspec
 
 from shared.claims.conditions import Context, build_context
 from shared.claims.engine import apply
-from shared.claims.groups import group_override
+from shared.claims.from_event import UserFacts
+from shared.claims.groups import section_groups
 from shared.claims.guard import fits_type
 from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section, Trace
 from shared.event import Event
@@ -44,8 +45,12 @@ grants): its derived facts computed once, not per explained invocation."""
 _KEPT = 16
 
 
-def _value(rule: ClaimRule, item: Item, sources: Mapping[str, object] | None) -> object:
+def _value(
+    rule: ClaimRule, item: Item, sources: Mapping[str, object] | None, facts: UserFacts
+) -> object:
     """What the rule read (as the engine reads it): a value, a list for a query, or ABSENT."""
+    if rule.event is not None:
+        return rule.event.value(facts)
     if rule.source == PRIMARY:
         return lookup_path(item, rule.path)
     read = sources.get(rule.source) if sources is not None else None
@@ -98,7 +103,7 @@ class _Observer:
         """What became of one rule."""
         if rule.when is not None and (failing := rule.when.first_failing(self.context)):
             return "not_held:" + failing
-        value = _value(rule, self.item, self.sources)
+        value = _value(rule, self.item, self.sources, self.context.user)
         defaulted = False
         if value is ABSENT or value is None:
             if rule.default is not None:
@@ -226,8 +231,8 @@ def explain_denial(
     first by `explain_apply`, then decided without it).
     """
     override = None
-    if item is not None and section.overrides_groups:
-        groups = group_override(section.groups, item, [])
+    if section.overrides_groups:
+        groups = section_groups(section, event, item, None, [])
         override = groups.groups if groups is not None else None
     context = build_context(event, item, group_override=override, metadata=metadata)
     grants = _positions(section)

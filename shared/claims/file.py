@@ -10,17 +10,20 @@ The format, section by section (`[user]`, and `[client]` for machine clients, ac
 only)::
 
     [[user.claims]]            attribute rules: source, attribute, claim, tokens, type,
-                               default, required, when
+                               parse, default, required, when (source "event": a user
+                               attribute; "identity": the federated identity)
     [user.static.id]           constant claims, per token (also [user.static.access])
     [user.suppress]            id / access: claim lists; id_from / access_from: list attributes
     [user.scopes]              add / suppress: scope lists; add_from / suppress_from: attributes
-    [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes
+    [user.groups]              groups_from / iam_roles_from / preferred_role_from: attributes;
+                               or from_attribute, parse, allow, allow_prefix, rename, mode
     [user.item]                the primary item: table (default TABLE_NAME), key = {pk = ...}
     [[user.related]]           name, table, key: items found through the primary item
     [[user.query]]             name, table, index, partition, sort_begins_with, limit
     [[user.grants]]            when + scopes_add scopes_suppress claims groups_add
                                groups_remove, or deny
-    [request]                  client_metadata: the clientMetadata keys keys and conditions read
+    [request]                  client_metadata: the clientMetadata keys keys and conditions read;
+                               user_attributes: the user attributes the mapping trusts
     [tables.<name>]            key_attributes = ["pk", "sk"]: a table's key, partition first
 
 `Suppress`, `Scopes` and `Groups` are frozen: the compiled section keeps them as they are.
@@ -28,12 +31,12 @@ only)::
 
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 from msgspec import inspect  # loaded with msgspec itself: no import cost
 
-from shared.claims.guard import ClaimType, Token
+from shared.claims.guard import ClaimType, ListParse, Token
 from shared.errors import ConfigError
 from shared.lookup import PRIMARY
 
@@ -76,6 +79,9 @@ class WhenFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     scopes_any: list[str] | None = None
     attribute_equals: dict[str, str | int | float | bool] | None = None
     metadata_equals: dict[str, str] | None = None
+    providers_any: list[str] | None = None
+    federated: bool | None = None
+    user_attribute_equals: dict[str, str] | None = None
 
 
 class RuleFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,6 +92,7 @@ class RuleFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     claim: str | None = None
     tokens: list[Token]
     type: ClaimType = "any"
+    parse: ListParse | None = None
     default: Any = msgspec.UNSET
     required: bool = False
     when: WhenFile | None = None
@@ -117,11 +124,23 @@ class Scopes(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Groups(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Attributes overriding the user's groups, IAM roles and preferred role."""
+    """Attributes overriding the user's groups, IAM roles and preferred role.
+
+    `groups_from`, `iam_roles_from` and `preferred_role_from` name item attributes;
+    `from_attribute` a user attribute parsed into groups (`parse`), of which only the names in
+    `allow` or starting with `allow_prefix` count, renamed by `rename`, which replace the
+    request's groups or are added to them (`mode`; unset: `add`).
+    """
 
     groups_from: str | None = None
     iam_roles_from: str | None = None
     preferred_role_from: str | None = None
+    from_attribute: str | None = None
+    parse: ListParse | None = None
+    allow: tuple[str, ...] = ()
+    allow_prefix: str | None = None
+    rename: dict[str, str] = {}
+    mode: Literal["replace", "add"] | None = None
 
 
 class GrantFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -180,6 +199,7 @@ class RequestFile(msgspec.Struct, forbid_unknown_fields=True):
     """`[request]`: which parts of the request the mapping may read."""
 
     client_metadata: list[str] = []
+    user_attributes: list[str] = []
 
 
 class TableFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

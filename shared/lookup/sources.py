@@ -96,10 +96,12 @@ class ItemRead(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def cache_key(self) -> str:
-        """Identifies this read: source (its projection), table and key."""
-        fields = [self.source.name, self.source.table]
-        fields += [f"{attribute}={value}" for attribute, value in self.key]
-        return "\x1f".join(fields)
+        """Identifies this read: principal, source (its projection), table and key."""
+        key = self.key
+        base = self.source.cache_base
+        if len(key) == 1:
+            return base + key[0][0] + "=" + key[0][1]
+        return base + "\x1f".join(f"{attribute}={value}" for attribute, value in key)
 
 
 class QueryRead(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,10 +113,8 @@ class QueryRead(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def cache_key(self) -> str:
-        """Identifies this query: source, table, index, partition and prefix."""
-        source = self.source
-        fields = (source.name, source.table, source.index or "", self.partition, self.prefix or "")
-        return "q\x1f" + "\x1f".join(fields)
+        """Identifies this query: principal, source, table, index, partition and prefix."""
+        return self.source.cache_base + self.partition + "\x1f" + (self.prefix or "")
 
 
 class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,12 +131,21 @@ class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
     attributes
         The projection: what its rules (and related keys) read. The store adds the key
         attributes, so an item without any mapped attribute is told apart from no item.
+    cache_base
+        What every cache key of its reads starts with: the principal's prefix, the name and
+        the table (user and machine reads are projected differently: they never share one).
     """
 
     name: str
     table: str
     key: tuple[tuple[str, KeyTemplate], ...]
     attributes: tuple[str, ...]
+    cache_base: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cache_base:
+            base = f"{self.name}\x1f{self.table}\x1f"
+            msgspec.structs.force_setattr(self, "cache_base", base)
 
     def render(
         self,
@@ -145,6 +154,12 @@ class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
         metadata: Mapping[str, str] | None = None,
     ) -> ItemRead | None:
         """The concrete read for `event`, or None when a key value is missing or too long."""
+        if len(self.key) == 1:  # the common case: a partition key alone
+            ((attribute, template),) = self.key
+            value = template.render(event, item, metadata)
+            if value is None or _too_long(value, _MAX_PARTITION_BYTES):
+                return None
+            return ItemRead(source=self, key=((attribute, value),))
         values: list[tuple[str, str]] = []
         for index, (attribute, template) in enumerate(self.key):
             value = template.render(event, item, metadata)
@@ -172,6 +187,9 @@ class QuerySource(msgspec.Struct, frozen=True, kw_only=True):
         Items read at most (DynamoDB's `Limit`), 1..100.
     attributes
         The projection: what its rules read.
+    cache_base
+        What every cache key of its reads starts with: the principal's prefix, `q`, the name,
+        the table and the index.
     """
 
     name: str
@@ -181,6 +199,12 @@ class QuerySource(msgspec.Struct, frozen=True, kw_only=True):
     sort_prefix: tuple[str, KeyTemplate] | None
     limit: int
     attributes: tuple[str, ...]
+    cache_base: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cache_base:
+            base = f"q\x1f{self.name}\x1f{self.table}\x1f{self.index or ''}\x1f"
+            msgspec.structs.force_setattr(self, "cache_base", base)
 
     def render(self, event: Event, metadata: Mapping[str, str] | None = None) -> QueryRead | None:
         """The concrete query for `event`, or None when a key value is missing or too long."""
@@ -282,7 +306,11 @@ def build_lookup(
     item = spec.item
     table = item.table if item is not None and item.table else default_table
     primary, related, queries = _sources(
-        spec, reads, table=table, key=item.key if item is not None else default_key
+        spec,
+        reads,
+        table=table,
+        key=item.key if item is not None else default_key,
+        prefix=cache_prefix,
     )
     problems = _projection_problems(where, primary, related, queries)
     for query in queries:
@@ -309,8 +337,10 @@ def _sources(
     *,
     table: str,
     key: tuple[tuple[str, KeyTemplate], ...],
+    prefix: str,
 ) -> tuple[ItemSource, tuple[ItemSource, ...], tuple[QuerySource, ...]]:
-    """The primary item, related items and queries, each with its projection."""
+    """The primary item, related items and queries, each with its projection and its cache
+    keys' base (`prefix` sets this principal's entries apart)."""
     related_attributes = tuple(
         dict.fromkeys(a for r in spec.related for _, t in r.key for a in t.item_attributes)
     )
@@ -319,9 +349,16 @@ def _sources(
         table=table,
         key=key,
         attributes=tuple(dict.fromkeys((*reads.get(PRIMARY, ()), *related_attributes))),
+        cache_base=f"{prefix}{PRIMARY}\x1f{table}\x1f",
     )
     related = tuple(
-        ItemSource(name=r.name, table=r.table or table, key=r.key, attributes=reads.get(r.name, ()))
+        ItemSource(
+            name=r.name,
+            table=r.table or table,
+            key=r.key,
+            attributes=reads.get(r.name, ()),
+            cache_base=f"{prefix}{r.name}\x1f{r.table or table}\x1f",
+        )
         for r in spec.related
     )
     queries = tuple(
@@ -333,6 +370,7 @@ def _sources(
             sort_prefix=q.sort_prefix,
             limit=q.limit,
             attributes=reads.get(q.name, ()),
+            cache_base=f"{prefix}q\x1f{q.name}\x1f{q.table or table}\x1f{q.index or ''}\x1f",
         )
         for q in spec.queries
     )

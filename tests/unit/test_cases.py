@@ -67,7 +67,8 @@ def test_shipped_case_files_pass_with_coverage(
 
 def test_case_files_sit_beside_each_example_mapping() -> None:
     assert [p.name for p in CASE_FILES] == [
-        "claims.example.cases.toml", "policy.example.cases.toml", "single-table.cases.toml"
+        "claims.example.cases.toml", "federated.cases.toml", "policy.example.cases.toml",
+        "single-table.cases.toml",
     ]  # fmt: skip
 
 

@@ -20,6 +20,14 @@ INTENDED: dict[str, set[str]] = {
         "parse_rules",
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
+    "claims.event_checks": {"compile_attribute_groups", "compile_event_read", "settle_reads"},
+    "claims.from_event": {
+        "AttributeGroups", "EVENT", "EVENT_SOURCES", "EventRead", "IDENTITIES", "IDENTITY",
+        "IDENTITY_ATTRIBUTES", "Identity", "MAX_NUMBER_DIGITS", "UserCondition", "UserFacts",
+        "parse_boolean",
+        "parse_identity", "parse_list", "parse_number",
+    },
+    "claims.groups": {"edited_groups", "group_override", "section_groups"},
     "claims.budget": {"fit_budget", "size_bound"},
     "claims.explain": {"explain_apply", "explain_denial"},
     "claims.check": {
@@ -35,22 +43,21 @@ INTENDED: dict[str, set[str]] = {
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
         "TableFile", "WhenFile", "decode_file", "read_file", "unknown_field_hint",
     },
-    "claims.groups": {"group_override"},
     "claims.guard": {
-        "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
-        "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
-        "suppress_reason",
+        "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS",
+        "TRIGGER_SOURCES", "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason",
+        "scope_reason", "suppress_reason",
     },
     "claims.model": {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
         "GroupOverride", "Rules", "Section", "Trace",
     },
-    "claims.reads": {"TableKeys", "compile_reads", "keyed_by_principal"},
+    "claims.reads": {"TableKeys", "check_sources", "compile_reads", "keyed_by_principal"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
     },
-    "deps": {"Deps", "Principal", "PrincipalKind", "build_deps", "open_deps"},
+    "deps": {"Deps", "NO_STORE", "Principal", "PrincipalKind", "build_deps", "open_deps"},
     "errors": {
         "ConfigError", "DENIED_NO_PROFILE", "DENIED_UNAVAILABLE", "EventError", "ItemError",
         "PretokenError", "SignInDenied", "StoreError", "StoreThrottled", "StoreTimeout",

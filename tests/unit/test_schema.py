@@ -29,6 +29,7 @@ EXAMPLE_MAPPINGS = [
     EVENTS / "claims.example.toml",
     EVENTS / "policy.example.toml",
     EVENTS / "single-table.toml",
+    EVENTS / "federated.toml",
     ROOT / "bench" / "data_model.toml",
 ]
 CASE_FILES = sorted(EVENTS.glob("*.cases.toml"))
@@ -77,7 +78,8 @@ def test_schema_enums_name_every_type_token_and_trigger_source() -> None:
     assert set(get_args(case_format.TriggerSource)) == TRIGGER_SOURCES
     assert set(defs["WhenFile"]["properties"]) == {
         "clients", "trigger_sources", "groups_any", "groups_all", "groups_none", "scopes_any",
-        "attribute_equals", "metadata_equals",
+        "attribute_equals", "metadata_equals", "providers_any", "federated",
+        "user_attribute_equals",
     }  # fmt: skip
     assert defs["WhenFile"]["additionalProperties"] is False
     assert defs["Scopes"]["properties"]["add"]["items"]["pattern"] == r"^\S+$"
