@@ -57,8 +57,10 @@ def _user_condition(when: WhenFile) -> UserCondition | None:
 
 
 def metadata_alone(when: WhenFile) -> bool:
-    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
-    return bool(when.metadata_equals) and not when.attribute_equals
+    """Whether `when` reads `clientMetadata` without a fact of the principal beside it: an
+    item's (`attribute_equals`) or a trusted user attribute's (`user_attribute_equals`, which
+    the loader only accepts from `[request] user_attributes`)."""
+    return bool(when.metadata_equals) and not (when.attribute_equals or when.user_attribute_equals)
 
 
 def listed(names: list[str]) -> str:

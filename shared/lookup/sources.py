@@ -21,6 +21,7 @@ import msgspec
 from shared.errors import ConfigError
 from shared.event import Event
 from shared.lookup.keys import KeyTemplate
+from shared.lookup.limits import Projected, projection_problems
 from shared.values import JSONValue
 
 __all__ = (
@@ -44,8 +45,6 @@ PRIMARY: Final = "item"
 MAX_RELATED: Final = 5
 MAX_QUERIES: Final = 3
 MAX_QUERY_LIMIT: Final = 100
-MAX_PROJECTION_BYTES: Final = 4096
-"""DynamoDB's limit on an expression (a ProjectionExpression included)."""
 _MAX_PARTITION_BYTES: Final = 2048  # DynamoDB's limits on key values: a longer one never matches
 _MAX_SORT_BYTES: Final = 1024
 
@@ -244,29 +243,33 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
     cache_prefix: str = ""
 
 
-def _expression_bytes(count: int) -> int:
-    # What the store sends: one `#aN` placeholder per attribute, comma-separated.
-    return len(", ".join(f"#a{i}" for i in range(count)))
+def _projected(source: ItemSource) -> Projected:
+    return Projected(source.name, source.table, tuple(a for a, _ in source.key), source.attributes)
 
 
-_MOST_PROJECTED: Final = 601
-"""How many attributes (key attributes included) one ProjectionExpression can name: `#a0, ...,
-#a600` is 4095 bytes. A constant, not computed at import (that cost 25 ms of cold start); a test
-holds it to `_expression_bytes`."""
-
-
-def _projection_problem(
-    where: str, key: tuple[str, ...], attributes: tuple[str, ...]
-) -> str | None:
-    names = tuple(dict.fromkeys((*key, *attributes)))
-    if len(names) <= _MOST_PROJECTED:
-        return None
-    return (
-        f"{where}: reads {len(names)} attributes; their ProjectionExpression would be "
-        f"{_expression_bytes(len(names))} bytes, over DynamoDB's {MAX_PROJECTION_BYTES}-byte "
-        f"expression limit ({_MOST_PROJECTED} attributes fit, key attributes included): read "
-        "fewer attributes"
+def _problems(
+    where: str,
+    primary: ItemSource,
+    related: tuple[ItemSource, ...],
+    queries: tuple[QuerySource, ...],
+    *,
+    consistent: bool,
+) -> list[str]:
+    """Projections over DynamoDB's limit, and strongly consistent reads of an index."""
+    problems = projection_problems(
+        where,
+        _projected(primary),
+        [_projected(source) for source in related],
+        [Projected(q.name, q.table, (), q.attributes) for q in queries],
     )
+    for query in queries:
+        if consistent and query.index is not None:
+            problems.append(
+                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
+                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
+                "consistent only)"
+            )
+    return problems
 
 
 def build_lookup(
@@ -312,14 +315,7 @@ def build_lookup(
         key=item.key if item is not None else default_key,
         prefix=cache_prefix,
     )
-    problems = _projection_problems(where, primary, related, queries)
-    for query in queries:
-        if consistent and query.index is not None:
-            problems.append(
-                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
-                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
-                "consistent only)"
-            )
+    problems = _problems(where, primary, related, queries, consistent=consistent)
     if problems:
         raise ConfigError("; ".join(problems))
     return Lookup(
@@ -375,34 +371,3 @@ def _sources(
         for q in spec.queries
     )
     return primary, related, queries
-
-
-def _projection_problems(
-    where: str,
-    primary: ItemSource,
-    related: tuple[ItemSource, ...],
-    queries: tuple[QuerySource, ...],
-) -> list[str]:
-    """Every projection over DynamoDB's expression limit, each source apart, then shared ones."""
-    problems = []
-    for source in (primary, *related):
-        problem = _projection_problem(
-            f"{where} `{source.name}`", tuple(a for a, _ in source.key), source.attributes
-        )
-        if problem:
-            problems.append(problem)
-    # Related items on one table share one BatchGetItem entry, so one projection: all of theirs.
-    by_table: dict[str, list[ItemSource]] = {}
-    for source in related:
-        by_table.setdefault(source.table, []).append(source)
-    for table, sources in by_table.items():
-        if len(sources) < 2:
-            continue
-        key_names = tuple(dict.fromkeys(a for s in sources for a, _ in s.key))
-        united = tuple(dict.fromkeys(a for s in sources for a in s.attributes))
-        if problem := _projection_problem(f"{where} related items on `{table}`", key_names, united):
-            problems.append(problem)
-    for query in queries:
-        if problem := _projection_problem(f"{where} query `{query.name}`", (), query.attributes):
-            problems.append(problem)
-    return problems

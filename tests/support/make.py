@@ -3,7 +3,8 @@
 The target runs with this interpreter and without the install step (`STAMP=`, `PY=`), with fake
 credentials, the endpoint in the variable asked for, and none of the caller's AWS endpoint or
 profile variables, nor the make variables the tools read (`CLAIMS_CONFIG`, `APPLY`,
-`ALLOW_WRITABLE`), which a developer's shell could otherwise pass in unseen.
+`ALLOW_WRITABLE`), which a developer's shell could otherwise pass in unseen, nor the variables
+an outer make (`make test`) passes down: the target runs as an operator's top-level make.
 """
 
 import os
@@ -17,7 +18,17 @@ from tests.conftest import ROOT
 
 __all__ = ("run_make",)
 
-_UNSEEN = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CLAIMS_CONFIG", "APPLY", "ALLOW_WRITABLE")
+_UNSEEN = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "CLAIMS_CONFIG",
+    "APPLY",
+    "ALLOW_WRITABLE",
+    # Under `make test` these say "you are a sub-make": the target would report `make[1]: ***`.
+    "MAKELEVEL",
+    "MAKEFLAGS",
+    "MFLAGS",
+)
 
 
 def run_make(

@@ -88,6 +88,7 @@ INTENDED: dict[str, set[str]] = {
     "lookup.dynamodb": {"Connection", "open_connection", "tls_context"},
     "lookup.store": {"Sender", "Store", "backoff", "projection"},
     "lookup.transport": {"Http", "IDLE_SECONDS", "MAX_IDLE_PER_ORIGIN", "Transport"},
+    "lookup.limits": {"MAX_PROJECTION_BYTES", "Projected", "projection_problems"},
     "lookup.keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lookup.profile": {
         "CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render",
