@@ -35,10 +35,6 @@ _SCOPES_ANY: Final = 2
 _GROUPS_ANY: Final = 3
 _GROUPS_ALL: Final = 4
 _GROUPS_NONE: Final = 5
-_KEY_NAMES: Final = (
-    "clients", "trigger_sources", "scopes_any", "groups_any", "groups_all", "groups_none"
-)  # fmt: skip
-"""The file's name of each membership kind, by kind: what `Condition.first_failing` says."""
 
 _GROUP_KINDS: Final = frozenset({_GROUPS_ANY, _GROUPS_ALL, _GROUPS_NONE})
 
@@ -260,33 +256,6 @@ class Condition:
             f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
             f"attribute_checks={self.attribute_checks!r}, user={self.user!r})"
         )
-
-    def first_failing(self, context: Context) -> str | None:
-        """The key of the first check that fails, in `holds`' order; None when every one holds.
-
-        The slow path, for explaining (`shared.claims.explain`): a membership key
-        (`groups_any`), `metadata_equals.<key>`, `user_attribute_equals.<attribute>`,
-        `federated`, `providers_any` or `attribute_equals.<dotted.path>`. Names from the mapping
-        only, never a value. Agrees with `holds`: None exactly when it is true.
-        """
-        for kind, names in self.sets:
-            if not _membership(kind, names)(context):
-                return _KEY_NAMES[kind]
-        for key, wanted in self.metadata:
-            if context.metadata.get(key) != wanted:
-                return f"metadata_equals.{key}"
-        user, facts = self.user, context.user
-        if user is not None and not user.holds(facts):
-            for pair in user.attributes:
-                if not facts.attributes_equal((pair,)):
-                    return f"user_attribute_equals.{pair[0]}"
-            if user.federated is not None and (facts.identity is not None) is not user.federated:
-                return "federated"
-            return "providers_any"
-        for check in self.attribute_checks:
-            if not _attributes((check,))(context):
-                return "attribute_equals." + ".".join(check[0])
-        return None
 
     @property
     def attributes(self) -> tuple[str, ...]:

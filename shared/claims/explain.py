@@ -22,13 +22,14 @@ Positions and codes come from the mapping file alone; nothing from the item, the
 `clientMetadata` is ever written into a trace. Pure: no I/O, no logging.
 """
 
+import functools
 from collections.abc import Mapping
 
 import msgspec
 
-from shared.claims.conditions import Context, build_context
+from shared.claims.conditions import Condition, Context, build_context, compile_condition
 from shared.claims.engine import apply
-from shared.claims.from_event import UserFacts
+from shared.claims.from_event import UserCondition, UserFacts
 from shared.claims.groups import section_groups
 from shared.claims.guard import fits_type
 from shared.claims.model import EMPTY_CLAIMS, ClaimRule, ClaimSet, Denial, Grant, Section, Trace
@@ -36,13 +37,55 @@ from shared.event import Event
 from shared.lookup import PRIMARY
 from shared.values import ABSENT, Item, lookup_path
 
-__all__ = ("explain_apply", "explain_denial")
+__all__ = ("explain_apply", "explain_denial", "first_failing")
 
 _GUARD_REASONS = ("reserved", "object_not_allowed", "over_budget")
 _WITHOUT_GRANTS: dict[int, tuple[Section, Section]] = {}
 """id(section) -> (the section, kept alive so the id stays its own; the section without its
 grants): its derived facts computed once, not per explained invocation."""
 _KEPT = 16
+
+
+@functools.cache
+def _kind_names() -> dict[int, str]:
+    """Each membership kind of `Condition.sets`, by the file's key that makes it."""
+    probes = {
+        "clients": compile_condition(clients=["x"]),
+        "trigger_sources": compile_condition(trigger_sources=["x"]),
+        "scopes_any": compile_condition(scopes_any=["x"]),
+        "groups_any": compile_condition(groups_any=["x"]),
+        "groups_all": compile_condition(groups_all=["x"]),
+        "groups_none": compile_condition(groups_none=["x"]),
+    }
+    return {condition.sets[0][0]: key for key, condition in probes.items()}
+
+
+def first_failing(condition: Condition, context: Context) -> str | None:
+    """The key of the first check of `condition` that fails, in `holds`' order (memberships,
+    `clientMetadata`, the user, the item); None exactly when it holds.
+
+    A membership key (`groups_any`), `metadata_equals.<key>`, `user_attribute_equals.<name>`,
+    `federated`, `providers_any` or `attribute_equals.<dotted.path>`: names from the mapping,
+    never a value. Each check is asked alone, as a condition of its own (the slow path).
+    """
+    for kind, names in condition.sets:
+        if not Condition(sets=((kind, names),)).holds(context):
+            return _kind_names()[kind]
+    for pair in condition.metadata:
+        if not Condition(metadata=(pair,)).holds(context):
+            return f"metadata_equals.{pair[0]}"
+    user, facts = condition.user, context.user
+    if user is not None and not user.holds(facts):
+        for pair in user.attributes:
+            if not UserCondition(attributes=(pair,)).holds(facts):
+                return f"user_attribute_equals.{pair[0]}"
+        if user.federated is not None and not UserCondition(federated=user.federated).holds(facts):
+            return "federated"
+        return "providers_any"
+    for check in condition.attribute_checks:
+        if not Condition(attribute_checks=(check,)).holds(context):
+            return "attribute_equals." + ".".join(check[0])
+    return None
 
 
 def _value(
@@ -101,7 +144,7 @@ class _Observer:
 
     def rule_code(self, rule: ClaimRule) -> str:
         """What became of one rule."""
-        if rule.when is not None and (failing := rule.when.first_failing(self.context)):
+        if rule.when is not None and (failing := first_failing(rule.when, self.context)):
             return "not_held:" + failing
         value = _value(rule, self.item, self.sources, self.context.user)
         defaulted = False
@@ -190,7 +233,7 @@ def explain_apply(
     assert isinstance(mapped, ClaimSet)  # no grant, no denial
     override = mapped.groups.groups if mapped.groups is not None else None
     context = build_context(event, item, group_override=override, metadata=metadata)
-    failing = {grant.where: grant.when.first_failing(context) for grant in section.grants}
+    failing = {grant.where: first_failing(grant.when, context) for grant in section.grants}
     held = [grant for grant in section.grants if failing[grant.where] is None]
     final = result if isinstance(result, ClaimSet) else None
     observer = _Observer(
@@ -241,5 +284,5 @@ def explain_denial(
     for grant in section.grants:
         code = "not_applied"
         if grant.deny:
-            code = _grant_code(grant, grant.when.first_failing(context), result)
+            code = _grant_code(grant, first_failing(grant.when, context), result)
         trace.append((grant.where, code))

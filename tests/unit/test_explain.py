@@ -26,6 +26,8 @@ from shared.claims import (
     parse_rules,
 )
 from shared.claims.conditions import Context, compile_condition
+from shared.claims.explain import first_failing
+from shared.claims.from_event import UserCondition, UserFacts
 from shared.errors import ConfigError
 from shared.event import decode_event
 from shared.invocation import MAX_EXPLAIN_CHARS, MAX_EXPLAIN_ENTRIES
@@ -99,10 +101,34 @@ _CONTEXTS = st.builds(
 )
 def test_first_failing_agrees_with_holds(context: Context, keys: list[str]) -> None:
     condition = compile_condition(**{key: _WHEN[key] for key in keys})
-    failing = condition.first_failing(context)
+    failing = first_failing(condition, context)
     assert (failing is None) == condition.holds(context)
     if failing is not None:
         assert failing.partition(".")[0] in keys
+
+
+_OKTA = '[{"userId":"u","providerName":"Okta","providerType":"SAML","primary":"true"}]'
+
+
+@pytest.mark.parametrize(
+    ("user", "attributes", "expected"),
+    [
+        (UserCondition(attributes=(("tier", "gold"), ("dept", "x"))), {"tier": "gold"},
+         "user_attribute_equals.dept"),
+        (UserCondition(federated=True, providers=frozenset({"Okta"})), {}, "federated"),
+        (UserCondition(federated=True, providers=frozenset({"Azure"})), {"identities": _OKTA},
+         "providers_any"),
+        (UserCondition(federated=False), {"identities": _OKTA}, "federated"),
+        (UserCondition(providers=frozenset({"Okta"})), {"identities": _OKTA}, None),
+    ],
+)  # fmt: skip
+def test_first_failing_names_the_event_key(
+    user: UserCondition, attributes: dict[str, str], expected: str | None
+) -> None:
+    condition = compile_condition(clients=["c"], user=user)
+    context = Context(client_id="c", user=UserFacts(attributes))
+    assert first_failing(condition, context) == expected
+    assert (expected is None) == condition.holds(context)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +144,7 @@ def test_first_failing_agrees_with_holds(context: Context, keys: list[str]) -> N
     ],
 )  # fmt: skip
 def test_first_failing_names_the_key(when: dict[str, Any], context: Context, expected: str) -> None:
-    assert compile_condition(**when).first_failing(context) == expected
+    assert first_failing(compile_condition(**when), context) == expected
 
 
 # ---- rule codes --------------------------------------------------------------------------------

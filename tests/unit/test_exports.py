@@ -29,7 +29,7 @@ INTENDED: dict[str, set[str]] = {
     },
     "claims.groups": {"edited_groups", "group_override", "section_groups"},
     "claims.budget": {"fit_budget", "size_bound"},
-    "claims.explain": {"explain_apply", "explain_denial"},
+    "claims.explain": {"explain_apply", "explain_denial", "first_failing"},
     "claims.check": {
         "Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed", "metadata_alone",
     },
