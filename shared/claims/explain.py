@@ -60,6 +60,16 @@ def _kind_names() -> dict[int, str]:
     return {condition.sets[0][0]: key for key, condition in probes.items()}
 
 
+@functools.lru_cache(maxsize=4096)
+def _alone(
+    sets: tuple[tuple[int, frozenset[str]], ...] = (),
+    metadata: tuple[tuple[str, str], ...] = (),
+    attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
+) -> Condition:
+    """One check of a condition as a condition of its own, compiled once."""
+    return Condition(sets, metadata, attribute_checks)
+
+
 def first_failing(condition: Condition, context: Context) -> str | None:
     """The key of the first check of `condition` that fails, in `holds`' order (memberships,
     `clientMetadata`, the user, the item); None exactly when it holds.
@@ -69,10 +79,10 @@ def first_failing(condition: Condition, context: Context) -> str | None:
     never a value. Each check is asked alone, as a condition of its own (the slow path).
     """
     for kind, names in condition.sets:
-        if not Condition(sets=((kind, names),)).holds(context):
+        if not _alone(sets=((kind, names),)).holds(context):
             return _kind_names()[kind]
     for pair in condition.metadata:
-        if not Condition(metadata=(pair,)).holds(context):
+        if not _alone(metadata=(pair,)).holds(context):
             return f"metadata_equals.{pair[0]}"
     user, facts = condition.user, context.user
     if user is not None and not user.holds(facts):
@@ -83,7 +93,7 @@ def first_failing(condition: Condition, context: Context) -> str | None:
             return "federated"
         return "providers_any"
     for check in condition.attribute_checks:
-        if not Condition(attribute_checks=(check,)).holds(context):
+        if not _alone(attribute_checks=(check,)).holds(context):
             return "attribute_equals." + ".".join(check[0])
     return None
 
