@@ -13,8 +13,8 @@ LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: install lint format test fuzz soak invoke size bench bench-reference package lock deploy \
-	attach detach clean
+.PHONY: install lint format test fuzz soak invoke size check-mapping explain schema bench \
+	bench-reference package lock deploy attach detach audit-pool clean
 NODE_STAMP := tests/e2e/node_modules/.installed
 
 # Into venv $(1) with its python $(2): every dependency from the dev lock, hashes checked, then
@@ -68,6 +68,24 @@ invoke: $(STAMP)
 # CLAIMS_CONFIG=... picks the mapping, ID_TOKEN_MAX_BYTES=... a budget, as in Lambda.
 size: $(STAMP)
 	$(PY) -m tools.size
+
+# A mapping's test cases (README "Testing a mapping"): CASES=events/policy.example.cases.toml
+# (several allowed); COVERAGE=1 fails on a rule never emitted or a grant never held or failed;
+# JUNIT=out.xml writes JUnit XML. Exit status 0 pass, 1 a case failed, 2 an invalid file.
+CHECK_FLAGS = $(if $(filter 1 true yes,$(COVERAGE)),--coverage) $(if $(JUNIT),--junit $(JUNIT))
+check-mapping: $(STAMP)
+	$(PY) -m tools.check_mapping $(CASES) $(CHECK_FLAGS)
+
+# Why each claim, scope, group or denial did or did not happen, by position and code:
+# EVENT=events/policy-admin.json CLAIMS_CONFIG=events/policy.example.toml [ITEMS=items.json].
+EXPLAIN_FLAGS = $(if $(CLAIMS_CONFIG),--mapping $(CLAIMS_CONFIG)) $(if $(ITEMS),--items $(ITEMS))
+explain: $(STAMP)
+	$(PY) -m tools.explain --event "$(EVENT)" $(EXPLAIN_FLAGS)
+
+# Rewrites schema/claims.schema.json and schema/cases.schema.json from the Structs (committed;
+# tests/unit/test_schema.py fails when they drift).
+schema: $(STAMP)
+	$(PY) -m tools.schema
 
 # `make bench` runs on Lambda's Python (3.13) when this machine has one (PATH, then pyenv), in a
 # venv of its own; otherwise on $(PY), and its report says so. BENCH_PYTHON=... picks another.
@@ -123,15 +141,24 @@ deploy: package
 	sam deploy --guided
 
 # Set (attach) or remove (detach) the trigger on an existing user pool, repeating every other
-# setting as DescribeUserPool reports it. Shows the change; APPLY=1 applies it. README "Adopt on
-# an existing pool". Credentials and endpoints as boto3 finds them (AWS_ENDPOINT_URL,
+# setting as DescribeUserPool reports it. Shows the change; APPLY=1 applies it. Attach first runs
+# the audit-pool audit against CLAIMS_CONFIG's mapping and, with APPLY=1, refuses while an app
+# client can write a trusted attribute, unless ALLOW_WRITABLE=1. README "Adopt on an existing
+# pool". Credentials and endpoints as boto3 finds them (AWS_ENDPOINT_URL,
 # AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER), plus AWS_ENDPOINT_URL_COGNITO_IDP.
 attach: $(STAMP)
 	$(PY) -m tools.attach attach --pool-id "$(POOL_ID)" --function-arn "$(FUNCTION_ARN)" \
-		--lambda-version "$(or $(LAMBDA_VERSION),V2_0)" --apply "$(APPLY)"
+		--lambda-version "$(or $(LAMBDA_VERSION),V2_0)" --apply "$(APPLY)" \
+		--claims-config "$(CLAIMS_CONFIG)" --allow-writable "$(ALLOW_WRITABLE)"
 
 detach: $(STAMP)
 	$(PY) -m tools.attach detach --pool-id "$(POOL_ID)" --apply "$(APPLY)"
+
+# Read-only: every app client of POOL_ID whose WriteAttributes (or lack of any) lets a user write
+# an attribute the CLAIMS_CONFIG mapping trusts ([request] user_attributes). Exits 1 when one
+# can, 2 when the audit cannot be made. README "Claims from the event".
+audit-pool: $(STAMP)
+	$(PY) -m tools.audit_pool --pool-id "$(POOL_ID)" --claims-config "$(CLAIMS_CONFIG)"
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .venv-bench313 .mypy_cache .pytest_cache .ruff_cache .hypothesis \

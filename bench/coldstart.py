@@ -13,14 +13,23 @@ from typing import Any
 
 from bench.report import Progress
 from bench.stats import percentile
-from bench.variants import TLS_VARIABLES, VARIANTS
+from bench.variants import VARIANTS
 
-__all__ = ("SEED", "VARIANTS", "child_environment", "environments", "import_profile", "run")
+__all__ = ("SEED", "TRUST_VARIABLES", "VARIANTS", "child_environment", "import_profile", "run")
 
 ROOT = Path(__file__).resolve().parents[1]
 _PHASES = ("import_ms", "init_ms", "first_call_ms", "process_ms")
 SEED = 10
 """Seeds the per-round order of the variants."""
+TRUST_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "AWS_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+"""Where a machine may point TLS clients at its roots; Lambda sets none. Only a mode's own
+`AWS_CA_BUNDLE` (the TLS mode's throwaway CA) reaches a contender."""
 
 
 def _start(
@@ -28,9 +37,6 @@ def _start(
 ) -> tuple[float, str, str]:
     # Bytecode is cached as a deployment package ships it: the warm-up must be able to write it.
     env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    own = VARIANTS[variant].env
-    if own:
-        env = {**env, **own}
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *flags, "-m", "bench.coldstart_child", variant, json.dumps(event)],
@@ -89,7 +95,6 @@ def run(
     for name in names:
         results["variants"][name] = {
             "label": VARIANTS[name].label,
-            "env": dict(VARIANTS[name].env or {}),
             **{phase: _summary([s[phase] for s in samples[name]]) for phase in _PHASES},
         }
     ratios = {}
@@ -130,17 +135,13 @@ def import_profile(event: dict[str, Any], env: dict[str, str], top: int = 12) ->
 
 
 def child_environment(base: dict[str, str]) -> dict[str, str]:
-    """The environment every cold-start child gets: the caller's, minus bytecode suppression.
+    """The environment every cold-start child gets: the caller's, then `base` over it.
 
-    The TLS variables are dropped too, so only the contender whose deployment sets them (ours,
-    `Variant.env`) runs with them.
+    Bytecode suppression and the machine's `TRUST_VARIABLES` are dropped first, so what a
+    contender trusts is what `base` (the mode) says: nothing (OpenSSL's and each SDK's
+    defaults), or the TLS mode's `AWS_CA_BUNDLE`.
     """
-    env = {**os.environ, **base}
-    for name in ("PYTHONDONTWRITEBYTECODE", *TLS_VARIABLES):
+    env = dict(os.environ)
+    for name in ("PYTHONDONTWRITEBYTECODE", *TRUST_VARIABLES):
         env.pop(name, None)
-    return env
-
-
-def environments() -> dict[str, dict[str, str]]:
-    """What each contender gets beyond the common environment (for the report)."""
-    return {name: dict(variant.env or {}) for name, variant in VARIANTS.items()}
+    return {**env, **base}

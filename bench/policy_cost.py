@@ -3,7 +3,14 @@
 `make bench` calls `cache_hit`: the p99 of a pure cache hit through `Container.invoke` (the whole
 handler path: decode, plan, cache, mapping, conditions, grants, response, log line) with the
 mapping's 20 grants and without them, side by side in one process, order shuffled each round.
-The target is the p99 with 20 grants <= 50 µs.
+The target is the p99 with 20 grants <= 50 µs. Beside them (issue 19), the event-only example
+mapping (`events/federated.toml`, six rules, two grants, groups from an attribute) on the
+federated sample event, and a mapping of the no-grants one's shape reading the event instead
+of the item, each in a container that opened no connection (`Deps.connected`) and whose event
+loop is closed before its rounds, so any use of the loop would raise. `explain_cost` measures
+the 20-grant hit with the mapping's trace (issue 18) off, armed (`EXPLAIN_CLIENTS` naming
+another client: the check alone) and on (this client explained: the trace in every log line),
+side by side in one run of its own.
 
 Run alone: `.venv/bin/python -m bench.policy_cost` prints the parts in isolation: the best of
 several `timeit` repeats, in microseconds per invocation, for a mix of grants of which a few hold
@@ -19,12 +26,13 @@ import random
 import time
 import timeit
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from bench.stats import summarize
-from shared.claims import ClaimSet, apply, parse_rules
+from shared.claims import ClaimSet, apply, load_rules, parse_rules
 from shared.claims.conditions import build_context
 from shared.claims.engine import apply_grants
 from shared.config import load_settings
@@ -34,6 +42,9 @@ from shared.values import Item
 from tools.container import Container
 
 GRANTS = 20
+EVENT_ONLY = "event only (federated.toml), no read"
+EVENT_SHAPED = "event only, the no-grants shape, no read"
+_EVENTS = Path(__file__).resolve().parents[1] / "events"
 NUMBER = 20_000
 REPEAT = 7
 
@@ -93,6 +104,26 @@ def _mapping(grants: list[dict[str, Any]]) -> Any:
             "grants": grants,
         },
     }
+    return parse_rules(json.dumps(document).encode(), source="bench", toml=False)
+
+
+def _event_mapping() -> Any:
+    """The no-grants mapping's shape (a rule with a condition, a group override, client
+    metadata) with its reads taken from the event: an attribute, and groups from an attribute."""
+    document = {
+        "request": {
+            "client_metadata": ["tenant"],
+            "user_attributes": ["custom:department", "custom:idp_groups"],
+        },
+        "user": {
+            "claims": [
+                {"source": "event", "attribute": "custom:department", "tokens": ["id"],
+                 "when": {"clients": ["console"]}}
+            ],
+            "groups": {"from_attribute": "custom:idp_groups", "parse": "bracket_list",
+                       "allow": ["Developers"], "mode": "replace"},
+        },
+    }  # fmt: skip
     return parse_rules(json.dumps(document).encode(), source="bench", toml=False)
 
 
@@ -171,21 +202,34 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         name: Container(settings, source=_SameItem(), mapping=mapping, logs="discard")
         for name, mapping in mappings.items()
     }
+    # The real `open_deps` (no fake source): it must open no connection for this mapping.
+    containers[EVENT_ONLY] = Container(
+        settings, mapping=load_rules(str(_EVENTS / "federated.toml")), logs="discard"
+    )
+    containers[EVENT_SHAPED] = Container(settings, mapping=_event_mapping(), logs="discard")
+    events = dict.fromkeys(containers, event)
+    federated = json.loads((_EVENTS / "v2-federated.json").read_text())
+    events[EVENT_ONLY] = federated
+    events[EVENT_SHAPED] = copy.deepcopy(federated)
+    events[EVENT_SHAPED]["callerContext"]["clientId"] = _EVENT["callerContext"]["clientId"]
     latencies: dict[str, list[float]] = {name: [] for name in containers}
     shuffle = random.Random(12).shuffle
     order = list(containers)
     try:
-        for container in containers.values():
-            container.invoke(event)  # loads the item: every later call is a pure hit
+        for name, container in containers.items():
+            container.invoke(events[name])  # loads the item: every later call is a pure hit
             for _ in range(200):
-                container.invoke(event)
+                container.invoke(events[name])
+        connected = any(containers[name].deps.connected for name in (EVENT_ONLY, EVENT_SHAPED))
+        for name in (EVENT_ONLY, EVENT_SHAPED):
+            containers[name].loop.close()  # from here on, any use of its loop would raise
         gc.freeze()
         clock = time.perf_counter
         for _ in range(rounds):
             shuffle(order)
             for name in order:
                 started = clock()
-                containers[name].invoke(event)
+                containers[name].invoke(events[name])
                 latencies[name].append(clock() - started)
         hits = {name: c.deps.cache.hits if c.deps.cache else 0 for name, c in containers.items()}
     finally:
@@ -207,6 +251,73 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         "p99_us_with_grants": with20["p99_ms"] * 1000,
         "p99_us_without": without["p99_ms"] * 1000,
         "p50_us_added_by_grants": (with20["p50_ms"] - without["p50_ms"]) * 1000,
+        "event_only": {
+            "mapping": "events/federated.toml",
+            "event": "events/v2-federated.json",
+            "connection_opened": connected,
+            "event_loop_closed_during_rounds": True,
+            "p50_us": summaries[EVENT_ONLY]["p50_ms"] * 1000,
+            "p99_us": summaries[EVENT_ONLY]["p99_ms"] * 1000,
+            "same_shape_p50_us": summaries[EVENT_SHAPED]["p50_ms"] * 1000,
+            "same_shape_p99_us": summaries[EVENT_SHAPED]["p99_ms"] * 1000,
+        },
+    }
+
+
+def explain_cost(template: dict[str, Any], env: dict[str, str], rounds: int) -> dict[str, Any]:
+    """p50/p99 of the 20-grant pure cache hit: explain off, armed, on (issue 18).
+
+    Off: no `EXPLAIN_*`. Armed: `EXPLAIN_CLIENTS` names another client, so each invocation only
+    checks. On: it names this client, so each invocation is explained and its log line carries
+    the trace (built, then discarded, as in every row).
+    """
+    event = copy.deepcopy(template)
+    event["callerContext"]["clientId"] = _EVENT["callerContext"]["clientId"]
+    event["triggerSource"] = _EVENT["triggerSource"]
+    event["request"].update(copy.deepcopy(_EVENT["request"]))
+    client = _EVENT["callerContext"]["clientId"]
+    mapping = _mapping([_grant(i) for i in range(GRANTS)])
+    variants = {"explain off": {}, "explain armed, another client": {"EXPLAIN_CLIENTS": "other"},
+                "explain on, this client": {"EXPLAIN_CLIENTS": client}}  # fmt: skip
+    containers = {
+        name: Container(
+            load_settings({**env, "CACHE_TTL_SECONDS": "300", **extra}),
+            source=_SameItem(),
+            mapping=mapping,
+            logs="discard",
+        )
+        for name, extra in variants.items()
+    }
+    latencies: dict[str, list[float]] = {name: [] for name in containers}
+    shuffle = random.Random(18).shuffle
+    order = list(containers)
+    try:
+        for container in containers.values():
+            for _ in range(201):  # the first loads the item: every later call is a pure hit
+                container.invoke(event)
+        gc.freeze()
+        clock = time.perf_counter
+        for _ in range(rounds):
+            shuffle(order)
+            for name in order:
+                started = clock()
+                containers[name].invoke(event)
+                latencies[name].append(clock() - started)
+    finally:
+        gc.unfreeze()
+        for container in containers.values():
+            container.close()
+    summaries = {name: summarize(values) for name, values in latencies.items()}
+    off, on = summaries["explain off"], summaries["explain on, this client"]
+    return {
+        "rounds": rounds,
+        "grants": GRANTS,
+        "summaries": summaries,
+        "p50_us_off": off["p50_ms"] * 1000,
+        "p99_us_off": off["p99_ms"] * 1000,
+        "p50_us_armed": summaries["explain armed, another client"]["p50_ms"] * 1000,
+        "p50_us_on": on["p50_ms"] * 1000,
+        "p99_us_on": on["p99_ms"] * 1000,
     }
 
 

@@ -1,37 +1,14 @@
-"""What each cold-start contender imports (its libraries), where its handler lives, and the
-environment Lambda would give it beyond the common one.
+"""What each cold-start contender imports (its libraries), where its handler lives, and its label.
 
-Ours gets what `template.yaml` sets for the function: `SSL_CERT_FILE` and `SSL_CERT_DIR`, read
-from the template (its `/var/task` is the repository here), so the small CA bundle is measured as
-deployed. The peers get none: a plain boto3 function is deployed without them.
+No contender gets a variable of its own: every one runs on the common environment of its mode
+(`bench.coldstart.child_environment`), which has no `SSL_*` variable (none of this machine's
+leaks in), and in the TLS mode `AWS_CA_BUNDLE` naming the bench's throwaway CA, which ours and
+every AWS SDK read (the physical limit builds its context from it too).
 """
 
-import re
-from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ("TLS_VARIABLES", "VARIANTS", "Variant", "lambda_tls_environment")
-
-ROOT = Path(__file__).resolve().parents[1]
-TLS_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
-
-
-def lambda_tls_environment(template: Path = ROOT / "template.yaml") -> dict[str, str]:
-    """`SSL_CERT_FILE` and `SSL_CERT_DIR` as the template sets them, `/var/task` made `ROOT`.
-
-    Raises
-    ------
-    ValueError
-        The template no longer sets one of them (the bench would measure something else).
-    """
-    text = template.read_text()
-    found = {}
-    for name in TLS_VARIABLES:
-        match = re.search(rf"^\s*{name}:\s*(\S+)\s*$", text, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"{template.name} no longer sets {name}")
-        found[name] = match[1].strip("'\"").replace("/var/task", str(ROOT), 1)
-    return found
+__all__ = ("VARIANTS", "Variant")
 
 
 class Variant(NamedTuple):
@@ -40,16 +17,19 @@ class Variant(NamedTuple):
     libraries: tuple[str, ...]
     module: str
     label: str
-    env: dict[str, str] | None = None
-    """Variables set for this contender only (None: the common environment alone)."""
 
 
 VARIANTS = {
     "ours": Variant(
-        ("shared.deps", "shared.trigger"),
-        "handler.app",
-        "cognito-pretoken (ours)",
-        lambda_tls_environment(),
+        ("shared.deps", "shared.trigger"), "handler.app", "cognito-pretoken (ours, llhttp)"
+    ),
+    "ours_h11": Variant(
+        ("h11", "shared.deps", "shared.trigger"), "bench.peers.ours_h11", "ours, h11 parsing"
+    ),
+    "ours_aiohttp": Variant(
+        ("aiohttp", "shared.deps", "shared.trigger"),
+        "bench.peers.ours_aiohttp",
+        "ours on aiohttp (before)",
     ),
     "tuned": Variant(
         ("aiobotocore.session", "shared.deps", "shared.trigger"),
@@ -70,7 +50,7 @@ VARIANTS = {
         ("asyncio", "aioboto3"), "bench.peers.aioboto3_naive", "aioboto3, asyncio.run per call"
     ),
     "physical": Variant(
-        ("hashlib", "hmac", "http.client", "json"),
+        ("hashlib", "hmac", "http.client", "json", "ssl"),
         "bench.peers.sigv4_http",
         "physical limit: SigV4 by hand over http.client",
     ),

@@ -1,19 +1,27 @@
-"""Warm latency in one process: ours (cache off, cache on, cache hits), our lookup alone, peers.
+"""Warm latency in one process: ours (cache off, cache on, cache hits), our lookup alone, ours on
+the other transports (aiohttp, h11 parsing), peers.
 
 Each round calls every contender once on the same event, in an order shuffled afresh each round
 (seeded), so drift in the machine's speed falls on all of them alike and no contender always
 runs right after the same other one (a rotating order did that, and skewed small differences).
 Standard output goes to /dev/null while measuring, so every contender's log line costs the same.
+
+`python -m bench.warm ENV_JSON USERS ROUNDS NAIVE_ROUNDS HIT_ROUNDS` runs it in a fresh process
+(the bench's TLS mode: every client built against the HTTPS stub) and prints `BENCH {json}`, the
+summaries without the latencies, as its last line.
 """
 
 import contextlib
 import gc
 import importlib
+import json
 import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bench.population import Population
@@ -23,7 +31,7 @@ from shared.config import load_settings
 from shared.lookup.sources import ItemRead
 from tools.container import Container
 
-__all__ = ("SEED", "run")
+__all__ = ("SEED", "in_child", "run")
 
 SEED = 7
 """Seeds the sign-in draw and the per-round order of the contenders."""
@@ -62,7 +70,14 @@ def run(
     os.environ.update(env)  # the peers read their configuration at import, as in Lambda
     peers = {
         name: importlib.import_module(f"bench.peers.{name}").handler
-        for name in ("boto3_plain", "powertools_plain", "aiobotocore_tuned", "sigv4_http")
+        for name in (
+            "boto3_plain",
+            "powertools_plain",
+            "aiobotocore_tuned",
+            "sigv4_http",
+            "ours_aiohttp",
+            "ours_h11",
+        )
     }
     naive = importlib.import_module("bench.peers.aioboto3_naive").handler
     off = load_settings(env)
@@ -89,6 +104,9 @@ def run(
         # Our store's lookup alone (client, deadline, item decoding), none of the pipeline
         # around it: splits our overhead from the client's.
         "ours: lookup only": lookup_only,
+        # The same pipeline on the other transports issue 21 measured (bench.peers).
+        "ours on aiohttp (cache off)": lambda e: peers["ours_aiohttp"](e, None),
+        "ours, h11 parsing (cache off)": lambda e: peers["ours_h11"](e, None),
         "ours on tuned aiobotocore": lambda e: peers["aiobotocore_tuned"](e, None),
         "plain boto3": lambda e: peers["boto3_plain"](e, None),
         "Powertools + boto3": lambda e: peers["powertools_plain"](e, None),
@@ -139,7 +157,8 @@ def run(
     latencies["aioboto3, asyncio.run per call"] = naive_latencies
     ours_off.close()
     ours_on.close()
-    sys.modules["bench.peers.aiobotocore_tuned"].close()
+    for module in ("aiobotocore_tuned", "ours_aiohttp", "ours_h11"):
+        sys.modules[f"bench.peers.{module}"].close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
     for name, used in cpu.items():
         # CPU this thread spent per invocation: the client side is CPU-bound (botocore builds,
@@ -159,3 +178,41 @@ def run(
         "cache_hit_per_second_one_core": hit_rounds / hit_elapsed,
         "latencies": latencies,
     }
+
+
+def in_child(
+    env: dict[str, str], users: int, rounds: int, naive_rounds: int, hit_rounds: int
+) -> dict[str, Any]:
+    """`run` in a fresh process on `env` (its own clients, imports and collector); no latencies.
+
+    Raises
+    ------
+    RuntimeError
+        The child failed.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.warm", json.dumps(env), str(users), str(rounds),
+         str(naive_rounds), str(hit_rounds)],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"warm run in a child failed:\n{done.stderr[-3000:]}")
+    line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("BENCH "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH "))
+    return result
+
+
+def main() -> None:
+    env = json.loads(sys.argv[1])
+    users, rounds, naive_rounds, hit_rounds = (int(a) for a in sys.argv[2:6])
+    result = run(env, Population(users), rounds, naive_rounds, hit_rounds, Progress(12))
+    result.pop("latencies")
+    sys.stdout.write("\nBENCH " + json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -49,45 +49,23 @@ _ID_TOKEN_MAX_BYTES: Final = "ID_TOKEN_MAX_BYTES"
 _ACCESS_TOKEN_MAX_BYTES: Final = "ACCESS_TOKEN_MAX_BYTES"
 _METRICS: Final = "METRICS"
 _METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
+_EXPLAIN_CLIENTS: Final = "EXPLAIN_CLIENTS"
+_EXPLAIN_SAMPLE: Final = "EXPLAIN_SAMPLE"
 _AWS_REGION: Final = "AWS_REGION"
 _AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
 _AWS_ENDPOINT_URL_DYNAMODB: Final = "AWS_ENDPOINT_URL_DYNAMODB"
 _AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+_AWS_CA_BUNDLE: Final = "AWS_CA_BUNDLE"
 
-VARIABLES: Final = frozenset(
-    {
-        _TABLE_NAME,
-        _KEY_ATTRIBUTE,
-        _USER_KEY,
-        _CLIENT_KEY,
-        _SORT_KEY_ATTRIBUTE,
-        _USER_SORT_KEY,
-        _CLIENT_SORT_KEY,
-        _CONSISTENT_READ,
-        _RESPONSE_FORMAT,
-        _CACHE_TTL_SECONDS,
-        _CACHE_MAX_ENTRIES,
-        _CACHE_NEGATIVE_TTL_SECONDS,
-        _CACHE_STALE_IF_ERROR_SECONDS,
-        _LOOKUP_TIMEOUT_MS,
-        _DEADLINE_MARGIN_MS,
-        _STORE_MAX_ATTEMPTS,
-        _ON_MISSING,
-        _ON_ERROR,
-        _LOG_LEVEL,
-        _SERVICE_NAME,
-        _CLAIMS_CONFIG,
-        _CLAIMS_BUDGET_BYTES,
-        _ID_TOKEN_MAX_BYTES,
-        _ACCESS_TOKEN_MAX_BYTES,
-        _METRICS,
-        _METRICS_NAMESPACE,
-        _AWS_REGION,
-        _AWS_DEFAULT_REGION,
-        _AWS_ENDPOINT_URL_DYNAMODB,
-        _AWS_ENDPOINT_URL,
-    }
-)
+VARIABLES: Final = frozenset({
+    _TABLE_NAME, _KEY_ATTRIBUTE, _USER_KEY, _CLIENT_KEY, _SORT_KEY_ATTRIBUTE, _USER_SORT_KEY,
+    _CLIENT_SORT_KEY, _CONSISTENT_READ, _RESPONSE_FORMAT, _CACHE_TTL_SECONDS, _CACHE_MAX_ENTRIES,
+    _CACHE_NEGATIVE_TTL_SECONDS, _CACHE_STALE_IF_ERROR_SECONDS, _LOOKUP_TIMEOUT_MS,
+    _DEADLINE_MARGIN_MS, _STORE_MAX_ATTEMPTS, _ON_MISSING, _ON_ERROR, _LOG_LEVEL, _SERVICE_NAME,
+    _CLAIMS_CONFIG, _CLAIMS_BUDGET_BYTES, _ID_TOKEN_MAX_BYTES, _ACCESS_TOKEN_MAX_BYTES, _METRICS,
+    _METRICS_NAMESPACE, _EXPLAIN_CLIENTS, _EXPLAIN_SAMPLE, _AWS_REGION, _AWS_DEFAULT_REGION,
+    _AWS_ENDPOINT_URL_DYNAMODB, _AWS_ENDPOINT_URL, _AWS_CA_BUNDLE,
+})  # fmt: skip
 """Every environment variable `load_settings` reads."""
 
 COGNITO_BUDGET_MS: Final = 5000
@@ -112,7 +90,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     Parameters
     ----------
     table_name
-        DynamoDB table holding the profile items (`TABLE_NAME`, required).
+        DynamoDB table holding the profile items (`TABLE_NAME`); None when unset, which only
+        a claim mapping that reads no item (or names every table it reads) allows: checked
+        where the mapping is known (`shared.deps`).
     key_attribute
         Name of the table's partition key attribute (`KEY_ATTRIBUTE`).
     user_key, client_key
@@ -145,8 +125,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         Policy when the profile is missing or the store fails (`ON_MISSING`, `ON_ERROR`).
     log_level, service_name
         Logging threshold and the `service` key of every log line.
-    region, endpoint_url
-        AWS region and an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local).
+    region, endpoint_url, ca_bundle
+        AWS region, an optional DynamoDB endpoint (moto, dynalite, DynamoDB Local), and a PEM
+        file of CA certificates https is verified against instead of the bundled roots.
     claims_config
         Path of the claim mapping file (`CLAIMS_CONFIG`); None for the built-in mapping.
     claims_budget_bytes
@@ -158,9 +139,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         budget off (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`).
     metrics, metrics_namespace
         CloudWatch EMF metrics on each invocation's line, and their namespace.
+    explain_clients, explain_sample
+        App client ids whose invocations log the mapping's trace (`EXPLAIN_CLIENTS`), and the
+        share 0..1 of all others that do too (`EXPLAIN_SAMPLE`).
     """
 
-    table_name: str
+    table_name: str | None = None
     key_attribute: str = "id"
     user_key: str = "USER#{userName}"
     client_key: str = "CLIENT#{clientId}"
@@ -182,12 +166,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     service_name: str = "cognito-pretoken"
     region: str = "us-east-1"
     endpoint_url: str | None = None
+    ca_bundle: str | None = None
     claims_config: str | None = None
     claims_budget_bytes: int = DEFAULT_CLAIMS_BUDGET_BYTES
     id_token_max_bytes: int = 0
     access_token_max_bytes: int = 0
     metrics: bool = True
     metrics_namespace: str = "CognitoPretoken"
+    explain_clients: frozenset[str] = frozenset()
+    explain_sample: float = 0.0
 
     @property
     def cache_enabled(self) -> bool:
@@ -227,16 +214,8 @@ class _Reader:
             self.problems.append(f"`{name}` must be {expected}, got `{raw!r}`")
             return None
 
-    def required(self, name: str, hint: str) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            self.problems.append(f"`{name}` is required: {hint}")
-        return raw
-
     def integer(self, name: str, low: int, high: int, *, off: bool = False) -> int | None:
-        """An integer in `low..high`; with `off`, 0 (off) too."""
-
-        def parse(raw: str) -> int:
+        def parse(raw: str) -> int:  # in low..high, or 0 for off when `off`
             value = int(raw)
             if not (low <= value <= high or (off and value == 0)):
                 raise ValueError(raw)
@@ -245,14 +224,19 @@ class _Reader:
         expected = f"an integer in {low}..{high}"
         return self._parse(name, parse, f"0 (off) or {expected}" if off else expected)
 
-    def seconds(self, name: str, high: float) -> float | None:
+    def seconds(self, name: str, high: float, what: str = "a number of seconds") -> float | None:
         def parse(raw: str) -> float:
             value = float(raw)
             if not 0 <= value <= high:  # also rejects nan
                 raise ValueError(raw)
             return value
 
-        return self._parse(name, parse, f"a number of seconds in 0..{high:g}")
+        return self._parse(name, parse, f"{what} in 0..{high:g}")
+
+    def names(self, name: str) -> frozenset[str] | None:
+        """A comma-separated list; blank entries are ignored."""
+        parts = (self.text(name) or "").split(",")
+        return frozenset(part.strip() for part in parts if part.strip()) or None
 
     def boolean(self, name: str) -> bool | None:
         def parse(raw: str) -> bool:
@@ -275,6 +259,22 @@ class _Reader:
         listed = ", ".join(f"`{a}`" for a in accepted)
         return self._parse(name, parse, f"one of {listed}")
 
+    def pem_file(self, name: str) -> str | None:
+        """A path naming a readable file that holds a PEM certificate (a CA bundle)."""
+        if (path := self.text(name)) is None:
+            return None
+        try:
+            with open(path, "rb") as file:
+                if b"-----BEGIN CERTIFICATE-----" in file.read(16 * 1024 * 1024):
+                    return path
+            problem = "must name a PEM file of CA certificates (no `BEGIN CERTIFICATE` in it)"
+        except FileNotFoundError:
+            problem = "must name an existing file"
+        except OSError as exc:
+            problem = f"must name a readable file ({exc.strerror or type(exc).__name__})"
+        self.problems.append(f"`{name}` {problem}, got `{path!r}`")
+        return None
+
     def first(self, *names: str) -> tuple[str, str] | None:
         """The first of `names` that is set, with its value: the specific variable first."""
         for name in names:
@@ -288,7 +288,7 @@ _DAY_SECONDS: Final = 86_400.0
 
 
 def _aws_values(read: _Reader) -> dict[str, object]:
-    """The region and endpoint, as an AWS SDK finds them (the specific variable first)."""
+    """The region, endpoint and CA bundle, as an AWS SDK finds them (the specific one first)."""
     endpoint = read.first(_AWS_ENDPOINT_URL_DYNAMODB, _AWS_ENDPOINT_URL)
     if endpoint is not None and not endpoint[1].startswith(("http://", "https://")):
         name, value = endpoint
@@ -301,13 +301,14 @@ def _aws_values(read: _Reader) -> dict[str, object]:
     return {
         "region": region[1] if region else None,
         "endpoint_url": endpoint[1] if endpoint else None,
+        "ca_bundle": read.pem_file(_AWS_CA_BUNDLE),
     }
 
 
 def _function_values(read: _Reader) -> dict[str, object]:
     """Every setting of the function's own, parsed (None: unset or invalid)."""
     return {
-        "table_name": read.required(_TABLE_NAME, "the DynamoDB table holding the profiles"),
+        "table_name": read.text(_TABLE_NAME),
         "key_attribute": read.text(_KEY_ATTRIBUTE),
         "user_key": read.text(_USER_KEY),
         "client_key": read.text(_CLIENT_KEY),
@@ -333,6 +334,8 @@ def _function_values(read: _Reader) -> dict[str, object]:
         "access_token_max_bytes": read.integer(_ACCESS_TOKEN_MAX_BYTES, *_TOKEN_RANGE, off=True),
         "metrics": read.boolean(_METRICS),
         "metrics_namespace": read.text(_METRICS_NAMESPACE),
+        "explain_clients": read.names(_EXPLAIN_CLIENTS),
+        "explain_sample": read.seconds(_EXPLAIN_SAMPLE, 1, "a share of the invocations"),
     }
 
 
@@ -352,7 +355,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     read = _Reader(environ)
     values = {**_aws_values(read), **_function_values(read)}
     present = {name: value for name, value in values.items() if value is not None}
-    present.setdefault("table_name", "")  # missing: already a problem above
     try:
         settings = msgspec.convert(present, Settings)
     except msgspec.ValidationError as exc:  # unreachable unless a parser above is wrong

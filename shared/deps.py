@@ -1,17 +1,20 @@
 """The per-container dependencies: built once at init, shared by every invocation.
 
 `open_deps` builds them around one DynamoDB connection entered on an `AsyncExitStack` (tests
-pass a fake profile source to `build_deps` instead). `Deps` holds the settings, the event loop
-the connection is bound to, the two principals (users and machine clients: how each finds, reads
-and applies its item), the cache, the logger and the invocation counter; `Deps.principal` is the
-one place an event is decided to be a user's or a machine client's. `Deps.close` closes the
-connection on its loop; the loop itself belongs to whoever created it (the handler,
-`tools.container`). The one module outside `shared.lookup` that opens the connection
-(`shared.lookup.dynamodb`).
+pass a fake profile source to `build_deps` instead), or around none when no principal reads an
+item (a mapping made only of event sources: no connection, no `TABLE_NAME`). `Deps` holds the
+settings, the event loop the connection is bound to, the two principals (users and machine
+clients: how each finds, reads and applies its item), the cache, the logger and the invocation
+counter; `Deps.principal` is the one place an event is decided to be a user's or a machine
+client's. `Deps.close` closes the connection on its loop; the loop itself belongs to whoever
+created it (the handler, `tools.container`). The one module outside `shared.lookup` that opens
+the connection (`shared.lookup.dynamodb`).
 """
 
 import asyncio
+import random
 import time
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Final, Literal
 
@@ -19,22 +22,25 @@ import msgspec
 
 from shared.claims import DEFAULT_RULES, Rules, Section, load_rules
 from shared.config import Settings
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoreUnavailable
 from shared.event import Event
 from shared.lookup import (
     Cached,
     Clock,
+    ItemRead,
     KeyTemplate,
     Lookup,
     ProfileSource,
+    QueryRead,
     Store,
     TTLCache,
     build_lookup,
 )
 from shared.lookup.dynamodb import open_connection
 from shared.telemetry import Logger
+from shared.values import Item
 
-__all__ = ("Deps", "Principal", "PrincipalKind", "build_deps", "open_deps")
+__all__ = ("NO_STORE", "Deps", "Principal", "PrincipalKind", "build_deps", "open_deps")
 
 PrincipalKind = Literal["user", "client"]
 """Users, or machine clients (V3 client credentials)."""
@@ -48,9 +54,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     kind
         `user`, or `client` for machine clients (access token only, no groups).
     lookup
-        What to read: the primary item, related items, queries; None when no key can be
-        built for this kind (machine clients on a table with a sort key but no
-        `CLIENT_SORT_KEY`): its events end with reason `no_key`.
+        What to read: the primary item, related items, queries; None when the section reads
+        no item (`section.reads_items` False: the event alone, no table read), or when no key
+        can be built for this kind (machine clients on a table with a sort key but no
+        `CLIENT_SORT_KEY`): its events then end with reason `no_key`.
     section
         The part of the claim mapping applied to what was read.
     metadata_keys
@@ -75,6 +82,8 @@ class Deps:
         "_stack",
         "cache",
         "client",
+        "explain_random",
+        "explaining",
         "invocations",
         "logger",
         "loop",
@@ -94,8 +103,12 @@ class Deps:
         cache: TTLCache[Cached] | None,
         logger: Logger,
         stack: AsyncExitStack,
+        explain_random: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
+        self.explaining = bool(settings.explain_clients) or settings.explain_sample > 0
+        """Whether any invocation may be explained (`EXPLAIN_CLIENTS`, `EXPLAIN_SAMPLE`)."""
+        self.explain_random = explain_random
         self.loop = loop
         self.user = user
         self.client = client
@@ -105,9 +118,23 @@ class Deps:
         self.invocations = 0
         self._stack = stack
 
+    @property
+    def connected(self) -> bool:
+        """Whether a profile source was opened: False when no principal reads an item."""
+        return self.store is not NO_STORE
+
     def principal(self, event: Event) -> Principal:
         """The one decision of whose tokens these are: a machine client's or a user's."""
         return self.client if event.is_machine_client else self.user
+
+    def explains(self, event: Event) -> bool:
+        """Whether this invocation's log line carries the mapping's trace: its app client is
+        listed in `EXPLAIN_CLIENTS`, or it falls in the `EXPLAIN_SAMPLE` share (a draw from
+        `explain_random`). Asked only when `explaining`."""
+        settings = self.settings
+        if event.client_id in settings.explain_clients:
+            return True
+        return settings.explain_sample > 0 and self.explain_random() < settings.explain_sample
 
     def close(self) -> None:
         """Close the DynamoDB connection on its loop. Idempotent; the deps are unusable after.
@@ -115,6 +142,25 @@ class Deps:
         The loop must not be running; it stays open (its creator closes it).
         """
         self.loop.run_until_complete(self._stack.aclose())
+
+
+class _NoStore:
+    """The profile source of a container whose mapping reads no item: never asked."""
+
+    async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> None:
+        raise StoreUnavailable("this container opened no connection: its mapping reads no item")
+
+    async def batch_get(
+        self, reads: Sequence[ItemRead], *, consistent: bool, timeout: float
+    ) -> list[Item | None]:
+        raise StoreUnavailable("this container opened no connection: its mapping reads no item")
+
+    async def query(self, read: QueryRead, *, consistent: bool, timeout: float) -> list[Item]:
+        raise StoreUnavailable("this container opened no connection: its mapping reads no item")
+
+
+NO_STORE: Final[ProfileSource] = _NoStore()
+"""Where items would come from when no principal reads one (`Deps.connected` is then False)."""
 
 
 def _rules(settings: Settings) -> Rules:
@@ -125,6 +171,20 @@ def _rules(settings: Settings) -> Rules:
         keys += (settings.sort_key_attribute,)
     # The settings describe the default table's key; the file may describe other tables.
     return load_rules(settings.claims_config, table_keys={None: keys, settings.table_name: keys})
+
+
+def _need_table(settings: Settings, section: Section, kind: PrincipalKind) -> None:
+    """`TABLE_NAME` is required where a section reads an item and its file names no table."""
+    item = section.lookup.item
+    if settings.table_name is not None or (item is not None and item.table):
+        return
+    mapping = "the built-in mapping"
+    if settings.claims_config:
+        mapping = f"the claim mapping `{settings.claims_config}`"
+    raise ConfigError(
+        "invalid configuration: `TABLE_NAME` is required: the DynamoDB table holding the "
+        f"profiles, which {mapping} reads for {kind}s"
+    )
 
 
 _OWNERS: Final[dict[PrincipalKind, tuple[str, ...]]] = {
@@ -162,6 +222,12 @@ def _default_key(
 def _principal(settings: Settings, rules: Rules, kind: PrincipalKind) -> Principal:
     """One principal's reads: the file's `item` or the settings' key, and the file's sources."""
     section = rules.client if kind == "client" else rules.user
+    if not section.reads_items:
+        # The event alone: no key, no table, nothing read (`shared.trigger` concludes at once).
+        return Principal(
+            kind=kind, lookup=None, section=section, metadata_keys=frozenset(rules.client_metadata)
+        )
+    _need_table(settings, section, kind)
     default_key = _default_key(settings, kind)
     where = f"claim mapping `{settings.claims_config}`: {kind}" if settings.claims_config else kind
     lookup = None
@@ -169,7 +235,7 @@ def _principal(settings: Settings, rules: Rules, kind: PrincipalKind) -> Princip
         lookup = build_lookup(
             section.lookup,
             reads=section.reads,
-            default_table=settings.table_name,
+            default_table=settings.table_name or "",
             default_key=default_key or (),
             consistent=settings.consistent_read,
             where=where,
@@ -202,6 +268,7 @@ def build_deps(
     clock: Clock = time.monotonic,
     logger: Logger | None = None,
     stack: AsyncExitStack | None = None,
+    explain_random: Callable[[], float] = random.random,
 ) -> Deps:
     """Assemble the dependencies around a profile source (tests pass a fake one).
 
@@ -221,6 +288,9 @@ def build_deps(
         By default the one `settings` describe (level, service, EMF metrics when on).
     stack
         Closes the store's connection in `Deps.close`.
+    explain_random
+        Draws in [0, 1) deciding which invocations `EXPLAIN_SAMPLE` explains (tests pass a
+        seeded one).
 
     Raises
     ------
@@ -246,6 +316,7 @@ def build_deps(
         cache=cache,
         logger=logger or _logger(settings),
         stack=stack or AsyncExitStack(),
+        explain_random=explain_random,
     )
 
 
@@ -259,7 +330,8 @@ def open_deps(
 ) -> Deps:
     """Build the per-container dependencies around one DynamoDB connection, entered on `loop`.
 
-    `loop` must not be running; every later lookup runs on it.
+    `loop` must not be running; every later lookup runs on it. When no principal reads an item
+    no connection is opened and `loop` is not run at all.
 
     Raises
     ------
@@ -267,6 +339,8 @@ def open_deps(
         A key template or the claim mapping is invalid.
     """
     rules = rules or _rules(settings)
+    if not rules.reads_items:
+        return build_deps(settings, NO_STORE, loop, rules=rules, clock=clock, logger=logger)
 
     async def enter() -> Deps:
         stack = AsyncExitStack()

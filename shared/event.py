@@ -52,10 +52,12 @@ class GroupConfiguration(msgspec.Struct, rename="camel"):
     preferred_role: str | list[str] | None = None
 
 
-class UserAttributes(msgspec.Struct):
-    """The one user attribute a key template may use: `sub`."""
+UserAttributes = dict[str, Any]
+"""`request.userAttributes` as sent: attribute name -> value. Cognito sends every value as a
+string; any other value is read as absent or of the wrong type where it is used, never an error
+(`sub` excepted: a key template may use it, so `decode_event` refuses one that is not a string)."""
 
-    sub: str | None = None
+_NO_ATTRIBUTES: Final[UserAttributes] = {}
 
 
 class Request(msgspec.Struct, rename="camel"):
@@ -64,7 +66,8 @@ class Request(msgspec.Struct, rename="camel"):
     Parameters
     ----------
     user_attributes
-        Attributes of the user; `{}` for machine clients.
+        Attributes of the user, every one as sent (`{}` for machine clients); only those the
+        mapping trusts (`[request] user_attributes`) are ever read, and `sub` by key templates.
     group_configuration
         Current groups; null for machine clients.
     scopes
@@ -120,6 +123,20 @@ class Event(msgspec.Struct, rename="camel"):
         return self.caller_context.client_id if self.caller_context else None
 
     @property
+    def user_attributes(self) -> UserAttributes:
+        """`request.userAttributes`; empty when the event has none."""
+        request = self.request
+        if request is None or request.user_attributes is None:
+            return _NO_ATTRIBUTES
+        return request.user_attributes
+
+    @property
+    def sub(self) -> str | None:
+        """The user's `sub` attribute (`decode_event` refused one that is not a string)."""
+        sub: str | None = self.user_attributes.get("sub")
+        return sub
+
+    @property
     def is_machine_client(self) -> bool:
         """Whether this is a V3 client-credentials (machine-to-machine) request."""
         return self.trigger_source == CLIENT_CREDENTIALS
@@ -165,6 +182,10 @@ def decode_event(event: object) -> Event:
         msgspec's path (`$.request.scopes[0]`) and no values.
     """
     try:
-        return msgspec.convert(event, Event)
+        decoded = msgspec.convert(event, Event)
     except msgspec.ValidationError as exc:
         raise EventError(f"unusable event: {exc}") from exc
+    sub = decoded.user_attributes.get("sub")
+    if sub is not None and type(sub) is not str:
+        raise EventError("unusable event: `$.request.userAttributes.sub` must be a string or null")
+    return decoded

@@ -4,8 +4,9 @@ The pipeline (`shared.trigger`) settles every event into an `Invocation`; `log_i
 the single JSON line for it (Powertools keys, low-cardinality facts only) with CloudWatch EMF
 metrics in the same line. The line is bounded: lists are capped and operator detail is cut, so
 no event can make it large; dropped claims appear by name (or position) and reason, never with
-a value. With a token budget on, each budgeted token's estimated size is a `TokenBytes` metric
-per `Token` (metrics-only lines beside the invocation's). Pure but for the logger it is given.
+a value, and an explained invocation's trace (`EXPLAIN_*`) by position and code, capped too.
+With a token budget on, each budgeted token's estimated size is a `TokenBytes` metric per
+`Token` (metrics-only lines before the invocation's). Pure but for the logger it is given.
 """
 
 from typing import Final, Literal
@@ -16,7 +17,14 @@ from shared.lookup import CacheResult
 from shared.telemetry import Logger
 from shared.values import JSONValue
 
-__all__ = ("Invocation", "Outcome", "Reason", "log_invocation")
+__all__ = (
+    "MAX_EXPLAIN_CHARS",
+    "MAX_EXPLAIN_ENTRIES",
+    "Invocation",
+    "Outcome",
+    "Reason",
+    "log_invocation",
+)
 
 Outcome = Literal["claims_added", "allowed_without_claims", "denied"]
 """What the invocation decided about the tokens."""
@@ -30,6 +38,11 @@ MAX_ERROR_CHARS: Final = 300
 """Operator detail kept in one log line."""
 MAX_NAME_CHARS: Final = 128
 """Characters of one dropped claim's name kept in the log line."""
+MAX_EXPLAIN_ENTRIES: Final = 64
+"""Entries of an explained invocation's trace in its log line; the rest are counted
+(`explain_total`)."""
+MAX_EXPLAIN_CHARS: Final = 160
+"""Characters of one trace entry (`user.grants[2]=not_held:groups_any`) kept in the log line."""
 _MISSING_REASONS: Final = frozenset({"missing", "missing_required", "no_key"})
 
 
@@ -65,6 +78,9 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
         Each budgeted token's estimated size, `{"id": 1834}`; None with the budgets off.
     over_budget
         The budgeted tokens that do not fit even with every sheddable claim shed.
+    explain
+        The mapping's trace when this invocation was explained (`EXPLAIN_*`): `(position,
+        code)` pairs, never a value; None when it was not.
     """
 
     response: dict[str, JSONValue] | None
@@ -80,6 +96,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     metadata_ignored: int = 0
     token_bytes: dict[str, int] | None = None
     over_budget: tuple[str, ...] = ()
+    explain: tuple[tuple[str, str], ...] | None = None
 
 
 def _metrics(
@@ -110,6 +127,14 @@ def _metrics(
         name = "Dropped_" + reason
         metrics[name] = metrics.get(name, 0) + 1
     return metrics
+
+
+def _explained(trace: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    """The trace's fields in the log line: `position=code` entries, capped and cut."""
+    entries = [f"{at}={code}"[:MAX_EXPLAIN_CHARS] for at, code in trace[:MAX_EXPLAIN_ENTRIES]]
+    if len(trace) > MAX_EXPLAIN_ENTRIES:
+        return {"explain": entries, "explain_total": len(trace)}
+    return {"explain": entries}
 
 
 def log_invocation(
@@ -166,9 +191,9 @@ def log_invocation(
             ]
             if len(result.dropped) > MAX_LOGGED_DROPS:
                 fields["dropped_total"] = len(result.dropped)
-    metrics = None
-    if logger.metrics_on:
-        metrics = _metrics(result, latency_ms, cold_start, cache_on)
-        if result.token_bytes:  # metrics-only lines, before the invocation's own
-            logger.log_dimensioned("TokenBytes", "Token", result.token_bytes)
+        if result.explain is not None:
+            fields.update(_explained(result.explain))
+    metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None
+    if metrics is not None and result.token_bytes:  # metrics-only lines, before the invocation's
+        logger.log_dimensioned("TokenBytes", "Token", result.token_bytes)
     logger.log(level, "pretoken", fields, metrics)

@@ -2,8 +2,8 @@
 
 Lambda SnapStart snapshots the initialised container and starts copies from it. Before the
 snapshot, `prime` runs what the first invocation would otherwise pay for (msgspec's decoders for
-the event, the item and the response body, the SigV4 signer, aiohttp's connector and request
-path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
+the event, the item and the response body, the SigV4 signer, the transport's connection and
+request path, the TLS handshake on a real endpoint) with one real GetItem on a key no profile uses.
 After a restore, `renew` drops what must not be shared between restored copies or carried
 across the time the snapshot slept: the pooled connections and the connection with the
 credentials it resolved (the new one picks and fetches them again), the cache, and the random state.
@@ -37,7 +37,10 @@ _SAMPLE_EVENT: Final = {
 
 
 def prime(deps: Deps) -> bool:
-    """Warm every lazy path once; return whether the store answered (priming never raises)."""
+    """Warm every lazy path once; return whether the store answered (priming never raises).
+
+    With no principal reading an item there is no store to ask: False, and nothing is read.
+    """
     decode_event(_SAMPLE_EVENT)
     decode_item({"id": {"S": PRIME_KEY}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}})
     decode_get_item(b'{"Item": {"id": {"S": "p"}, "n": {"N": "1"}, "m": {"M": {"l": {"L": []}}}}}')

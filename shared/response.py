@@ -30,7 +30,8 @@ def choose_shape(event: Event, forced: Literal["auto", "v1", "v2"]) -> Shape:
     """
     if forced != "auto":
         return forced
-    if event.version_number >= _V2_FIRST_VERSION or event.has_scopes or event.is_machine_client:
+    # Scopes first: every V2/V3 sign-in carries them, and they are cheaper to see than a version.
+    if event.has_scopes or event.version_number >= _V2_FIRST_VERSION or event.is_machine_client:
         return "v2"
     return "v1"
 

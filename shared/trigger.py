@@ -1,8 +1,9 @@
 """The pipeline: event -> plan -> (cache | store) -> claims -> response -> log line.
 
 `answer` is the one entry, synchronous, as the Lambda handler calls it; tests, bench, soak and
-`make invoke` drive the same function (through `tools.container`). A fresh cache hit is answered
-without touching the event loop; a lookup runs its async core (`_look_up`) on the loop the
+`make invoke` drive the same function (through `tools.container`). A fresh cache hit, and a
+principal whose mapping reads no item (the event alone), are answered without touching the
+event loop; a lookup runs its async core (`_look_up`) on the loop the
 dependencies were opened on, under the lookup deadline (the lookup timeout, cut to the
 invocation's remaining time less a margin).
 
@@ -19,7 +20,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, apply, denial
+from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
     DENIED_NO_PROFILE,
@@ -49,13 +50,21 @@ class _Plan(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     shape: Shape
     reads: Reads | None
-    """What to read; None when the event lacks what the primary key needs."""
+    """What to read; None when the event lacks what the primary key needs, or when the
+    principal has no lookup (it reads no item, or no key can be built for it)."""
     metadata: tuple[dict[str, str], int]
     """The allowlisted `clientMetadata` values, and how many were ignored."""
+    trace: Trace | None = None
+    """Where the mapping's trace goes when this invocation is explained; None: it is not."""
 
 
 def answer(
-    event: Any, deps: Deps, *, remaining_ms: int | None = None, request_id: str | None = None
+    event: Any,
+    deps: Deps,
+    *,
+    remaining_ms: int | None = None,
+    request_id: str | None = None,
+    trace: Trace | None = None,
 ) -> dict[str, JSONValue]:
     """Answer one pre token generation event and write its log line.
 
@@ -69,6 +78,9 @@ def answer(
         The invocation's remaining time, or None when unknown (tools).
     request_id
         The Lambda request id, for the log line.
+    trace
+        Explain this invocation into this list, whatever `EXPLAIN_*` say (tools); the log line
+        carries it too. None: explained only when `EXPLAIN_CLIENTS` / `EXPLAIN_SAMPLE` say so.
 
     Raises
     ------
@@ -76,9 +88,12 @@ def answer(
         The policy denies this sign-in; the message is a fixed user-safe string.
     """
     started = time.perf_counter()
-    plan = _plan(event, deps)
+    plan = _plan(event, deps, trace)
     if isinstance(plan, Invocation):
         result = plan
+    elif not plan.principal.section.reads_items:
+        # The mapping reads the event alone: nothing to read, no loop, no profile to miss.
+        result = _conclude(plan, Profile(primary={}, sources={}, cache="none"), deps)
     elif plan.reads is None:
         result = _on_missing(plan, "no_key", "none", deps)
     else:
@@ -87,6 +102,8 @@ def answer(
             result = _conclude(plan, cached, deps)
         else:
             result = deps.loop.run_until_complete(_look_up(plan, plan.reads, remaining_ms, deps))
+    if not isinstance(plan, Invocation) and plan.trace is not None:
+        result = msgspec.structs.replace(result, explain=tuple(plan.trace))
     cold_start = deps.invocations == 0
     deps.invocations += 1
     log_invocation(
@@ -102,7 +119,7 @@ def answer(
     return result.response
 
 
-def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
+def _plan(event: Any, deps: Deps, trace: Trace | None) -> _Plan | Invocation:
     """Decode the event, decide who it is for and what to read; an `Invocation` if that is all."""
     try:
         decoded = decode_event(event)
@@ -113,6 +130,8 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
     metadata = read_metadata(decoded, principal.metadata_keys)
     lookup = principal.lookup
     reads = render(lookup, decoded, metadata[0] or None) if lookup is not None else None
+    if trace is None and deps.explaining and deps.explains(decoded):
+        trace = []
     return _Plan(
         event=event,
         decoded=decoded,
@@ -120,6 +139,7 @@ def _plan(event: Any, deps: Deps) -> _Plan | Invocation:
         shape=shape,
         reads=reads,
         metadata=metadata,
+        trace=trace,
     )
 
 
@@ -157,6 +177,13 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         metadata=plan.metadata,
         budget=deps.settings.claims_budget_bytes,
     )
+    if plan.trace is not None:
+        from shared.claims import explain_apply  # noqa: PLC0415 (explained invocations only)
+
+        explain_apply(
+            plan.trace, plan.principal.section, plan.decoded, item, sources=profile.sources,
+            metadata=plan.metadata, budget=deps.settings.claims_budget_bytes, result=claims,
+        )  # fmt: skip
     if isinstance(claims, Denial):
         # Before `required`: a deny grant reading the item fires whatever else it lacks.
         return _denied_by(plan, claims, profile.cache)
@@ -197,6 +224,13 @@ def _item_free_denial(
     when the primary item was read before another read failed (`item`), on the item.
     """
     found = denial(plan.principal.section, plan.decoded, item, metadata=plan.metadata)
+    if plan.trace is not None:
+        from shared.claims import explain_denial  # noqa: PLC0415 (explained invocations only)
+
+        explain_denial(
+            plan.trace, plan.principal.section, plan.decoded, item, metadata=plan.metadata,
+            found=found,
+        )  # fmt: skip
     if found is None:
         return None
     return _denied_by(plan, found, cache, error)

@@ -1,8 +1,14 @@
-"""Shared test helpers: a settings factory, a fake monotonic clock, and the sample events."""
+"""Shared test helpers: a settings factory, a fake monotonic clock, and the sample events.
 
+Also records every mapping document the tests hand the loader (`RECORDED_MAPPINGS`), so
+`tests/unit/test_schema.py` can hold the JSON Schema and the loader to agree on every fixture
+of the run; its test marked `after_all` runs last.
+"""
+
+import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,31 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+RECORDED_MAPPINGS: dict[tuple[bytes, bool], None] = {}
+"""Every mapping document decoded during the run: (bytes, TOML or not), in first-seen order."""
+_MAX_RECORDED = 20_000
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_mappings() -> Iterator[None]:
+    compile_module = importlib.import_module("shared.claims.compile")
+    decode = compile_module.decode_file
+
+    def recording(data: bytes, *, source: str, toml: bool) -> Any:
+        if len(RECORDED_MAPPINGS) < _MAX_RECORDED:
+            RECORDED_MAPPINGS[(bytes(data), toml)] = None
+        return decode(data, source=source, toml=toml)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compile_module, "decode_file", recording)
+        yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_all` run last (they read what the others recorded)."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
 
 @pytest.fixture

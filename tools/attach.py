@@ -9,22 +9,27 @@ when asked to apply, sends it, reads the pool again and checks that nothing else
 
 A field `DescribeUserPool` returns that this tool cannot place (neither read-only nor accepted
 by `UpdateUserPool` in the installed botocore model) stops it before any change: a setting it
-cannot repeat would be lost. Endpoints and credentials come from boto3 as usual (profiles,
+cannot repeat would be lost. Attaching first runs `make audit-pool`'s audit (`tools.audit_pool`)
+against the mapping `CLAIMS_CONFIG` names and shows what it found beside the change; applying
+is refused while an app client can write an attribute the mapping trusts, unless
+`ALLOW_WRITABLE=1`. Endpoints and credentials come from boto3 as usual (profiles,
 `AWS_ENDPOINT_URL`, and boto3's per-service `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`), plus
-`AWS_ENDPOINT_URL_COGNITO_IDP` (the service's short name); the region is the pool id's.
+`AWS_ENDPOINT_URL_COGNITO_IDP` (the service's short name); the region is the pool id's
+(`tools.cognito_idp`).
 """
 
 import argparse
 import copy
 import json
-import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from tools.audit_pool import audit_pool, report_lines, trusted_attributes
+from tools.cognito_idp import ENDPOINT_VARIABLE, PoolToolError, cognito_client, pool_region
 
 __all__ = (
     "ENDPOINT_VARIABLE",
@@ -61,18 +66,15 @@ RENAMED: Final[Mapping[str, str]] = {"Id": "UserPoolId", "Name": "PoolName"}
 
 LAMBDA_VERSIONS: Final = ("V1_0", "V2_0", "V3_0")
 _ACCESS_TOKEN_VERSIONS: Final = frozenset({"V2_0", "V3_0"})
-ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL_COGNITO_IDP"
-_BOTO3_ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"
 _TRIGGER_FIELDS: Final = ("PreTokenGenerationConfig", "PreTokenGeneration")
 # What may differ after an update besides the trigger: Cognito's own bookkeeping.
 _MOVING: Final = frozenset({"LastModifiedDate", "EstimatedNumberOfUsers", "Status"})
-_POOL_ID: Final = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
 _FUNCTION_ARN: Final = re.compile(
     r"arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:function:[\w-]{1,64}(:[\w$-]+)?"
 )
 
 
-class AttachError(Exception):
+class AttachError(PoolToolError):
     """A refusal or failure, with the message for the operator; nothing was changed."""
 
 
@@ -200,15 +202,6 @@ def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
     return sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
 
 
-def _pool_region(pool_id: str) -> str:
-    match = _POOL_ID.fullmatch(pool_id)
-    if match is None:
-        raise AttachError(
-            f"`POOL_ID` must be a user pool id such as `eu-west-1_AbC123`, got `{pool_id!r}`"
-        )
-    return match.group(1)
-
-
 def _check_function(function_arn: str, pool_region: str) -> list[str]:
     match = _FUNCTION_ARN.fullmatch(function_arn)
     if match is None:
@@ -230,16 +223,6 @@ def _check_function(function_arn: str, pool_region: str) -> list[str]:
     return notes
 
 
-def _client(region: str) -> Any:
-    # boto3 reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER (from the
-    # service id) itself; the service's short name, as the CLI and this project's docs spell it,
-    # is honoured too, below boto3's own.
-    endpoint = None
-    if not os.environ.get(_BOTO3_ENDPOINT_VARIABLE):
-        endpoint = os.environ.get(ENDPOINT_VARIABLE) or None
-    return boto3.client("cognito-idp", region_name=region, endpoint_url=endpoint)
-
-
 def run(
     action: str,
     pool_id: str,
@@ -247,19 +230,27 @@ def run(
     function_arn: str = "",
     lambda_version: str = "V2_0",
     apply: bool = False,
+    claims_config: str | None = None,
+    allow_writable: bool = False,
     client: Any = None,
     out: Any = None,
 ) -> int:
     """Show, and with `apply` make, the change to the pool; return the exit status.
 
+    Attaching first audits the pool's app clients against the user attributes the mapping
+    `claims_config` names trusts (`tools.audit_pool`) and prints the findings; with `apply`,
+    a finding refuses the change unless `allow_writable`.
+
     Raises
     ------
-    AttachError
-        A refusal or a failed call; the message says which and what to do.
+    PoolToolError
+        A refusal or a failed call (an `AttachError`, or the audit's own); the message says
+        which and what to do.
     """
     out = out or sys.stdout
-    region = _pool_region(pool_id)
+    region = pool_region(pool_id)
     notes = []
+    trusted: tuple[str, ...] = ()
     if action == "attach":
         if lambda_version not in LAMBDA_VERSIONS:
             raise AttachError(
@@ -267,7 +258,8 @@ def run(
                 f" got `{lambda_version!r}`"
             )
         notes += _check_function(function_arn, region)
-    cognito = client or _client(region)
+        trusted = trusted_attributes(claims_config)
+    cognito = client or cognito_client(region)
     accepted = list(
         cognito.meta.service_model.operation_model("UpdateUserPool").input_shape.members
     )
@@ -283,6 +275,11 @@ def run(
             " pool's feature plan first, or attach with LAMBDA_VERSION=V1_0 (ID token only)."
             " Nothing was changed."
         )
+    writable = 0
+    if action == "attach":
+        audit = audit_pool(cognito, pool_id, trusted, mapping=claims_config)
+        print("\n".join(report_lines(audit)), file=out)
+        writable = len(audit.findings)
     current = pool.get("LambdaConfig", {})
     if action == "attach":
         wanted = attached_lambda_config(current, function_arn, lambda_version)
@@ -301,11 +298,29 @@ def run(
     print(f"  repeated as described: {', '.join(repeated)}", file=out)
     kept = sorted(key for key in current if key not in _TRIGGER_FIELDS)
     print(f"  other triggers kept: {', '.join(kept) or '(none)'}", file=out)
+    if writable:
+        notes.append(
+            f"{writable} app client(s) can write a trusted user attribute (audit above):"
+            + (
+                " applying anyway, as ALLOW_WRITABLE=1 asks"
+                if allow_writable
+                else " APPLY=1 refuses until their WriteAttributes exclude it, or with"
+                " ALLOW_WRITABLE=1"
+            )
+        )
     for note in notes:
         print(f"  note: {note}", file=out)
     if not apply:
         print("dry run: nothing was changed; run again with APPLY=1 to apply", file=out)
         return 0
+    if writable and not allow_writable:
+        raise AttachError(
+            f"{writable} app client(s) of `{pool_id}` can write a user attribute the mapping"
+            " trusts (the audit above names them), so a user could choose the claims taken from"
+            " it. Nothing was changed. Exclude those attributes from each client's"
+            " WriteAttributes (`make audit-pool` passes once none can), or attach anyway with"
+            " ALLOW_WRITABLE=1."
+        )
     try:
         cognito.update_user_pool(**request)
         after = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
@@ -331,9 +346,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function-arn", default="", help="the trigger's ARN (FUNCTION_ARN)")
     parser.add_argument("--lambda-version", default="V2_0", help="V1_0, V2_0 or V3_0")
     parser.add_argument("--apply", default="", help="1 applies; empty or 0 only shows the diff")
+    parser.add_argument(
+        "--claims-config", default="", help="the claim mapping (CLAIMS_CONFIG); empty: built-in"
+    )
+    parser.add_argument(
+        "--allow-writable",
+        default="",
+        help="1 applies even when an app client can write a trusted attribute (ALLOW_WRITABLE)",
+    )
     args = parser.parse_args(argv)
     if args.apply not in ("", "0", "1"):
         print(f"`APPLY` must be 1 (apply) or empty (show only), got `{args.apply!r}`")
+        return 2
+    if args.allow_writable not in ("", "0", "1"):
+        print(
+            "`ALLOW_WRITABLE` must be 1 (apply despite writable trusted attributes) or empty,"
+            f" got `{args.allow_writable!r}`"
+        )
         return 2
     try:
         return run(
@@ -342,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
             function_arn=args.function_arn,
             lambda_version=args.lambda_version or "V2_0",
             apply=args.apply == "1",
+            claims_config=args.claims_config or None,
+            allow_writable=args.allow_writable == "1",
         )
-    except AttachError as exc:
+    except PoolToolError as exc:
         print(f"{args.action}: {exc}", file=sys.stderr)
         return 2
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
-from shared.claims.model import Rules
+from shared.claims import Rules, Trace
 from shared.config import Settings
 from shared.deps import Deps, build_deps, open_deps
 from shared.errors import SignInDenied
@@ -85,6 +85,7 @@ class Container:
             metrics_namespace=settings.metrics_namespace if settings.metrics else None,
         )
         self.loop = asyncio.new_event_loop()
+        self._connected = source is None
         try:
             if source is None:
                 self.deps: Deps = open_deps(
@@ -108,23 +109,36 @@ class Container:
         *,
         remaining_ms: int | None = 5000,
         request_id: str | None = None,
+        trace: Trace | None = None,
     ) -> dict[str, JSONValue]:
-        """Answer `event` as the handler does.
+        """Answer `event` as the handler does; `trace` collects the mapping's trace.
 
         Raises
         ------
         SignInDenied
             The sign-in fails, with a fixed user-safe message.
         """
-        return answer(event, self.deps, remaining_ms=remaining_ms, request_id=request_id)
+        return answer(
+            event, self.deps, remaining_ms=remaining_ms, request_id=request_id, trace=trace
+        )
 
     def call(
-        self, event: Any, *, remaining_ms: int | None = 5000, request_id: str | None = None
+        self,
+        event: Any,
+        *,
+        remaining_ms: int | None = 5000,
+        request_id: str | None = None,
+        trace: Trace | None = None,
     ) -> Call:
-        """Answer `event` and return what came out: the answer or the denial, and the log line."""
+        """Answer `event` and return what came out: the answer or the denial, and the log line.
+
+        `trace`, when given, collects what the mapping did (`shared.claims.explain`).
+        """
         before = len(self.lines)
         try:
-            response = self.invoke(event, remaining_ms=remaining_ms, request_id=request_id)
+            response = self.invoke(
+                event, remaining_ms=remaining_ms, request_id=request_id, trace=trace
+            )
             denied = None
         except SignInDenied as exc:
             response, denied = None, str(exc)
@@ -136,7 +150,8 @@ class Container:
         if self.loop.is_closed():
             return
         self.deps.close()
-        self.loop.run_until_complete(asyncio.sleep(0.01))
+        if self._connected:  # a fake source has no transports to wait for
+            self.loop.run_until_complete(asyncio.sleep(0.01))
         self.loop.close()
 
     def __enter__(self) -> "Container":

@@ -16,15 +16,17 @@ BatchGetItem (`RequestItems` per table, `Keys`, `ProjectionExpression` with
 Run as `python -m tools.ddb_stub --items FILE [--key id]` (one table, answering any
 `TableName`, keyed by one partition attribute), or `python -m tools.ddb_stub --tables FILE`
 (the layout of `events/single-table.seed.json`: `{name: {"key", "sort_key"?, "indexes"?,
-"items"}}`). It prints its endpoint URL on the first line of standard output and serves on
-127.0.0.1 until killed. `GET /__stats` returns the request counts as JSON: by operation
-(`GetItem`), and by operation and table (`GetItem/tenants`).
+"items"}}`); `--tls-cert CHAIN --tls-key KEY` serves HTTPS instead (the bench's TLS mode, with a
+throwaway CA's certificate from `tools.tls_certs`). It prints its endpoint URL on the first line
+of standard output and serves on 127.0.0.1 until killed. `GET /__stats` returns the request
+counts as JSON: by operation (`GetItem`), and by operation and table (`GetItem/tenants`).
 """
 
 import argparse
 import asyncio
 import json
 import re
+import ssl
 import sys
 import urllib.request
 import uuid
@@ -283,16 +285,18 @@ async def _serve_connection(
                 + data
             )
             await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         pass
     finally:
         writer.close()
 
 
-async def _run(stub: Stub) -> None:
-    server = await asyncio.start_server(lambda r, w: _serve_connection(stub, r, w), "127.0.0.1", 0)
+async def _run(stub: Stub, tls: ssl.SSLContext | None = None) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: _serve_connection(stub, r, w), "127.0.0.1", 0, ssl=tls
+    )
     port = server.sockets[0].getsockname()[1]
-    print(f"http://127.0.0.1:{port}", flush=True)
+    print(f"{'https' if tls else 'http'}://127.0.0.1:{port}", flush=True)
     async with server:
         await server.serve_forever()
 
@@ -305,13 +309,19 @@ def main(argv: list[str] | None = None) -> None:
         "--tables", type=Path, help="JSON object of tables, as events/single-table.seed.json"
     )
     parser.add_argument("--key", default="id", help="partition key attribute (with --items)")
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS: certificate chain (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
+    tls = None
+    if args.tls_cert is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     if args.tables is not None:
         stub = Stub.from_layout(json.loads(args.tables.read_text()))
     else:
         stub = Stub(json.loads(args.items.read_text()), args.key)
     try:
-        asyncio.run(_run(stub))
+        asyncio.run(_run(stub, tls))
     except KeyboardInterrupt:
         sys.exit(0)
 
@@ -322,23 +332,30 @@ if __name__ == "__main__":
 
 @contextmanager
 def stub_process(
-    items: Path | None = None, key: str = "id", *, tables: Path | None = None
+    items: Path | None = None,
+    key: str = "id",
+    *,
+    tables: Path | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
     """Run the stub in its own process (so it never competes for our GIL); yield its endpoint.
 
-    `items` (one table keyed by `key`) or `tables` (a layout file of named tables).
+    `items` (one table keyed by `key`) or `tables` (a layout file of named tables); `tls`, a
+    (certificate chain, key) pair, serves HTTPS.
     """
     if (items is None) == (tables is None):
         raise ValueError("give items or tables, not both")
-    args = (
+    args: tuple[str, ...] = (
         ("--tables", str(tables)) if tables is not None else ("--items", str(items), "--key", key)
     )
+    if tls is not None:
+        args += ("--tls-cert", str(tls[0]), "--tls-key", str(tls[1]))
     with endpoint_process("tools.ddb_stub", *args) as endpoint:
         yield endpoint
 
 
-def stats(endpoint: str) -> dict[str, int]:
+def stats(endpoint: str, tls: ssl.SSLContext | None = None) -> dict[str, int]:
     """Request counts since the stub started: by operation, and by `operation/table`."""
-    with urllib.request.urlopen(f"{endpoint}/__stats", timeout=5) as response:
+    with urllib.request.urlopen(f"{endpoint}/__stats", timeout=5, context=tls) as response:
         counts: dict[str, int] = json.loads(response.read())
     return counts

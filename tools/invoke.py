@@ -1,11 +1,14 @@
 """`make invoke`: run the handler on a sample event and show what the tokens would hold.
 
-With no AWS configuration it starts an embedded DynamoDB (moto's server on 127.0.0.1, free
+A claim mapping that reads no item (`CLAIMS_CONFIG=events/federated.toml`: claims from the event
+alone) needs no table: nothing is started or seeded, and `TABLE_NAME` is left unset. Otherwise,
+with no AWS configuration, it starts an embedded DynamoDB (moto's server on 127.0.0.1, free
 port), creates the table and seeds `events/profiles.json`, or, when the `CLAIMS_CONFIG` file has a
 `<name>.seed.json` beside it, the tables (keys, indexes) and items that file describes. With
 `AWS_ENDPOINT_URL_DYNAMODB`, or real AWS credentials plus `TABLE_NAME`, it uses that table and
 seeds nothing. It imports the real entry point (`handler.app`), so settings come from the
-environment exactly as in Lambda.
+environment exactly as in Lambda. A configuration error (a setting, the mapping) is printed as
+its message alone, and the status is 2.
 """
 
 import argparse
@@ -23,9 +26,11 @@ from typing import Any
 
 import boto3
 
+from shared.claims import load_rules
 from shared.config import Settings
 from shared.errors import SignInDenied
 from shared.tokens import token_sizes
+from tools.cli import run
 from tools.local_dynamodb import (
     FAKE_CREDENTIALS,
     create_table,
@@ -60,6 +65,11 @@ def _print_json(title: str, value: Any) -> None:
 @contextmanager
 def _table() -> Iterator[str]:
     """Point the environment at a table; yield a line saying which."""
+    mapping = os.environ.get("CLAIMS_CONFIG")
+    if mapping and not load_rules(mapping).reads_items:
+        os.environ.setdefault("AWS_REGION", "us-east-1")
+        yield f"none: the claim mapping {mapping} reads no item (no table, no connection)"
+        return
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.setdefault("TABLE_NAME", "profiles")
         endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
@@ -164,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"\n== timing: import+init {init_ms:.0f} ms, first invocation {first_ms:.1f} ms, "
                 f"warm invocation median {statistics.median(warm):.2f} ms over {WARM_RUNS} "
-                f"(cache {'on' if app.SETTINGS.cache_enabled else 'off'})",
+                f"(cache {'on' if app.SETTINGS.cache_enabled else 'off'}, "
+                f"connection {'opened' if app.DEPS.connected else 'not opened'})",
                 file=sys.stderr,
             )
         finally:
@@ -174,4 +185,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -131,9 +131,10 @@ def _prune(target: Path) -> None:
 def _strip_debug_info(target: Path) -> str:
     """Drop the debug sections the wheels' shared objects carry (symbols the loader needs stay).
 
-    Most of the zip is DWARF debug info in aiohttp's, multidict's and their friends' extension
-    modules, which nothing reads at run time. `llvm-strip` handles both architectures from any
-    machine; without it the objects ship as they came. Returns what was done, for the report.
+    Most of the zip is DWARF debug info in the wheels' extension modules (msgspec, orjson,
+    multidict, httptools), which nothing reads at run time. `llvm-strip` handles both
+    architectures from any machine; without it the objects ship as they came. Returns what was
+    done, for the report.
     """
     tool = shutil.which("llvm-strip") or next(
         (found for n in range(20, 10, -1) if (found := shutil.which(f"llvm-strip-{n}"))), None

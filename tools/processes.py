@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def endpoint_process(module: str, *args: str) -> Iterator[str]:
-    """`python -m module args...`, which prints its `http://` endpoint first; stop it at exit.
+    """`python -m module args...`, which prints its `http(s)://` endpoint first; stop at exit.
 
     Raises
     ------
@@ -26,7 +26,7 @@ def endpoint_process(module: str, *args: str) -> Iterator[str]:
     try:
         assert process.stdout is not None
         endpoint = process.stdout.readline().strip()
-        if not endpoint.startswith("http://"):
+        if not endpoint.startswith(("http://", "https://")):
             raise RuntimeError(f"{module} did not start (exit code {process.poll()})")
         yield endpoint
     finally:

@@ -137,7 +137,7 @@ def run(settings: Settings, rules: Rules, seed: Path) -> list[str]:
     """The distribution's lines for one mapping over one seed: each token as issued (budgets
     applied), and against its budget: how many were over it before shedding, shed claims,
     and are over it still."""
-    tables = _seed_tables(seed, settings.table_name)
+    tables = _seed_tables(seed, settings.table_name or "profiles")
     budgets = {"id": settings.id_token_max_bytes, "access": settings.access_token_max_bytes}
     unbudgeted = msgspec.structs.replace(settings, id_token_max_bytes=0, access_token_max_bytes=0)
     before, count = _sizes(unbudgeted, rules, tables)

@@ -5,7 +5,9 @@ no deadline beyond the socket timeout. It is what any Python client must at leas
 send, read, parse JSON), so every other contender is read against it. The request is ours: the
 same projection, the same response shape. Credentials and endpoint come from the environment
 as Lambda sets them (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`).
+`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`). Over https it verifies with an `ssl` context of the
+system's roots, or of the file `AWS_CA_BUNDLE` names (the bench's TLS mode: its throwaway CA),
+built once: the least TLS costs.
 """
 
 import hashlib
@@ -13,6 +15,7 @@ import hmac
 import http.client
 import json
 import os
+import ssl
 import time
 import urllib.parse
 from typing import Any
@@ -90,9 +93,18 @@ def sign(body: bytes, now: float) -> dict[str, str]:
     return headers
 
 
+_TLS = (
+    ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+    if _URL.scheme == "https"
+    else None
+)
+
+
 def _connect() -> http.client.HTTPConnection:
-    if _URL.scheme == "https":
-        return http.client.HTTPSConnection(_URL.hostname or _HOST, _URL.port, timeout=1.5)
+    if _TLS is not None:
+        return http.client.HTTPSConnection(
+            _URL.hostname or _HOST, _URL.port, timeout=1.5, context=_TLS
+        )
     return http.client.HTTPConnection(_URL.hostname or _HOST, _URL.port, timeout=1.5)
 
 

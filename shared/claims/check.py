@@ -2,7 +2,8 @@
 
 The compiler (`shared.claims.compile`, `shared.claims.reads`) runs each part of the file past
 these checks and raises one `ConfigError` listing everything found, so an operator fixes a file
-in one round. A `when` is checked and compiled here too (`Checker.condition`).
+in one round. A `when` is checked and compiled here too (`Checker.condition`), and every user
+attribute the file reads is checked against its trust list (`Checker.trusted`).
 """
 
 import math
@@ -12,6 +13,7 @@ import msgspec
 
 from shared.claims.conditions import Condition, compile_condition
 from shared.claims.file import WhenFile
+from shared.claims.from_event import IDENTITIES, UserCondition
 from shared.claims.guard import (
     NO_OBJECT_ID_CLAIMS,
     TRIGGER_SOURCES,
@@ -23,7 +25,7 @@ from shared.claims.guard import (
 from shared.lookup import MAX_METADATA_CHARS
 from shared.values import encode_json
 
-__all__ = ("STATIC_CLAIMS_MAX_BYTES", "Checker", "SectionName", "listed")
+__all__ = ("STATIC_CLAIMS_MAX_BYTES", "Checker", "SectionName", "listed", "metadata_alone")
 
 STATIC_CLAIMS_MAX_BYTES: Final = 262_144
 """Most bytes of compact JSON the static claims of one token may take (256 KB)."""
@@ -38,8 +40,27 @@ _MEMBERSHIP_FIELDS: Final = (
     "groups_all",
     "groups_none",
     "scopes_any",
+    "providers_any",
 )
 _GROUP_FIELDS: Final = ("groups_any", "groups_all", "groups_none")
+_USER_FIELDS: Final = ("providers_any", "federated", "user_attribute_equals")
+
+
+def _user_condition(when: WhenFile) -> UserCondition | None:
+    if when.providers_any is None and when.federated is None and not when.user_attribute_equals:
+        return None
+    return UserCondition(
+        attributes=tuple((when.user_attribute_equals or {}).items()),
+        federated=when.federated,
+        providers=frozenset(when.providers_any) if when.providers_any is not None else None,
+    )
+
+
+def metadata_alone(when: WhenFile) -> bool:
+    """Whether `when` reads `clientMetadata` without a fact of the principal beside it: an
+    item's (`attribute_equals`) or a trusted user attribute's (`user_attribute_equals`, which
+    the loader only accepts from `[request] user_attributes`)."""
+    return bool(when.metadata_equals) and not (when.attribute_equals or when.user_attribute_equals)
 
 
 def listed(names: list[str]) -> str:
@@ -52,6 +73,16 @@ class Checker:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.user_attributes: frozenset[str] = frozenset()
+        """The user attributes the file trusts (`[request] user_attributes`)."""
+
+    def trusted(self, where: str, attribute: str) -> None:
+        """A user attribute the file reads at `where`: it must be in the trust list."""
+        if attribute not in self.user_attributes:
+            self.problems.append(
+                f"{where}: reads `{attribute}`, which is not listed in `[request] "
+                "user_attributes` (list it once no app client can write it: `make audit-pool`)"
+            )
 
     def claim(self, where: str, name: str, token: Token, value: Any = msgspec.UNSET) -> None:
         """A claim the file sets in `token`, with its value when the file gives one."""
@@ -125,7 +156,7 @@ class Checker:
         before = len(self.problems)
         for field in _MEMBERSHIP_FIELDS:
             self.names(where, field, getattr(when, field))
-        for field in ("attribute_equals", "metadata_equals"):
+        for field in ("attribute_equals", "metadata_equals", "user_attribute_equals"):
             values = getattr(when, field)
             if values is not None and not values:
                 self.problems.append(f"{where}: `{field}` must not be empty (leave it out instead)")
@@ -133,6 +164,7 @@ class Checker:
             self.problems.append(f"{where}: a condition needs at least one key")
         self._memberships(where, when, section)
         self._values(where, when, allowed)
+        self._user(where, when, section)
         if len(self.problems) > before:
             return None
         return compile_condition(
@@ -144,7 +176,24 @@ class Checker:
             scopes_any=when.scopes_any,
             attribute_equals=when.attribute_equals,
             metadata_equals=when.metadata_equals,
+            user=_user_condition(when),
         )
+
+    def _user(self, where: str, when: WhenFile, section: SectionName) -> None:
+        """`providers_any`, `federated`, `user_attribute_equals`: trusted attributes only."""
+        if section == "client":
+            for field in _USER_FIELDS:
+                if getattr(when, field) is not None:
+                    self.problems.append(
+                        f"{where}: `{field}`: machine clients have no user attributes"
+                    )
+            return
+        for name in when.user_attribute_equals or ():
+            self.attribute(f"{where}.user_attribute_equals", name)
+            self.trusted(f"{where}.user_attribute_equals", name)
+        for field in ("providers_any", "federated"):
+            if getattr(when, field) is not None:
+                self.trusted(f"{where}.{field}", IDENTITIES)
 
     def _memberships(self, where: str, when: WhenFile, section: SectionName) -> None:
         if section == "client":

@@ -13,16 +13,17 @@ from typing import Any, Final
 
 import msgspec
 
-from shared.claims.check import Checker, SectionName, listed
+from shared.claims.check import Checker, SectionName, listed, metadata_alone
+from shared.claims.event_checks import compile_attribute_groups, compile_event_read, settle_reads
 from shared.claims.file import (
     GrantFile,
     MappingFile,
     RuleFile,
     SectionFile,
-    WhenFile,
     decode_file,
     read_file,
 )
+from shared.claims.from_event import EVENT_SOURCES
 from shared.claims.guard import (
     NO_OBJECT_ID_CLAIMS,
     Token,
@@ -32,9 +33,8 @@ from shared.claims.guard import (
     suppress_reason,
 )
 from shared.claims.model import ClaimRule, Grant, Rules, Section
-from shared.claims.reads import TableKeys, compile_reads
+from shared.claims.reads import TableKeys, check_sources, compile_reads, keyed_by_principal
 from shared.errors import ConfigError
-from shared.lookup import PRIMARY, LookupSpec
 
 __all__ = ("DEFAULT_TABLE_KEYS", "load_rules", "parse_rules")
 
@@ -42,19 +42,29 @@ DEFAULT_TABLE_KEYS: Final[TableKeys] = {None: ("id",)}
 """The settings' default: the default table's partition key is `id`, no sort key."""
 
 
-def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionName) -> ClaimRule:
+def _compile_rule(check: Checker, at: str, rule: RuleFile, section: SectionName) -> ClaimRule:
     claim = rule.claim if rule.claim is not None else rule.attribute
-    where = f"{where} (`{rule.attribute}`)"
+    where = f"{at} (`{rule.attribute}`)"
     path = tuple(rule.attribute.split("."))
+    event = None
+    if rule.source in EVENT_SOURCES:
+        # A user attribute's name is one key, dots and all (`custom:a.b`).
+        path = (rule.attribute,)
+        event = compile_event_read(check, where, rule, section)
+    elif rule.parse is not None:
+        check.problems.append(
+            f'{where}: `parse` reads a user attribute: only with source = "event"'
+        )
     if not all(path):
         check.problems.append(f"{where}: `attribute` must be a name or a dotted path of names")
+    claim_type = event.type if event is not None else rule.type
     if not rule.tokens:
         check.problems.append(f"{where}: `tokens` must name `id`, `access` or both")
     if section == "client" and "id" in rule.tokens:
         check.problems.append(f"{where}: machine clients get no ID token; use `access`")
     for token in dict.fromkeys(rule.tokens):
         check.claim(where, claim, token)
-        if token == "id" and claim in NO_OBJECT_ID_CLAIMS and rule.type in ("json", "string_list"):
+        if token == "id" and claim in NO_OBJECT_ID_CLAIMS and claim_type in ("json", "string_list"):
             check.problems.append(f"{where}: `{claim}` may not hold an object or array")
     default = None
     if rule.default is not msgspec.UNSET:
@@ -62,19 +72,21 @@ def _compile_rule(check: Checker, where: str, rule: RuleFile, section: SectionNa
             check.problems.append(f"{where}: `required` and `default` contradict each other")
         elif problem := plain_problem(rule.default):
             check.problems.append(f"{where}: `default` of claim `{claim}`: {problem}")
-        elif not fits_type(rule.default, rule.type):
-            check.problems.append(f"{where}: `default` is not of type `{rule.type}`")
+        elif not fits_type(rule.default, claim_type):
+            check.problems.append(f"{where}: `default` is not of type `{claim_type}`")
         else:
             default = rule.default
     return ClaimRule(
         path=path,
         claim=claim,
         tokens=tuple(dict.fromkeys(rule.tokens)),
-        type=rule.type,
+        type=claim_type,
         default=default,
         required=rule.required,
         priority=rule.priority,
         source=rule.source,
+        event=event,
+        where=at,
     )
 
 
@@ -110,24 +122,6 @@ def _grant_actions(check: Checker, where: str, raw: GrantFile) -> None:
         )
 
 
-def _metadata_alone(when: WhenFile) -> bool:
-    """Whether `when` reads `clientMetadata` without any fact of the item beside it."""
-    return bool(when.metadata_equals) and not when.attribute_equals
-
-
-def _item_keyed(lookup: LookupSpec, source: str, section: SectionName) -> bool:
-    """Whether `source` is a related item or query whose key the principal or its item names."""
-    owners = ("clientId",) if section == "client" else ("sub", "userName")
-    keys = [spec.key for spec in lookup.related if spec.name == source]
-    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
-    return any(
-        name in owners or name.startswith("item.")
-        for key in keys
-        for _, template in key
-        for name in template.placeholders()
-    )
-
-
 def _compile_grant(
     check: Checker, where: str, raw: GrantFile, section: SectionName, allowed: frozenset[str]
 ) -> Grant | None:
@@ -154,7 +148,7 @@ def _compile_grant(
     check.names(where, "groups_remove", raw.groups_remove or None)
     if both := sorted(set(raw.groups_add) & set(raw.groups_remove)):
         check.problems.append(f"{where}: `groups_add` and `groups_remove` both name {listed(both)}")
-    if raw.when is not None and _metadata_alone(raw.when):
+    if raw.when is not None and metadata_alone(raw.when):
         added = [
             field
             for field, value in (
@@ -183,38 +177,6 @@ def _compile_grant(
         groups_add=tuple(dict.fromkeys(raw.groups_add)),
         groups_remove=tuple(dict.fromkeys(raw.groups_remove)),
     )
-
-
-def _check_sources(
-    check: Checker,
-    name: SectionName,
-    raw: SectionFile,
-    rules: tuple[ClaimRule, ...],
-    sources: LookupSpec,
-) -> None:
-    """Every rule reads a known source (a query only into a list); every source is read."""
-    items = {PRIMARY} | {r.name for r in sources.related}
-    lists = {q.name for q in sources.queries}
-    for i, rule in enumerate(rules):
-        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
-        if rule.source in lists:
-            if rule.type not in ("string_list", "json"):
-                check.problems.append(
-                    f"{where}: source `{rule.source}` is a query, which yields a list: "
-                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
-                )
-        elif rule.source not in items:
-            known = ", ".join(f"`{n}`" for n in sorted(items | lists))
-            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
-    read = {rule.source for rule in rules}
-    declared = [("related", i, r.name) for i, r in enumerate(sources.related)]
-    declared += [("query", i, q.name) for i, q in enumerate(sources.queries)]
-    for kind, i, source in declared:
-        if source not in read:
-            check.problems.append(
-                f"{name}.{kind}[{i}]: no rule reads the source `{source}`: add a rule with "
-                f'`source = "{source}"`, or remove it'
-            )
 
 
 def _check_claims(
@@ -279,13 +241,13 @@ def _compile_section(
         _compile_rule(check, f"{name}.claims[{i}]", rule, name) for i, rule in enumerate(raw.claims)
     )
     lookup = compile_reads(check, name, raw, allowed, table_keys)
-    _check_sources(check, name, raw, rules, lookup)
+    check_sources(check, name, raw, rules, lookup)
     for i, (rule, raw_rule) in enumerate(zip(rules, raw.claims, strict=True)):
         when = raw_rule.when
         if (
             when is not None
-            and _metadata_alone(when)
-            and not _item_keyed(lookup, rule.source, name)
+            and metadata_alone(when)
+            and not keyed_by_principal(lookup, rule.source, name)
         ):
             check.problems.append(
                 f"{name}.claims[{i}]: a `when` on `clientMetadata` alone may not decide a "
@@ -313,6 +275,7 @@ def _compile_section(
         check.granted_size(name, "id", raw.static.id, [claims.id for claims in granted])
         check.granted_size(name, "access", raw.static.access, [c.access for c in granted])
     _check_extras(check, name, raw)
+    event_groups = compile_attribute_groups(check, name, raw.groups) if name == "user" else None
     return Section(
         rules=rules,
         static_id=tuple(raw.static.id.items()),
@@ -322,6 +285,7 @@ def _compile_section(
         groups=raw.groups,
         lookup=lookup,
         grants=grants,
+        event_groups=event_groups,
     )
 
 
@@ -345,11 +309,19 @@ def _compile(check: Checker, raw: MappingFile, defaults: TableKeys) -> Rules:
     allowed = frozenset(raw.request.client_metadata)
     for key in raw.request.client_metadata:
         check.attribute("request.client_metadata", key)
+    for name in raw.request.user_attributes:
+        check.attribute("request.user_attributes", name)
+    check.user_attributes = frozenset(raw.request.user_attributes)
     table_keys = _table_keys(check, raw, defaults)
+    user, client = settle_reads(
+        _compile_section(check, "user", raw.user, allowed, table_keys),
+        _compile_section(check, "client", raw.client, allowed, table_keys),
+    )
     return Rules(
-        user=_compile_section(check, "user", raw.user, allowed, table_keys),
-        client=_compile_section(check, "client", raw.client, allowed, table_keys),
+        user=user,
+        client=client,
         client_metadata=tuple(dict.fromkeys(raw.request.client_metadata)),
+        user_attributes=tuple(dict.fromkeys(raw.request.user_attributes)),
     )
 
 

@@ -3,8 +3,9 @@
 A `Condition` is one closure made at load over precomputed frozensets and key tuples, reading a
 `Context`, which is built once per invocation from the decoded event and the primary item (app
 client, trigger source, groups after the mapping's own `[user.groups]` override, requested
-scopes, allowlisted `clientMetadata`). Pure: no I/O, no logging; what a condition could get
-wrong is refused at load (`shared.claims.check`), and `Condition` trusts what it is given.
+scopes, allowlisted `clientMetadata`, the user's attributes and identity). Pure: no I/O, no
+logging; what a condition could get wrong is refused at load (`shared.claims.check`), and
+`Condition` trusts what it is given.
 """
 
 from collections.abc import Callable, Collection
@@ -13,6 +14,7 @@ from typing import Final
 
 import msgspec
 
+from shared.claims.from_event import UserCondition, UserFacts
 from shared.event import Event
 from shared.lookup import read_metadata
 from shared.values import ABSENT, Item, lookup_path
@@ -70,6 +72,8 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
         Allowlisted `clientMetadata` keys holding a string of at most 256 characters.
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
+    user
+        The user's attributes and identity, parsed when first read (`UserCondition`).
     """
 
     client_id: str | None = None
@@ -80,6 +84,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     item: Item | None = None
     metadata: dict[str, str] = {}
     metadata_ignored: int = 0
+    user: UserFacts = UserFacts({})
 
 
 class _Number(msgspec.Struct, frozen=True):
@@ -208,19 +213,24 @@ class Condition:
         `(key, value)` pairs `clientMetadata` must hold.
     attribute_checks
         `(path, kind, expected)` triples the primary item must hold.
+    user
+        What the user's attributes and identity must hold, or None.
     """
 
-    __slots__ = ("attribute_checks", "holds", "metadata", "sets")
+    __slots__ = ("attribute_checks", "holds", "metadata", "sets", "user")
 
     def __init__(
         self,
         sets: tuple[tuple[int, frozenset[str]], ...] = (),
         metadata: tuple[tuple[str, str], ...] = (),
         attribute_checks: tuple[tuple[tuple[str, ...], int, object], ...] = (),
+        user: UserCondition | None = None,
     ) -> None:
         checks = [_membership(kind, names) for kind, names in sets]
         if metadata:
             checks.append(_metadata(metadata))
+        if user is not None:
+            checks.append(lambda context: user.holds(context.user))
         if attribute_checks:
             checks.append(_attributes(attribute_checks))
         if not checks:
@@ -228,11 +238,12 @@ class Condition:
         self.sets = sets
         self.metadata = metadata
         self.attribute_checks = attribute_checks
+        self.user = user
         self.holds: _Check = _all(checks)
         """Whether every check holds for a `Context`."""
 
     def _key(self) -> tuple[object, ...]:
-        return (self.sets, self.metadata, self.attribute_checks)
+        return (self.sets, self.metadata, self.attribute_checks, self.user)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Condition) and self._key() == other._key()
@@ -243,7 +254,7 @@ class Condition:
     def __repr__(self) -> str:
         return (
             f"Condition(sets={self.sets!r}, metadata={self.metadata!r}, "
-            f"attribute_checks={self.attribute_checks!r})"
+            f"attribute_checks={self.attribute_checks!r}, user={self.user!r})"
         )
 
     @property
@@ -288,6 +299,7 @@ def compile_condition(
     scopes_any: list[str] | None = None,
     attribute_equals: dict[str, Expected] | None = None,
     metadata_equals: dict[str, str] | None = None,
+    user: UserCondition | None = None,
 ) -> Condition:
     """Compile one `when` into precomputed checks (the loader has already validated it).
 
@@ -312,7 +324,7 @@ def compile_condition(
         (tuple(path.split(".")), *_expected(value))
         for path, value in (attribute_equals or {}).items()
     )
-    return Condition(tuple(sets), metadata, checks)
+    return Condition(tuple(sets), metadata, checks, user)
 
 
 EMPTY_CONTEXT: Final = Context()
@@ -327,6 +339,7 @@ def build_context(
     metadata_keys: Collection[str] = (),
     metadata: tuple[dict[str, str], int] | None = None,
     parts: frozenset[str] = CONTEXT_PARTS,
+    user: UserFacts | None = None,
 ) -> Context:
     """Gather what conditions read from the decoded event and the primary item.
 
@@ -346,6 +359,9 @@ def build_context(
     parts
         The parts some condition (or group edit) reads (`Section.context_parts`); the others
         are left empty, never gathered.
+    user
+        The invocation's user facts, when the engine made them (one identity parse for rules
+        and conditions); by default the event's own (nothing is parsed until read).
     """
     request = event.request
     groups: tuple[str, ...] = ()
@@ -369,4 +385,5 @@ def build_context(
         item=item,
         metadata=metadata[0],
         metadata_ignored=metadata[1],
+        user=user if user is not None else UserFacts.of(event),
     )

@@ -15,7 +15,8 @@ import msgspec
 
 from shared.claims.budget import fit_budget, size_bound
 from shared.claims.conditions import Context, build_context
-from shared.claims.groups import group_override
+from shared.claims.from_event import UserFacts
+from shared.claims.groups import edited_groups, section_groups
 from shared.claims.guard import (
     GUARDED_CLAIMS,
     fits_type,
@@ -75,20 +76,22 @@ def apply(
     grant that holds wins over everything, `required` included.
     """
     group_dropped: list[tuple[str, str]] = []
-    groups = (
-        group_override(section.groups, item, group_dropped) if section.overrides_groups else None
-    )
+    facts = UserFacts.of(event) if section.reads_event else None  # one identity parse, if any
+    overrides = section.overrides_groups
+    groups = section_groups(section, event, item, facts, group_dropped) if overrides else None
     context = None
     if section.conditional:
         override = groups.groups if groups is not None else None
+        parts = section.context_parts
         context = build_context(
-            event, item, group_override=override, metadata=metadata, parts=section.context_parts
+            event, item, group_override=override, metadata=metadata, parts=parts, user=facts
         )
     claims = _mapped(
         section,
         item,
         sources,
         client_id=event.client_id,
+        facts=facts,
         context=context,
         budget=budget,
         groups=groups,
@@ -111,13 +114,14 @@ def denial(
     Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`) must not slip past
     a deny rule on the client, trigger source, groups, scopes or `clientMetadata`; without an
     item, a grant reading one (`attribute_equals`) never holds. With the primary item read
-    before another read failed, the conditions read it (and its group override).
+    before another read failed, the conditions read it (and its group override); the groups a
+    user attribute names (`from_attribute`) need no item, so they always apply.
     """
     if not section.grants:
         return None
     override = None
-    if item is not None and section.overrides_groups:
-        groups = group_override(section.groups, item, [])
+    if section.overrides_groups:
+        groups = section_groups(section, event, item, None, [])
         override = groups.groups if groups is not None else None
     context = build_context(
         event, item, group_override=override, metadata=metadata, parts=section.context_parts
@@ -145,6 +149,7 @@ def _mapped(
     sources: Sources | None,
     *,
     client_id: str | None,
+    facts: UserFacts | None,
     context: Context | None,
     budget: int,
     groups: GroupOverride | None,
@@ -164,6 +169,7 @@ def _mapped(
         sources,
         {"id": id_claims, "access": access_claims},
         client_id=client_id,
+        facts=facts,
         context=context,
         budget=budget,
         dropped=dropped,
@@ -198,6 +204,7 @@ def _rule_claims(
     into: dict[str, dict[str, JSONValue]],
     *,
     client_id: str | None,
+    facts: UserFacts | None,
     context: Context | None,
     budget: int,
     dropped: list[tuple[str, str]],
@@ -211,7 +218,9 @@ def _rule_claims(
         if rule.when is not None and (context is None or not rule.when.holds(context)):
             continue
         path = rule.path
-        if rule.source != PRIMARY:
+        if rule.event is not None:
+            value = rule.event.value(facts) if facts is not None else ABSENT
+        elif rule.source != PRIMARY:
             value = _from_source(sources, rule)
         elif len(path) == 1:
             value = item.get(path[0], ABSENT)
@@ -320,17 +329,6 @@ def _scopes(
     return tuple(lists["add"]), tuple(lists["suppress"])
 
 
-def _edited_groups(
-    groups: GroupOverride | None, names: tuple[str, ...], removed: tuple[str, ...]
-) -> GroupOverride:
-    """The group override with `names` (in order, once each) less `removed`; roles kept."""
-    return GroupOverride(
-        groups=[name for name in dict.fromkeys(names) if name not in removed],
-        iam_roles=groups.iam_roles if groups is not None else None,
-        preferred_role=groups.preferred_role if groups is not None else None,
-    )
-
-
 def apply_grants(
     grants: tuple[Grant, ...], claims: ClaimSet, context: Context
 ) -> ClaimSet | Denial:
@@ -381,7 +379,7 @@ def apply_grants(
         add = tuple(scope for scope in dict.fromkeys(add) if scope not in suppress)
     groups = claims.groups
     if group_adds or group_removes:
-        groups = _edited_groups(groups, context.group_list + group_adds, group_removes)
+        groups = edited_groups(groups, context.group_list + group_adds, group_removes)
     return msgspec.structs.replace(
         claims,
         id_claims=id_claims,

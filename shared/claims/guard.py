@@ -20,6 +20,7 @@ __all__ = (
     "RESERVED_CLAIMS",
     "TRIGGER_SOURCES",
     "ClaimType",
+    "ListParse",
     "Token",
     "fits_type",
     "place_claim",
@@ -31,6 +32,8 @@ __all__ = (
 
 Token = Literal["id", "access"]
 ClaimType = Literal["string", "number", "integer", "boolean", "string_list", "json", "any"]
+ListParse = Literal["json_list", "csv", "bracket_list"]
+"""How a user attribute (a string) is read as a list of strings."""
 
 RESERVED_CLAIMS: Final = frozenset(
     {

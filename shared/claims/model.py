@@ -13,6 +13,7 @@ import msgspec
 
 from shared.claims.conditions import Condition
 from shared.claims.file import Groups, Scopes, Suppress
+from shared.claims.from_event import AttributeGroups, EventRead
 from shared.claims.guard import ClaimType, Token
 from shared.lookup import PRIMARY, LookupSpec
 from shared.values import JSONValue
@@ -27,7 +28,12 @@ __all__ = (
     "GroupOverride",
     "Rules",
     "Section",
+    "Trace",
 )
+
+Trace = list[tuple[str, str]]
+"""What an explained invocation's mapping did: `(position, code)` pairs in the order it was
+applied (`shared.claims.explain` writes them)."""
 
 
 class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,10 +57,14 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
         Past a token budget (`ID_TOKEN_MAX_BYTES`), the lowest is shed first; a `required`
         rule's claim never is.
     source
-        What it reads: the primary item (`item`), a related item, or a query (one value per
-        item, folded into a list).
+        What it reads: the primary item (`item`), a related item, a query (one value per
+        item, folded into a list), or the event (`event`, `identity`: see `event`).
     when
         The rule applies only when this condition holds (None: always).
+    event
+        For `source = "event"` or `"identity"`: what it reads of the event, and how.
+    where
+        Its position in the file, e.g. `user.claims[3]`: what an explanation names.
     """
 
     path: tuple[str, ...]
@@ -66,6 +76,8 @@ class ClaimRule(msgspec.Struct, frozen=True, kw_only=True):
     priority: int = 0
     source: str = PRIMARY
     when: Condition | None = None
+    event: EventRead | None = None
+    where: str = ""
 
 
 class Grant(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,6 +143,12 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         file gives one.
     grants
         Conditional changes applied after the mapping, in file order.
+    event_groups
+        `[user.groups] from_attribute`: the groups a user attribute names, or None.
+    reads_items
+        Whether this principal's items are read at all. False when the section reads the event
+        and no item (or the whole mapping reads no item): no table is read, and `ON_MISSING`
+        never applies for want of a profile.
     """
 
     rules: tuple[ClaimRule, ...] = ()
@@ -141,6 +159,8 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     groups: Groups = Groups()
     lookup: LookupSpec = LookupSpec()
     grants: tuple[Grant, ...] = ()
+    event_groups: AttributeGroups | None = None
+    reads_items: bool = True
 
     @cached_property
     def conditional(self) -> bool:
@@ -162,12 +182,30 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def has_extras(self) -> bool:
         """Whether anything but claims applies: suppressions, scopes or a group override."""
         parts = (self.suppress, self.scopes, self.groups)
-        return any(any(msgspec.structs.astuple(part)) for part in parts)
+        return self.event_groups is not None or any(
+            any(msgspec.structs.astuple(part)) for part in parts
+        )
 
     @cached_property
     def overrides_groups(self) -> bool:
-        """Whether `[user.groups]` names any attribute."""
-        return any(msgspec.structs.astuple(self.groups))
+        """Whether `[user.groups]` names any attribute (of the item, or `from_attribute`)."""
+        return self.event_groups is not None or any(msgspec.structs.astuple(self.groups))
+
+    @cached_property
+    def reads_event(self) -> bool:
+        """Whether a rule, a condition or the group rule reads the user's attributes."""
+        conditions = [rule.when for rule in self.rules] + [grant.when for grant in self.grants]
+        return (
+            self.event_groups is not None
+            or any(rule.event is not None for rule in self.rules)
+            or any(when is not None and when.user is not None for when in conditions)
+        )
+
+    @cached_property
+    def uses_items(self) -> bool:
+        """Whether anything in it reads an item: a rule, a condition, a `*_from`, a source."""
+        spec = self.lookup
+        return bool(self.attributes or spec.related or spec.queries or spec.item is not None)
 
     @cached_property
     def names_bound(self) -> int:
@@ -189,7 +227,7 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         """Source -> the top-level attributes its rules read, in first-use order (projections)."""
         reads: dict[str, dict[str, None]] = {PRIMARY: dict.fromkeys(self.attributes)}
         for rule in self.rules:
-            if rule.source != PRIMARY:
+            if rule.source != PRIMARY and rule.event is None:
                 reads.setdefault(rule.source, {})[rule.path[0]] = None
         return {source: tuple(names) for source, names in reads.items()}
 
@@ -208,28 +246,36 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, dict=True):
 class Rules(msgspec.Struct, frozen=True, kw_only=True):
     """The compiled claim mapping: one section for users, one for machine clients.
 
-    `client_metadata` lists the `clientMetadata` keys key templates and conditions may read
-    (`[request]`).
+    `client_metadata` lists the `clientMetadata` keys key templates and conditions may read,
+    `user_attributes` the user attributes the mapping trusts (`[request]`): every attribute a
+    rule, condition or group rule reads is one of them, which `make audit-pool` checks no app
+    client can write.
     """
 
     user: Section
     client: Section = Section()
     client_metadata: tuple[str, ...] = ()
+    user_attributes: tuple[str, ...] = ()
+
+    @property
+    def reads_items(self) -> bool:
+        """Whether any principal reads an item: False needs no table and no connection."""
+        return self.user.reads_items or self.client.reads_items
+
+
+def _copy(attribute: str, token: Token, where: str) -> ClaimRule:
+    return ClaimRule(path=(attribute,), claim=attribute, tokens=(token,), where=where)
 
 
 DEFAULT_RULES: Final = Rules(
     user=Section(
         rules=(
-            ClaimRule(path=("first_name",), claim="first_name", tokens=("id",)),
-            ClaimRule(path=("last_name",), claim="last_name", tokens=("id",)),
-            ClaimRule(path=("interesting_value",), claim="interesting_value", tokens=("access",)),
+            _copy("first_name", "id", "user.claims[0]"),
+            _copy("last_name", "id", "user.claims[1]"),
+            _copy("interesting_value", "access", "user.claims[2]"),
         )
     ),
-    client=Section(
-        rules=(
-            ClaimRule(path=("interesting_value",), claim="interesting_value", tokens=("access",)),
-        )
-    ),
+    client=Section(rules=(_copy("interesting_value", "access", "client.claims[0]"),)),
 )
 """The reference mapping: `first_name`, `last_name` to the ID token, `interesting_value` to the
 access token (machine clients: `interesting_value` to the access token)."""

@@ -2,7 +2,9 @@
 
 Compiles each into the `shared.lookup.LookupSpec` the lookup is built from: key templates parsed
 for their place, limits checked, names unique, and `clientMetadata` only where a client can
-select among its own items. Every problem goes to the `Checker`, naming where it is.
+select among its own items. `check_sources` then holds the rules to the sources: each reads a
+known one (the event's own, `event` and `identity`, apart), and each is read. Every problem goes
+to the `Checker`, naming where it is.
 """
 
 import re
@@ -11,6 +13,8 @@ from typing import Final
 
 from shared.claims.check import Checker, SectionName, listed
 from shared.claims.file import SectionFile
+from shared.claims.from_event import EVENT_SOURCES
+from shared.claims.model import ClaimRule
 from shared.errors import ConfigError
 from shared.lookup import (
     MAX_QUERIES,
@@ -24,7 +28,7 @@ from shared.lookup import (
     QuerySpec,
 )
 
-__all__ = ("TableKeys", "compile_reads")
+__all__ = ("TableKeys", "check_sources", "compile_reads", "keyed_by_principal")
 
 
 def _key(
@@ -274,6 +278,18 @@ def _compile_queries(
     return queries
 
 
+def keyed_by_principal(lookup: LookupSpec, source: str, section: SectionName) -> bool:
+    """Whether `source` is a related item or query whose key the principal or its item names."""
+    keys = [spec.key for spec in lookup.related if spec.name == source]
+    keys += [(spec.partition,) for spec in lookup.queries if spec.name == source]
+    return any(
+        name in _OWNERS[section] or name.startswith("item.")
+        for key in keys
+        for _, template in key
+        for name in template.placeholders()
+    )
+
+
 def compile_reads(
     check: Checker,
     name: SectionName,
@@ -299,3 +315,39 @@ def compile_reads(
     )
     queries = _compile_queries(check, name, raw, allowed, names)
     return LookupSpec(item=item, related=tuple(related), queries=tuple(queries))
+
+
+def check_sources(
+    check: Checker,
+    name: SectionName,
+    raw: SectionFile,
+    rules: tuple[ClaimRule, ...],
+    sources: LookupSpec,
+) -> None:
+    """Every rule reads a known source (a query only into a list); every source is read."""
+    items = {PRIMARY} | {r.name for r in sources.related}
+    lists = {q.name for q in sources.queries}
+    for i, rule in enumerate(rules):
+        where = f"{name}.claims[{i}] (`{raw.claims[i].attribute}`)"
+        if rule.source in EVENT_SOURCES:
+            continue
+        if rule.source in lists:
+            if rule.type not in ("string_list", "json"):
+                check.problems.append(
+                    f"{where}: source `{rule.source}` is a query, which yields a list: "
+                    f"`type` must be `string_list` or `json`, got `{rule.type}`"
+                )
+        elif rule.source not in items:
+            known = ", ".join(f"`{n}`" for n in sorted(items | lists))
+            check.problems.append(f"{where}: unknown source `{rule.source}` (known: {known})")
+    read = {rule.source for rule in rules}
+    declared = [("related", i, r.name) for i, r in enumerate(sources.related)]
+    declared += [("query", i, q.name) for i, q in enumerate(sources.queries)]
+    for kind, i, source in declared:
+        if source in EVENT_SOURCES:
+            check.problems.append(f"{name}.{kind}[{i}]: the source name `{source}` is the event's")
+        if source not in read:
+            check.problems.append(
+                f"{name}.{kind}[{i}]: no rule reads the source `{source}`: add a rule with "
+                f'`source = "{source}"`, or remove it'
+            )

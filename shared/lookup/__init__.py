@@ -11,8 +11,9 @@ dependencies.
 
 Modules: `keys` (templates, `clientMetadata`), `sources` (what is read), `read` (reads through
 the cache under one deadline), `cache` (bounded TTL cache), `store` (GetItem, BatchGetItem,
-Query), `dynamodb` (the connection: the only module that imports aiohttp and aiodynamo, with
-`credentials`), `wire` (DynamoDB JSON into plain values).
+Query), `dynamodb` (the connection and its TLS context), `transport` (our asyncio HTTP/1.1
+client) and `codec` (llhttp parsing its answers): with `credentials`, the only modules that
+import aiodynamo or an HTTP library; `wire` (DynamoDB JSON into plain values).
 """
 
 from shared.lookup.cache import Clock, TTLCache

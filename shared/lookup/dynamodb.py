@@ -1,44 +1,53 @@
 """The connection to DynamoDB: one per container, signing, sending and retrying one request.
 
-The only module (with `shared.lookup.credentials`) that imports aiohttp and aiodynamo.
+The only module (with `shared.lookup.credentials` and the transport under it,
+`shared.lookup.transport` and `shared.lookup.codec`) that imports aiodynamo or an HTTP library.
 `open_connection` builds the container's one `Connection` on an `AsyncExitStack` (closed by
-`aclose` in tests, bench and `make invoke`; Lambda has no reliable close hook): one aiohttp
-session with pooled keep-alive connections, aiodynamo's aiohttp adapter over it, and the
-credentials `shared.lookup.credentials` picks. Requests are signed by aiodynamo's SigV4 signer
-and sent by `Connection.send`, which owns the retries: every request ends by the deadline its
-caller gives, attempts and backoff included, and a backoff that would not fit is not started.
-aiodynamo's own `Client` is not used: its retry loop sleeps past any deadline, it parses bodies
-with `json` and numbers into float, and its import (expressions, models) costs about 35 ms of
-cold start. What the requests say and how their answers decode is `shared.lookup.store`'s.
+`aclose` in tests, bench and `make invoke`; Lambda has no reliable close hook): the TLS context
+(`tls_context`: the Amazon Trust Services roots shipped in `shared/certs/`, or the file
+`AWS_CA_BUNDLE` names; always verifying), one `shared.lookup.transport.Transport` over it with
+pooled keep-alive connections, and the credentials `shared.lookup.credentials` picks. Requests
+are signed by aiodynamo's SigV4 signer and sent by `Connection.send`, which owns the retries:
+every request ends by the deadline its caller gives, attempts and backoff included, and a
+backoff that would not fit is not started. aiodynamo's own `Client` is not used: its retry loop
+sleeps past any deadline, it parses bodies with `json` and numbers into float, and its import
+(expressions, models) costs about 35 ms of cold start. What the requests say and how their
+answers decode is `shared.lookup.store`'s.
 
 Every failure is translated here, through one table (`_TRANSLATIONS`), into a `StoreError`
-raised `from` its cause: throttling into `StoreThrottled`; 5xx, other refusals and connection
-failures into `StoreUnavailable`; no answer inside the deadline into `StoreTimeout` (unless an
-earlier attempt of the same request met a throttle or a failure: that is what is reported).
+raised `from` its cause: throttling into `StoreThrottled`; 5xx, other refusals, connection
+failures and answers that are not usable HTTP (the codec's `ProtocolError`s) into
+`StoreUnavailable`; no answer inside the deadline into `StoreTimeout` (unless an earlier attempt
+of the same request met a throttle or a failure: that is what is reported).
 `asyncio.CancelledError` passes through untouched.
 """
 
 import asyncio
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
 import msgspec
 from aiodynamo.credentials import Credentials
-from aiodynamo.http.aiohttp import AIOHTTP
 from aiodynamo.http.types import Request as HttpRequest
 from aiodynamo.http.types import RequestFailed, Response
 from aiodynamo.sign import make_default_endpoint, signed_dynamo_request
 from yarl import URL
 
 from shared.config import Settings
-from shared.errors import StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
+from shared.errors import ConfigError, StoreError, StoreThrottled, StoreTimeout, StoreUnavailable
+from shared.lookup.codec import ProtocolError
 from shared.lookup.credentials import credentials_from
 from shared.lookup.store import backoff
+from shared.lookup.transport import Http, Transport
 
-__all__ = ("Connection", "open_connection")
+__all__ = ("Connection", "open_connection", "tls_context")
+
+_BUNDLED_CA_FILE: Final = Path(__file__).resolve().parents[1] / "certs" / "amazon-trust.pem"
+"""The Amazon Trust Services roots every AWS endpoint chains to, shipped in the package."""
 
 _THROTTLE_CODES: Final = frozenset(
     {
@@ -62,7 +71,7 @@ class _NoCredentials(StoreUnavailable):
 
 
 class Connection:
-    """The container's connection to DynamoDB: session, adapter, signer inputs, retry budget."""
+    """The container's connection to DynamoDB: transport, signer inputs, retry budget."""
 
     __slots__ = (
         "attempt_timeout",
@@ -71,19 +80,16 @@ class Connection:
         "http",
         "max_attempts",
         "region",
-        "session",
+        "tls",
         "url",
     )
 
     def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        credentials: Credentials,
-        settings: Settings,
+        self, http: Http, credentials: Credentials, settings: Settings, tls: ssl.SSLContext
     ) -> None:
-        """Wrap an open `session`; requests go to `settings.endpoint_url` or the region's."""
-        self.session = session
-        self.http = AIOHTTP(session)
+        """Send through `http` (verifying with `tls`) to `settings.endpoint_url` or the region's."""
+        self.http = http
+        self.tls = tls
         self.credentials = credentials
         self.region = settings.region
         self.endpoint = (
@@ -135,7 +141,7 @@ class Connection:
                     response = await connection.post(action, payload)
             except _NoCredentials:
                 raise
-            except (OSError, RequestFailed, StoreError) as exc:  # TimeoutError is an OSError
+            except _FAILURES as exc:  # every class `_TRANSLATIONS` lists
                 if isinstance(exc, TimeoutError) and bound >= deadline and last is not None:
                     break  # the deadline cut this attempt: report what the one before met
                 last = _translate(action, exc)
@@ -153,34 +159,56 @@ class Connection:
         raise last
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """What every https connection is verified against: certificate chain and host name.
+
+    The roots are the file `AWS_CA_BUNDLE` names, else the bundled Amazon Trust Services roots;
+    never the system's, never unverified.
+
+    Raises
+    ------
+    ConfigError
+        The file holds no certificate OpenSSL can load.
+    """
+    cafile = settings.ca_bundle or str(_BUNDLED_CA_FILE)
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        named = "`AWS_CA_BUNDLE` file" if settings.ca_bundle else "the bundled CA file"
+        raise ConfigError(f"{named} {cafile} holds no usable CA certificate: {exc}") from exc
+
+
 async def open_connection(
-    settings: Settings, stack: AsyncExitStack, *, environ: Mapping[str, str] = os.environ
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    http: Callable[[ssl.SSLContext], Http] = Transport,
 ) -> Connection:
     """Open the DynamoDB connection and enter it on `stack`, which closes it.
 
     Parameters
     ----------
     settings
-        Region, endpoint override, attempts and their timeout.
+        Region, endpoint override, CA bundle, attempts and their timeout.
     stack
-        Closes the session (and its pooled connections) when it closes.
+        Closes the transport (and its pooled connections) when it closes.
     environ
-        Where the AWS credentials variables are read (`shared.credentials`).
+        Where the AWS credentials variables are read (`shared.lookup.credentials`).
+    http
+        Makes the transport from the TLS context (the bench passes others).
 
     Raises
     ------
     ConfigError
-        The credentials endpoint URI is not one credentials may come from.
+        The credentials endpoint URI is not one credentials may come from, or the CA file
+        holds no usable certificate.
     """
     credentials = credentials_from(environ)
-    session = aiohttp.ClientSession(
-        # The deadline is enforced per read by `Store._send`; the session adds no other bound.
-        timeout=aiohttp.ClientTimeout(total=None),
-        # DynamoDB needs neither header, and aiohttp would build both for every request.
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    )
-    await stack.enter_async_context(session)
-    return Connection(session, credentials, settings)
+    tls = tls_context(settings)
+    transport = http(tls)
+    stack.push_async_callback(transport.aclose)
+    return Connection(transport, credentials, settings, tls)
 
 
 class _ErrorBody(msgspec.Struct):
@@ -216,7 +244,16 @@ def _failed_request(action: str, exc: BaseException) -> StoreError:
     inner = exc.inner if isinstance(exc, RequestFailed) else exc
     if isinstance(inner, TimeoutError):
         return _caused(StoreTimeout(f"{action} timed out: {type(inner).__name__}"), inner)
+    if isinstance(inner, ProtocolError):
+        return _unusable_answer(action, inner)
     return _caused(StoreUnavailable(f"{action} failed: {type(inner).__name__}: {inner}"), inner)
+
+
+def _unusable_answer(action: str, exc: BaseException) -> StoreError:
+    error = StoreUnavailable(
+        f"{action} failed: not a usable HTTP answer: {type(exc).__name__}: {exc}"
+    )
+    return _caused(error, exc)
 
 
 def _already(action: str, exc: BaseException) -> StoreError:
@@ -232,16 +269,18 @@ _Translate = Callable[[str, BaseException], StoreError]
 _TRANSLATIONS: Final[tuple[tuple[type[BaseException], _Translate], ...]] = (
     # In this order: TimeoutError is an OSError.
     (TimeoutError, _timed_out),  # the attempt's own bound
-    (RequestFailed, _failed_request),  # the HTTP adapter could not send or read
+    (RequestFailed, _failed_request),  # the transport could not send or read (`inner`: why)
+    (ProtocolError, _unusable_answer),  # the codec refused the answer (unwrapped)
     (StoreError, _already),  # the credentials could not be had
-    (OSError, _socket_error),  # a socket error the adapter lets by
+    (OSError, _socket_error),  # a socket error the transport lets by
 )
 """How one attempt's failure becomes a `StoreError`: the first matching class wins."""
+_FAILURES: Final = tuple(kind for kind, _ in _TRANSLATIONS)
 
 
 def _translate(action: str, exc: BaseException) -> StoreError:
-    """The `StoreError` one failed attempt means (every class `_send` catches is listed)."""
+    """The `StoreError` one failed attempt means (`send` catches exactly `_FAILURES`)."""
     for kind, translate in _TRANSLATIONS:
         if isinstance(exc, kind):
             return translate(action, exc)
-    raise exc  # pragma: no cover - `_send` catches only the classes above
+    raise exc  # pragma: no cover - `send` catches only the classes above

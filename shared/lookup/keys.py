@@ -35,8 +35,7 @@ def _user_name(event: Event) -> str | None:
 
 
 def _sub(event: Event) -> str | None:
-    attributes = event.request.user_attributes if event.request else None
-    return attributes.sub if attributes else None
+    return event.sub
 
 
 def _client_id(event: Event) -> str | None:
@@ -78,6 +77,7 @@ class KeyTemplate:
     """
 
     __slots__ = (
+        "_event_only",
         "_parts",
         "event_names",
         "item_attributes",
@@ -130,6 +130,16 @@ class KeyTemplate:
             dict.fromkeys(p[1][0] for p in parts if isinstance(p, tuple) and p[0] == "item")
         )
         self.literal_prefix = parts[0] if parts and isinstance(parts[0], str) else ""
+        # The common shape, `USER#{userName}`: literals around one event placeholder.
+        placeholders = [p for p in parts if isinstance(p, tuple)]
+        self._event_only: tuple[str, Callable[[Event], str | None], str] | None = None
+        if len(placeholders) == 1 and placeholders[0][0] == "event":
+            at = parts.index(placeholders[0])
+            name = placeholders[0][1]
+            if isinstance(name, str):
+                before = "".join(p for p in parts[:at] if isinstance(p, str))
+                after = "".join(p for p in parts[at + 1 :] if isinstance(p, str))
+                self._event_only = (before, PLACEHOLDERS[name], after)
 
     def placeholders(self) -> tuple[str, ...]:
         """Its placeholders in order: `sub`, `userName`, ..., `clientMetadata.<key>`,
@@ -153,6 +163,10 @@ class KeyTemplate:
         metadata: Mapping[str, str] | None = None,
     ) -> str | None:
         """Fill the template; None when a value is absent, empty, or of a type keys cannot hold."""
+        if self._event_only is not None:
+            before, read, after = self._event_only
+            found = read(event)
+            return before + found + after if found else None
         pieces: list[str] = []
         for part in self._parts:
             if isinstance(part, str):

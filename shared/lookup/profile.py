@@ -99,7 +99,9 @@ def render(lookup: Lookup, event: Event, metadata: Mapping[str, str] | None) -> 
     primary = lookup.primary.render(event, None, metadata)
     if primary is None:
         return None
-    queries = tuple(query.render(event, metadata) for query in lookup.queries)
+    queries = (
+        tuple(query.render(event, metadata) for query in lookup.queries) if lookup.queries else ()
+    )
     return Reads(lookup=lookup, event=event, metadata=metadata, primary=primary, queries=queries)
 
 
@@ -127,19 +129,21 @@ def peek(reads: Reads, cache: TTLCache[Cached] | None) -> Profile | None:
     """The profile from fresh cache entries alone, without the loop; None if any read misses."""
     if cache is None:
         return None
-    prefix = reads.lookup.cache_prefix
-    hit = cache.peek(prefix + reads.primary.cache_key)
+    hit = cache.peek(reads.primary.cache_key)
     if hit is None:
         return None
     primary = hit.value
     if not isinstance(primary, dict):
         return Profile(primary=None, sources={}, cache="hit")
+    lookup = reads.lookup
+    if not lookup.queries and not lookup.related:  # the common case: one item, nothing else
+        return Profile(primary=primary, sources={}, cache="hit")
     queries: list[list[Item] | None] = []
     for query in reads.queries:
         if query is None:
             queries.append(None)
             continue
-        found = cache.peek(prefix + query.cache_key)
+        found = cache.peek(query.cache_key)
         if found is None or not isinstance(found.value, list):
             return None
         queries.append(found.value)
@@ -148,7 +152,7 @@ def peek(reads: Reads, cache: TTLCache[Cached] | None) -> Profile | None:
         if entry is None:
             related.append(None)
             continue
-        found = cache.peek(prefix + entry.cache_key)
+        found = cache.peek(entry.cache_key)
         if found is None:
             return None
         related.append(found.value if isinstance(found.value, dict) else None)
@@ -244,7 +248,6 @@ async def _read(
     so_far: dict[str, Item],
 ) -> Profile:
     consistent = reads.lookup.consistent
-    prefix = reads.lookup.cache_prefix
 
     async def primary_load() -> Cached | None:
         return await store.get_item(reads.primary, consistent=consistent, timeout=deadline.left())
@@ -255,9 +258,9 @@ async def _read(
 
         return load
 
-    steps = [_through(cache, prefix + reads.primary.cache_key, primary_load)]
+    steps = [_through(cache, reads.primary.cache_key, primary_load)]
     steps += [
-        _through(cache, prefix + query.cache_key, query_load(query))
+        _through(cache, query.cache_key, query_load(query))
         for query in reads.queries
         if query is not None
     ]
@@ -294,10 +297,7 @@ async def _related(
     wanted = [entry for entry in rendered if entry is not None]
     if not wanted:
         return [None] * len(rendered)
-    prefix = reads.lookup.cache_prefix
-    misses = [
-        entry for entry in wanted if cache is None or cache.peek(prefix + entry.cache_key) is None
-    ]
+    misses = [entry for entry in wanted if cache is None or cache.peek(entry.cache_key) is None]
     consistent = reads.lookup.consistent
     batch = _Batch(store, misses, consistent)
     position = {id(entry): index for index, entry in enumerate(misses)}
@@ -311,9 +311,7 @@ async def _related(
 
         return pick
 
-    values = iter(
-        await _all([_through(cache, prefix + entry.cache_key, load(entry)) for entry in wanted])
-    )
+    values = iter(await _all([_through(cache, entry.cache_key, load(entry)) for entry in wanted]))
     related: list[Item | None] = []
     for entry in rendered:
         if entry is None:

@@ -21,6 +21,7 @@ import msgspec
 from shared.errors import ConfigError
 from shared.event import Event
 from shared.lookup.keys import KeyTemplate
+from shared.lookup.limits import Projected, projection_problems
 from shared.values import JSONValue
 
 __all__ = (
@@ -44,8 +45,6 @@ PRIMARY: Final = "item"
 MAX_RELATED: Final = 5
 MAX_QUERIES: Final = 3
 MAX_QUERY_LIMIT: Final = 100
-MAX_PROJECTION_BYTES: Final = 4096
-"""DynamoDB's limit on an expression (a ProjectionExpression included)."""
 _MAX_PARTITION_BYTES: Final = 2048  # DynamoDB's limits on key values: a longer one never matches
 _MAX_SORT_BYTES: Final = 1024
 
@@ -96,10 +95,12 @@ class ItemRead(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def cache_key(self) -> str:
-        """Identifies this read: source (its projection), table and key."""
-        fields = [self.source.name, self.source.table]
-        fields += [f"{attribute}={value}" for attribute, value in self.key]
-        return "\x1f".join(fields)
+        """Identifies this read: principal, source (its projection), table and key."""
+        key = self.key
+        base = self.source.cache_base
+        if len(key) == 1:
+            return base + key[0][0] + "=" + key[0][1]
+        return base + "\x1f".join(f"{attribute}={value}" for attribute, value in key)
 
 
 class QueryRead(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,10 +112,8 @@ class QueryRead(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def cache_key(self) -> str:
-        """Identifies this query: source, table, index, partition and prefix."""
-        source = self.source
-        fields = (source.name, source.table, source.index or "", self.partition, self.prefix or "")
-        return "q\x1f" + "\x1f".join(fields)
+        """Identifies this query: principal, source, table, index, partition and prefix."""
+        return self.source.cache_base + self.partition + "\x1f" + (self.prefix or "")
 
 
 class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,12 +130,21 @@ class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
     attributes
         The projection: what its rules (and related keys) read. The store adds the key
         attributes, so an item without any mapped attribute is told apart from no item.
+    cache_base
+        What every cache key of its reads starts with: the principal's prefix, the name and
+        the table (user and machine reads are projected differently: they never share one).
     """
 
     name: str
     table: str
     key: tuple[tuple[str, KeyTemplate], ...]
     attributes: tuple[str, ...]
+    cache_base: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cache_base:
+            base = f"{self.name}\x1f{self.table}\x1f"
+            msgspec.structs.force_setattr(self, "cache_base", base)
 
     def render(
         self,
@@ -145,6 +153,12 @@ class ItemSource(msgspec.Struct, frozen=True, kw_only=True):
         metadata: Mapping[str, str] | None = None,
     ) -> ItemRead | None:
         """The concrete read for `event`, or None when a key value is missing or too long."""
+        if len(self.key) == 1:  # the common case: a partition key alone
+            ((attribute, template),) = self.key
+            value = template.render(event, item, metadata)
+            if value is None or _too_long(value, _MAX_PARTITION_BYTES):
+                return None
+            return ItemRead(source=self, key=((attribute, value),))
         values: list[tuple[str, str]] = []
         for index, (attribute, template) in enumerate(self.key):
             value = template.render(event, item, metadata)
@@ -172,6 +186,9 @@ class QuerySource(msgspec.Struct, frozen=True, kw_only=True):
         Items read at most (DynamoDB's `Limit`), 1..100.
     attributes
         The projection: what its rules read.
+    cache_base
+        What every cache key of its reads starts with: the principal's prefix, `q`, the name,
+        the table and the index.
     """
 
     name: str
@@ -181,6 +198,12 @@ class QuerySource(msgspec.Struct, frozen=True, kw_only=True):
     sort_prefix: tuple[str, KeyTemplate] | None
     limit: int
     attributes: tuple[str, ...]
+    cache_base: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cache_base:
+            base = f"q\x1f{self.name}\x1f{self.table}\x1f{self.index or ''}\x1f"
+            msgspec.structs.force_setattr(self, "cache_base", base)
 
     def render(self, event: Event, metadata: Mapping[str, str] | None = None) -> QueryRead | None:
         """The concrete query for `event`, or None when a key value is missing or too long."""
@@ -220,29 +243,33 @@ class Lookup(msgspec.Struct, frozen=True, kw_only=True):
     cache_prefix: str = ""
 
 
-def _expression_bytes(count: int) -> int:
-    # What the store sends: one `#aN` placeholder per attribute, comma-separated.
-    return len(", ".join(f"#a{i}" for i in range(count)))
+def _projected(source: ItemSource) -> Projected:
+    return Projected(source.name, source.table, tuple(a for a, _ in source.key), source.attributes)
 
 
-_MOST_PROJECTED: Final = 601
-"""How many attributes (key attributes included) one ProjectionExpression can name: `#a0, ...,
-#a600` is 4095 bytes. A constant, not computed at import (that cost 25 ms of cold start); a test
-holds it to `_expression_bytes`."""
-
-
-def _projection_problem(
-    where: str, key: tuple[str, ...], attributes: tuple[str, ...]
-) -> str | None:
-    names = tuple(dict.fromkeys((*key, *attributes)))
-    if len(names) <= _MOST_PROJECTED:
-        return None
-    return (
-        f"{where}: reads {len(names)} attributes; their ProjectionExpression would be "
-        f"{_expression_bytes(len(names))} bytes, over DynamoDB's {MAX_PROJECTION_BYTES}-byte "
-        f"expression limit ({_MOST_PROJECTED} attributes fit, key attributes included): read "
-        "fewer attributes"
+def _problems(
+    where: str,
+    primary: ItemSource,
+    related: tuple[ItemSource, ...],
+    queries: tuple[QuerySource, ...],
+    *,
+    consistent: bool,
+) -> list[str]:
+    """Projections over DynamoDB's limit, and strongly consistent reads of an index."""
+    problems = projection_problems(
+        where,
+        _projected(primary),
+        [_projected(source) for source in related],
+        [Projected(q.name, q.table, (), q.attributes) for q in queries],
     )
+    for query in queries:
+        if consistent and query.index is not None:
+            problems.append(
+                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
+                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
+                "consistent only)"
+            )
+    return problems
 
 
 def build_lookup(
@@ -282,16 +309,13 @@ def build_lookup(
     item = spec.item
     table = item.table if item is not None and item.table else default_table
     primary, related, queries = _sources(
-        spec, reads, table=table, key=item.key if item is not None else default_key
+        spec,
+        reads,
+        table=table,
+        key=item.key if item is not None else default_key,
+        prefix=cache_prefix,
     )
-    problems = _projection_problems(where, primary, related, queries)
-    for query in queries:
-        if consistent and query.index is not None:
-            problems.append(
-                f"{where} query `{query.name}`: reads the index `{query.index}`, which "
-                "`CONSISTENT_READ=true` cannot read (global secondary indexes are eventually "
-                "consistent only)"
-            )
+    problems = _problems(where, primary, related, queries, consistent=consistent)
     if problems:
         raise ConfigError("; ".join(problems))
     return Lookup(
@@ -309,8 +333,10 @@ def _sources(
     *,
     table: str,
     key: tuple[tuple[str, KeyTemplate], ...],
+    prefix: str,
 ) -> tuple[ItemSource, tuple[ItemSource, ...], tuple[QuerySource, ...]]:
-    """The primary item, related items and queries, each with its projection."""
+    """The primary item, related items and queries, each with its projection and its cache
+    keys' base (`prefix` sets this principal's entries apart)."""
     related_attributes = tuple(
         dict.fromkeys(a for r in spec.related for _, t in r.key for a in t.item_attributes)
     )
@@ -319,9 +345,16 @@ def _sources(
         table=table,
         key=key,
         attributes=tuple(dict.fromkeys((*reads.get(PRIMARY, ()), *related_attributes))),
+        cache_base=f"{prefix}{PRIMARY}\x1f{table}\x1f",
     )
     related = tuple(
-        ItemSource(name=r.name, table=r.table or table, key=r.key, attributes=reads.get(r.name, ()))
+        ItemSource(
+            name=r.name,
+            table=r.table or table,
+            key=r.key,
+            attributes=reads.get(r.name, ()),
+            cache_base=f"{prefix}{r.name}\x1f{r.table or table}\x1f",
+        )
         for r in spec.related
     )
     queries = tuple(
@@ -333,38 +366,8 @@ def _sources(
             sort_prefix=q.sort_prefix,
             limit=q.limit,
             attributes=reads.get(q.name, ()),
+            cache_base=f"{prefix}q\x1f{q.name}\x1f{q.table or table}\x1f{q.index or ''}\x1f",
         )
         for q in spec.queries
     )
     return primary, related, queries
-
-
-def _projection_problems(
-    where: str,
-    primary: ItemSource,
-    related: tuple[ItemSource, ...],
-    queries: tuple[QuerySource, ...],
-) -> list[str]:
-    """Every projection over DynamoDB's expression limit, each source apart, then shared ones."""
-    problems = []
-    for source in (primary, *related):
-        problem = _projection_problem(
-            f"{where} `{source.name}`", tuple(a for a, _ in source.key), source.attributes
-        )
-        if problem:
-            problems.append(problem)
-    # Related items on one table share one BatchGetItem entry, so one projection: all of theirs.
-    by_table: dict[str, list[ItemSource]] = {}
-    for source in related:
-        by_table.setdefault(source.table, []).append(source)
-    for table, sources in by_table.items():
-        if len(sources) < 2:
-            continue
-        key_names = tuple(dict.fromkeys(a for s in sources for a, _ in s.key))
-        united = tuple(dict.fromkeys(a for s in sources for a in s.attributes))
-        if problem := _projection_problem(f"{where} related items on `{table}`", key_names, united):
-            problems.append(problem)
-    for query in queries:
-        if problem := _projection_problem(f"{where} query `{query.name}`", (), query.attributes):
-            problems.append(problem)
-    return problems

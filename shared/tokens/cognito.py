@@ -169,8 +169,7 @@ def device_key(region: str) -> str:
 
 def user_sub(event: Event) -> str:
     """The user's `sub`: the event's, or a UUID standing in for a missing one."""
-    attributes = event.request.user_attributes if event.request else None
-    return (attributes.sub if attributes else None) or _UUID
+    return event.sub or _UUID
 
 
 def _attribute_claims(attributes: Mapping[str, JSONValue]) -> dict[str, JSONValue]:

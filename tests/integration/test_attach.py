@@ -19,16 +19,12 @@ update reports exactly that against moto).
 """
 
 import copy
-import os
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.make import run_make
 from tools.attach import (
     READ_ONLY,
     RENAMED,
@@ -170,31 +166,6 @@ def _describe(cognito: Any, pool_id: str) -> dict[str, Any]:
     return pool
 
 
-def _make(
-    endpoint: str, target: str, *, variable: str = "AWS_ENDPOINT_URL_COGNITO_IDP", **values: str
-) -> subprocess.CompletedProcess[str]:
-    """Run `make <target> NAME=value...` as an operator would, against the moto server."""
-    make = shutil.which("make")
-    if make is None:
-        pytest.skip("make is not installed (.ci/run installs it)")
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE"))
-    }
-    environment |= {
-        variable: endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    # STAMP= and PY= run the target with this interpreter, without the install step.
-    command = [make, "-s", "--no-print-directory", target, "STAMP=", f"PY={sys.executable}"]
-    command += [f"{name}={value}" for name, value in values.items()]
-    return subprocess.run(
-        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def _trigger_free(pool: dict[str, Any]) -> dict[str, Any]:
     """The pool without the fields attach/detach may change (and Cognito's timestamps)."""
     view = copy.deepcopy(pool)
@@ -245,7 +216,7 @@ def test_attach_then_detach_keep_every_other_setting(
 ) -> None:
     before = _describe(cognito, pool_id)
 
-    attached = _make(
+    attached = run_make(
         endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION, LAMBDA_VERSION="V3_0", APPLY="1"
     )
     assert attached.returncode == 0, attached.stderr + attached.stdout
@@ -258,14 +229,14 @@ def test_attach_then_detach_keep_every_other_setting(
     }
     _assert_same_fields(before, after_attach)
 
-    detached = _make(endpoint, "detach", POOL_ID=pool_id, APPLY="1")
+    detached = run_make(endpoint, "detach", POOL_ID=pool_id, APPLY="1")
     assert detached.returncode == 0, detached.stderr + detached.stdout
     after_detach = _describe(cognito, pool_id)
 
     assert after_detach["LambdaConfig"] == OTHER_TRIGGERS
     _assert_same_fields(before, after_detach)
     # Once more: nothing left to remove, so no update is sent.
-    again = _make(endpoint, "detach", POOL_ID=pool_id, APPLY="1")
+    again = run_make(endpoint, "detach", POOL_ID=pool_id, APPLY="1")
     assert again.returncode == 0
     assert "nothing to change" in again.stdout
 
@@ -275,7 +246,7 @@ def test_attach_dry_run_shows_the_diff_and_changes_nothing(
 ) -> None:
     before = _describe(cognito, pool_id)
 
-    shown = _make(endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION)
+    shown = run_make(endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION)
 
     assert shown.returncode == 0, shown.stderr
     assert _describe(cognito, pool_id) == before
@@ -294,7 +265,7 @@ def test_attach_dry_run_shows_the_diff_and_changes_nothing(
 def test_detach_dry_run_changes_nothing(endpoint: str, cognito: Any, pool_id: str) -> None:
     before = _describe(cognito, pool_id)
 
-    shown = _make(endpoint, "detach", POOL_ID=pool_id, APPLY="0")
+    shown = run_make(endpoint, "detach", POOL_ID=pool_id, APPLY="0")
 
     assert shown.returncode == 0, shown.stderr
     assert f'-   "{OLD_FUNCTION}"' in shown.stdout
@@ -312,7 +283,7 @@ def test_detach_dry_run_changes_nothing(endpoint: str, cognito: Any, pool_id: st
 def test_attach_honours_each_endpoint_variable(
     endpoint: str, cognito: Any, pool_id: str, variable: str
 ) -> None:
-    shown = _make(endpoint, "attach", variable=variable, POOL_ID=pool_id, FUNCTION_ARN=FUNCTION)
+    shown = run_make(endpoint, "attach", variable=variable, POOL_ID=pool_id, FUNCTION_ARN=FUNCTION)
 
     assert shown.returncode == 0, shown.stderr
     assert "LambdaConfig.PreTokenGenerationConfig" in shown.stdout
@@ -329,8 +300,8 @@ def test_attach_again_on_a_pool_reporting_the_legacy_mirror_changes_nothing(
     }
     pool_id = cognito.create_user_pool(PoolName="attached", LambdaConfig=mirrored)["UserPool"]["Id"]
 
-    again = _make(endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION, APPLY="1")
-    removed = _make(endpoint, "detach", POOL_ID=pool_id)
+    again = run_make(endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION, APPLY="1")
+    removed = run_make(endpoint, "detach", POOL_ID=pool_id)
 
     assert again.returncode == 0, again.stderr
     assert "nothing to change" in again.stdout
@@ -370,7 +341,7 @@ def test_attach_refuses_access_token_versions_on_a_lite_pool(
     pool_id = cognito.create_user_pool(PoolName="lite", UserPoolTier="LITE")["UserPool"]["Id"]
     before = _describe(cognito, pool_id)
 
-    refused = _make(
+    refused = run_make(
         endpoint,
         "attach",
         POOL_ID=pool_id,
@@ -389,7 +360,7 @@ def test_attach_refuses_access_token_versions_on_a_lite_pool(
 def test_attach_v1_on_a_lite_pool_is_allowed(endpoint: str, cognito: Any) -> None:
     pool_id = cognito.create_user_pool(PoolName="lite", UserPoolTier="LITE")["UserPool"]["Id"]
 
-    applied = _make(
+    applied = run_make(
         endpoint, "attach", POOL_ID=pool_id, FUNCTION_ARN=FUNCTION, LAMBDA_VERSION="V1_0", APPLY="1"
     )
 
@@ -411,14 +382,14 @@ def test_attach_v1_on_a_lite_pool_is_allowed(endpoint: str, cognito: Any) -> Non
     ],
 )
 def test_attach_refuses_bad_arguments(endpoint: str, values: dict[str, str], message: str) -> None:
-    refused = _make(endpoint, "attach", **values)
+    refused = run_make(endpoint, "attach", **values)
 
     assert refused.returncode != 0
     assert message in refused.stderr + refused.stdout
 
 
 def test_attach_names_a_missing_pool(endpoint: str) -> None:
-    refused = _make(endpoint, "attach", POOL_ID="us-east-1_missing", FUNCTION_ARN=FUNCTION)
+    refused = run_make(endpoint, "attach", POOL_ID="us-east-1_missing", FUNCTION_ARN=FUNCTION)
 
     assert refused.returncode != 0
     assert "DescribeUserPool on `us-east-1_missing` failed" in refused.stderr

@@ -6,7 +6,9 @@ and a query on the `byUser` index) against the stub serving `events/single-table
 then the wire operations the store sends, answered by `Stub.handle` directly.
 """
 
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from tests.conftest import EVENTS, load_event, make_settings
 from tools.container import Container
 from tools.ddb_stub import Stub, Table, stats, stub_process
+from tools.tls_certs import throwaway_ca
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +173,26 @@ def test_one_key_table_answers_any_table_name_as_before() -> None:
         200,
         {"Item": {"id": {"S": "USER#b"}}},
     )
+
+
+def test_stub_behind_tls_serves_a_client_trusting_its_authority(tmp_path: Path) -> None:
+    # The bench's TLS mode: the stub on HTTPS with a throwaway CA's certificate; ours trusts it
+    # through AWS_CA_BUNDLE, keeps the connection alive, and the stats come over TLS too.
+    authority = throwaway_ca(tmp_path / "ca")
+    with stub_process(tables=SEED, tls=(authority.chain, authority.key)) as url:
+        assert url.startswith("https://127.0.0.1:")
+        settings = make_settings(
+            AWS_ENDPOINT_URL_DYNAMODB=url,
+            AWS_CA_BUNDLE=str(authority.ca),
+            TABLE_NAME="profiles",
+            CLAIMS_CONFIG=str(EVENTS / "single-table.toml"),
+        )
+        with Container(settings) as container:
+            transport = container.deps.store.sender.http  # type: ignore[attr-defined]
+            response = container.invoke(load_event("v2-authentication.json"))
+            opened = transport.connections  # the reads side by side: one connection each
+            assert container.invoke(load_event("v2-authentication.json")) == response
+            assert transport.connections == opened  # the second sign-in reused them
+        counts = stats(url, ssl.create_default_context(cafile=authority.ca))
+    assert _claims(response, "idToken") == {"name": "Jane Doe", "plan": "enterprise"}
+    assert counts.get("Query") == 4

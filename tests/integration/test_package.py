@@ -108,10 +108,12 @@ def test_package_runs_alone_against_moto(package: Path, endpoint: str, tmp_path:
         names = archive.namelist()
         archive.extractall(tmp_path / "task")
     task = tmp_path / "task"
-    # The store runs on aiodynamo and aiohttp: no AWS SDK ships.
+    # The store runs on aiodynamo's signer and its own transport: no AWS SDK, no aiohttp ships.
     assert not (task / "botocore").exists()
+    assert not (task / "aiohttp").exists()
     assert (task / "aiodynamo").is_dir()
-    # The CA bundle `template.yaml` points SSL_CERT_FILE at ships with the code.
+    assert (task / "httptools").is_dir()
+    # The CA bundle the store verifies TLS against ships with the code.
     assert "shared/certs/amazon-trust.pem" in names
     assert not any("/tests/" in n or n.startswith("tests/") for n in names)
     tag = f"cpython-{sys.version_info[0]}{sys.version_info[1]}"

@@ -33,7 +33,7 @@ print(json.dumps({
     "renewed": app.DEPS is not old,
     "cache_after_restore": len(app.DEPS.cache) if app.DEPS.cache is not None else None,
     "same_answer": before == after,
-    "old_session_closed": old.store.sender.session.closed,
+    "old_transport_closed": old.store.sender.http.closed,
 }))
 """
 
@@ -61,5 +61,5 @@ def test_snapstart_hooks_prime_renew_and_invoke_again(endpoint: str) -> None:
         "renewed": True,
         "cache_after_restore": 1,
         "same_answer": True,
-        "old_session_closed": True,
+        "old_transport_closed": True,
     }

@@ -21,6 +21,7 @@ from shared.errors import (
     StoreUnavailable,
 )
 from shared.lookup import Store
+from shared.lookup.codec import MalformedResponse, ProtocolError, ResponseTruncated
 from shared.lookup.keys import KeyTemplate
 from shared.lookup.sources import ItemRead, ItemSource, QueryRead, QuerySource
 from tests.conftest import EVENTS, load_event
@@ -44,6 +45,9 @@ MALFORMED = http_response(200, b'{"Item": {"first_name": ', "OK")
 WRONG_TYPES = http_response(
     200, b'{"Item": {"id": {"S": "USER#x"}, "first_name": {"S": 12}}}', "OK"
 )
+# Answers the transport's codec refuses: cut short (the proxy closes after them), not HTTP.
+TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n" + b'{"Item": {'
+NOT_HTTP = b"SSH-2.0-OpenSSH_9.6\r\n\r\n"
 
 
 def _get(h: Harness, key: str, machine: bool = False, timeout: float = 1.5) -> Any:
@@ -145,6 +149,24 @@ def test_store_translates_faults(
     proxy.set_mode("respond", canned)
     with pytest.raises(error):
         _get(h, "USER#jane.doe")
+
+
+@pytest.mark.parametrize(
+    ("canned", "cause"),
+    [(TRUNCATED, ResponseTruncated), (NOT_HTTP, MalformedResponse)],
+    ids=["truncated", "not_http"],
+)
+def test_store_unusable_http_answer_is_unavailable_naming_why(
+    proxy: FaultProxy, harness: Build, canned: bytes, cause: type[ProtocolError]
+) -> None:
+    # The transport raises RequestFailed(ProtocolError); the connection's one table makes it
+    # StoreUnavailable (never a missing profile), raised from the codec's error.
+    h = harness(url=proxy.endpoint, STORE_MAX_ATTEMPTS="1")
+    proxy.set_mode("respond", canned)
+    with pytest.raises(StoreUnavailable, match="not a usable HTTP answer") as caught:
+        _get(h, "USER#jane.doe")
+    assert isinstance(caught.value.__cause__, cause)
+    assert cause.__name__ in str(caught.value)
 
 
 def test_store_retries_within_attempt_budget(proxy: FaultProxy, harness: Build) -> None:

@@ -1,17 +1,17 @@
-"""The shipped CA bundle: pointed to by `SSL_CERT_FILE`/`SSL_CERT_DIR` (as `template.yaml` does),
-the store trusts the Amazon Trust Services roots and nothing else, and verification stays on.
+"""Trust roots owned by the package: the store verifies TLS against the Amazon Trust Services roots
+it ships (`shared/certs/amazon-trust.pem`) by itself, with no `SSL_*` variable anywhere; another
+CA file only by `AWS_CA_BUNDLE`; verification always on.
 
-Each check runs in a fresh interpreter, since aiohttp builds its SSL contexts at import. A TLS
-server on 127.0.0.1 (free port) presents a self-signed certificate made here: refused under the
-bundle, accepted when that certificate itself is the trusted file (so the refusal is the trust
+Each check runs the store in a fresh interpreter whose environment is given whole (none of this
+machine's `SSL_*` variables leak in). A TLS server on 127.0.0.1 (free port) presents a
+certificate from a throwaway CA made here: refused under the bundle (and no request reaches it),
+refused too when OpenSSL's own variables name that CA (the package's roots decide, not
+OpenSSL's defaults), accepted when `AWS_CA_BUNDLE` names it (so the refusals are the trust
 decision, not a broken server).
 """
 
-import datetime
-import ipaddress
 import json
 import os
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,17 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.conftest import ROOT
 from tests.support.scripted_http import ScriptedServer
+from tools.tls_certs import Authority, server_context, throwaway_ca
 
 pytestmark = pytest.mark.integration
 
-BUNDLE = ROOT / "shared" / "certs" / "amazon-trust.pem"
 ATS_ROOTS = {
     "Amazon Root CA 1",
     "Amazon Root CA 2",
@@ -40,15 +36,14 @@ ATS_ROOTS = {
 ITEM = b'{"Item": {"id": {"S": "USER#jane.doe"}, "first_name": {"S": "Jane"}}}'
 
 _GET = """
-import asyncio, json, ssl
+import asyncio, json, os, ssl, sys
 from contextlib import AsyncExitStack
 from shared.config import load_settings
 from shared.errors import StoreError
-from shared.lookup.keys import KeyTemplate
-from shared.lookup.sources import ItemRead, ItemSource
 from shared.lookup import Store
 from shared.lookup.dynamodb import open_connection
-import os
+from shared.lookup.keys import KeyTemplate
+from shared.lookup.sources import ItemRead, ItemSource
 
 SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", "x")),),
                     attributes=("first_name",))
@@ -56,62 +51,36 @@ SOURCE = ItemSource(name="item", table="profiles", key=(("id", KeyTemplate("t", 
 async def main():
     settings = load_settings(os.environ)
     async with AsyncExitStack() as stack:
-        store = Store(await open_connection(settings, stack))
+        connection = await open_connection(settings, stack)
+        roots = sorted(dict(n[0] for n in c["subject"]).get("commonName", "?")
+                       for c in connection.tls.get_ca_certs())
+        verifying = [connection.tls.verify_mode == ssl.CERT_REQUIRED, connection.tls.check_hostname]
         read = ItemRead(source=SOURCE, key=(("id", "USER#jane.doe"),))
         try:
-            item = await store.get_item(read, consistent=False, timeout=3)
+            item = await Store(connection).get_item(read, consistent=False, timeout=3)
         except StoreError as exc:
-            return {"error": type(exc).__name__, "detail": str(exc)}
-        return {"item": item}
+            return {"roots": roots, "verifying": verifying, "error": type(exc).__name__,
+                    "detail": str(exc)}
+        return {"roots": roots, "verifying": verifying, "item": item}
 
-roots = sorted(dict(n[0] for n in c["subject"]).get("commonName", "?")
-               for c in ssl.create_default_context().get_ca_certs())
-print(json.dumps({"roots": roots, **asyncio.run(main())}))
+print(json.dumps({"aiohttp": "aiohttp" in sys.modules, **asyncio.run(main())}))
 """
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-an-aws-endpoint")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.pem", folder / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+@pytest.fixture
+def authority(tmp_path: Path) -> Authority:
+    return throwaway_ca(tmp_path / "ca")
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[ScriptedServer, Path]]:
-    cert, key = _self_signed(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = ScriptedServer([(200, ITEM)], tls=context)
-    yield server, cert
+def tls_server(authority: Authority) -> Iterator[ScriptedServer]:
+    server = ScriptedServer([(200, ITEM)], tls=server_context(authority))
+    yield server
     server.close()
 
 
-def _get(endpoint: str, cert_file: Path, cert_dir: Path) -> dict[str, Any]:
+def _get(endpoint: str, **extra: str) -> dict[str, Any]:
+    """The store's GetItem in a fresh interpreter, with exactly these variables."""
     result = subprocess.run(
         [sys.executable, "-c", _GET],
         cwd=ROOT,
@@ -123,8 +92,7 @@ def _get(endpoint: str, cert_file: Path, cert_dir: Path) -> dict[str, Any]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "STORE_MAX_ATTEMPTS": "1",
-            "SSL_CERT_FILE": str(cert_file),
-            "SSL_CERT_DIR": str(cert_dir),
+            **extra,
         },
         capture_output=True,
         text=True,
@@ -135,28 +103,55 @@ def _get(endpoint: str, cert_file: Path, cert_dir: Path) -> dict[str, Any]:
     return report
 
 
-def test_tls_bundle_holds_the_amazon_trust_roots_only(
-    tls_server: tuple[ScriptedServer, Path],
+def test_tls_without_any_ssl_variable_the_store_trusts_the_bundle_only(
+    tls_server: ScriptedServer,
 ) -> None:
-    server, _ = tls_server
-    report = _get(server.endpoint, BUNDLE, BUNDLE.parent)
+    report = _get(tls_server.endpoint)
     assert set(report["roots"]) == ATS_ROOTS
+    assert report["verifying"] == [True, True]
+    assert report["aiohttp"] is False  # production imports no aiohttp
 
 
-def test_tls_server_outside_the_bundle_is_refused(tls_server: tuple[ScriptedServer, Path]) -> None:
-    server, _ = tls_server
-    report = _get(server.endpoint, BUNDLE, BUNDLE.parent)
+def test_tls_server_outside_the_bundle_is_refused(tls_server: ScriptedServer) -> None:
+    report = _get(tls_server.endpoint)
     assert report["error"] == "StoreUnavailable"
     assert "certificate" in str(report["detail"]).lower()
-    assert server.requests == []  # no request was sent over the untrusted connection
+    assert tls_server.requests == []  # no request was sent over the untrusted connection
 
 
-def test_tls_server_trusted_by_configuration_is_accepted(
-    tls_server: tuple[ScriptedServer, Path], tmp_path: Path
+def test_tls_openssl_variables_do_not_change_the_roots(
+    tls_server: ScriptedServer, authority: Authority
 ) -> None:
-    # The control: the same server, its certificate the trusted file, answers.
-    server, cert = tls_server
-    empty = tmp_path / "no-hashed-certs"
-    empty.mkdir()
-    report = _get(server.endpoint, cert, empty)
+    # OpenSSL's defaults naming the throwaway CA change nothing: the roots are the package's.
+    report = _get(
+        tls_server.endpoint,
+        SSL_CERT_FILE=str(authority.ca),
+        SSL_CERT_DIR=str(authority.ca.parent),
+    )
+    assert set(report["roots"]) == ATS_ROOTS
+    assert report["error"] == "StoreUnavailable"
+    assert tls_server.requests == []
+
+
+def test_tls_aws_ca_bundle_trusts_its_authority(
+    tls_server: ScriptedServer, authority: Authority
+) -> None:
+    # The control: the same server, its authority named by AWS_CA_BUNDLE, answers.
+    report = _get(tls_server.endpoint, AWS_CA_BUNDLE=str(authority.ca))
+    assert report["roots"] == ["cognito-pretoken throwaway CA"]
+    assert report["verifying"] == [True, True]
     assert report.get("item") == {"id": "USER#jane.doe", "first_name": "Jane"}
+    assert len(tls_server.requests) == 1
+
+
+def test_tls_aws_ca_bundle_still_checks_the_host_name(tmp_path: Path) -> None:
+    # A trusted authority, but a certificate for another name than the one connected to.
+    other = throwaway_ca(tmp_path / "other", hosts=("localhost",))
+    server = ScriptedServer([(200, ITEM)], tls=server_context(other))
+    try:
+        report = _get(server.endpoint, AWS_CA_BUNDLE=str(other.ca))
+    finally:
+        server.close()
+    assert report["error"] == "StoreUnavailable"
+    assert "mismatch" in report["detail"]  # OpenSSL: IP address mismatch, not valid for 127.0.0.1
+    assert server.requests == []

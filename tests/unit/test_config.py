@@ -1,5 +1,8 @@
 """Settings parsing: defaults, accepted values, and one error naming every bad variable."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from shared.config import Settings, load_settings
@@ -108,7 +111,7 @@ def test_config_collects_every_problem_in_one_error() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"LOOKUP_TIMEOUT_MS": "x", "ON_ERROR": "maybe"})
     message = str(caught.value)
-    for name in ("TABLE_NAME", "AWS_REGION", "LOOKUP_TIMEOUT_MS", "ON_ERROR"):
+    for name in ("AWS_REGION", "LOOKUP_TIMEOUT_MS", "ON_ERROR"):
         assert f"`{name}`" in message
 
 
@@ -185,8 +188,9 @@ def test_config_reads_only_the_mapping_given() -> None:
     # GIVEN a mapping with no TABLE_NAME, whatever the process environment holds
     env = dict(BASE_ENV)
     del env["TABLE_NAME"]
-    with pytest.raises(ConfigError, match="`TABLE_NAME` is required"):
-        load_settings(env)
+    # THEN it stays unset: whether a table is needed is decided with the claim mapping, at init
+    # (`shared.deps`; tests/unit/test_event_claims.py), since a mapping may read no item at all
+    assert load_settings(env).table_name is None
 
 
 def test_config_unset_variables_take_the_settings_defaults() -> None:
@@ -199,3 +203,40 @@ def test_config_endpoint_problem_names_the_variable_that_holds_it() -> None:
         make_settings(AWS_ENDPOINT_URL="localhost:8000")
     assert "`AWS_ENDPOINT_URL`" in str(caught.value)
     assert "AWS_ENDPOINT_URL_DYNAMODB" not in str(caught.value)
+
+
+def test_config_ca_bundle_unset_is_none() -> None:
+    assert make_settings().ca_bundle is None
+
+
+def test_config_ca_bundle_names_a_pem_file(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert make_settings(AWS_CA_BUNDLE=str(bundle)).ca_bundle == str(bundle)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda folder: folder / "missing.pem", "must name an existing file"),
+        (lambda folder: folder, "must name a readable file"),
+        (lambda folder: _write(folder / "key.pem", "-----BEGIN PRIVATE KEY-----\n"), "PEM file"),
+        (lambda folder: _write(folder / "empty.pem", ""), "PEM file"),
+    ],
+    ids=["missing", "directory", "not_a_certificate", "empty"],
+)
+def test_config_ca_bundle_refused_at_init_naming_the_variable(
+    tmp_path: Path, make: Callable[[Path], Path], expected: str
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        make_settings(AWS_CA_BUNDLE=str(path))
+    message = str(caught.value)
+    assert "`AWS_CA_BUNDLE`" in message
+    assert expected in message
+    assert repr(str(path)) in message
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

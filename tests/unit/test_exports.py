@@ -15,12 +15,24 @@ from tests.conftest import ROOT
 INTENDED: dict[str, set[str]] = {
     "claims": {
         "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "GroupOverride", "NO_METADATA",
-        "RESERVED_CLAIMS", "Rules", "Section", "Token", "apply", "denial", "load_rules",
+        "RESERVED_CLAIMS", "Rules", "Section", "Token", "Trace", "apply", "denial", "explain_apply",
+        "explain_denial", "load_rules",
         "parse_rules",
     },
     "claims.engine": {"NO_METADATA", "apply", "apply_grants", "denial"},
+    "claims.event_checks": {"compile_attribute_groups", "compile_event_read", "settle_reads"},
+    "claims.from_event": {
+        "AttributeGroups", "EVENT", "EVENT_SOURCES", "EventRead", "IDENTITIES", "IDENTITY",
+        "IDENTITY_ATTRIBUTES", "Identity", "MAX_NUMBER_DIGITS", "UserCondition", "UserFacts",
+        "parse_boolean",
+        "parse_identity", "parse_list", "parse_number",
+    },
+    "claims.groups": {"edited_groups", "group_override", "section_groups"},
     "claims.budget": {"fit_budget", "size_bound"},
-    "claims.check": {"Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed"},
+    "claims.explain": {"explain_apply", "explain_denial", "first_failing"},
+    "claims.check": {
+        "Checker", "STATIC_CLAIMS_MAX_BYTES", "SectionName", "listed", "metadata_alone",
+    },
     "claims.compile": {"DEFAULT_TABLE_KEYS", "load_rules", "parse_rules"},
     "claims.conditions": {
         "CONTEXT_PARTS", "Condition", "Context", "EMPTY_CONTEXT", "build_context",
@@ -29,24 +41,23 @@ INTENDED: dict[str, set[str]] = {
     "claims.file": {
         "GrantFile", "Groups", "ItemFile", "MAX_FILE_BYTES", "MappingFile", "QueryFile",
         "RelatedFile", "RequestFile", "RuleFile", "Scopes", "SectionFile", "StaticFile", "Suppress",
-        "TableFile", "WhenFile", "decode_file", "read_file",
+        "TableFile", "WhenFile", "decode_file", "read_file", "unknown_field_hint",
     },
-    "claims.groups": {"group_override"},
     "claims.guard": {
-        "ClaimType", "GUARDED_CLAIMS", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS", "TRIGGER_SOURCES",
-        "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason", "scope_reason",
-        "suppress_reason",
+        "ClaimType", "GUARDED_CLAIMS", "ListParse", "NO_OBJECT_ID_CLAIMS", "RESERVED_CLAIMS",
+        "TRIGGER_SOURCES", "Token", "fits_type", "place_claim", "plain_problem", "reserved_reason",
+        "scope_reason", "suppress_reason",
     },
     "claims.model": {
         "ClaimRule", "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "Grant",
-        "GroupOverride", "Rules", "Section",
+        "GroupOverride", "Rules", "Section", "Trace",
     },
-    "claims.reads": {"TableKeys", "compile_reads"},
+    "claims.reads": {"TableKeys", "check_sources", "compile_reads", "keyed_by_principal"},
     "config": {
         "COGNITO_BUDGET_MS", "DEFAULT_CLAIMS_BUDGET_BYTES", "LogLevel", "Settings", "VARIABLES",
         "load_settings",
     },
-    "deps": {"Deps", "Principal", "PrincipalKind", "build_deps", "open_deps"},
+    "deps": {"Deps", "NO_STORE", "Principal", "PrincipalKind", "build_deps", "open_deps"},
     "errors": {
         "ConfigError", "DENIED_NO_PROFILE", "DENIED_UNAVAILABLE", "EventError", "ItemError",
         "PretokenError", "SignInDenied", "StoreError", "StoreThrottled", "StoreTimeout",
@@ -56,7 +67,10 @@ INTENDED: dict[str, set[str]] = {
         "CLIENT_CREDENTIALS", "CallerContext", "Event", "GroupConfiguration", "Request",
         "UserAttributes", "decode_event", "version_number",
     },
-    "invocation": {"Invocation", "Outcome", "Reason", "log_invocation"},
+    "invocation": {
+        "Invocation", "MAX_EXPLAIN_CHARS", "MAX_EXPLAIN_ENTRIES", "Outcome", "Reason",
+        "log_invocation",
+    },
     "lifecycle": {"PRIME_KEY", "prime", "renew"},
     "lookup": {
         "CacheResult", "Cached", "Clock", "ItemRead", "ItemSpec", "KeyTemplate", "KeyUse", "Lookup",
@@ -67,8 +81,14 @@ INTENDED: dict[str, set[str]] = {
     },
     "lookup.cache": {"CacheOutcome", "Clock", "Result", "TTLCache"},
     "lookup.credentials": {"ContainerCredentials", "REFRESH_BEFORE_SECONDS", "credentials_from"},
-    "lookup.dynamodb": {"Connection", "open_connection"},
+    "lookup.codec": {
+        "Codec", "LlhttpCodec", "MAX_BODY_BYTES", "MalformedResponse", "ProtocolError",
+        "ResponseTooLarge", "ResponseTruncated",
+    },
+    "lookup.dynamodb": {"Connection", "open_connection", "tls_context"},
     "lookup.store": {"Sender", "Store", "backoff", "projection"},
+    "lookup.transport": {"Http", "IDLE_SECONDS", "MAX_IDLE_PER_ORIGIN", "Transport"},
+    "lookup.limits": {"MAX_PROJECTION_BYTES", "Projected", "projection_problems"},
     "lookup.keys": {"KeyTemplate", "KeyUse", "MAX_METADATA_CHARS", "PLACEHOLDERS", "read_metadata"},
     "lookup.profile": {
         "CacheResult", "Cached", "Profile", "ProfileSource", "Reads", "peek", "read", "render",

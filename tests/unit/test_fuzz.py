@@ -5,7 +5,8 @@ values of any JSON type, deleted or nulled, huge strings, unicode. Items are ran
 maps, some malformed. Whatever comes in, the trigger either answers with a response of the
 event's shape that the Lambda runtime can marshal (`awslambdaric`'s own marshaller), or raises
 `SignInDenied` with one of the fixed messages; it never emits a reserved claim and never loses
-the user's groups unless the mapping overrides them.
+the user's groups unless the mapping overrides them (the event-only mapping adds only the groups
+its allowlist admits, and its grant removes only `admins`).
 
 `make test` runs FUZZ_EXAMPLES (default 300) per test; `make fuzz` runs 10,000.
 """
@@ -38,7 +39,13 @@ SAMPLES = [
     for p in [*sorted(EVENTS.glob("*.json")), *sorted(PUBLISHED.glob("*.json"))]
     if p.name != "profiles.json" and not p.name.endswith(("-response.json", "-syntax.json"))
 ]
-MAPPINGS = [None, load_rules(str(EVENTS / "claims.example.toml"))]
+MAPPINGS = [
+    None,
+    load_rules(str(EVENTS / "claims.example.toml")),
+    load_rules(str(EVENTS / "federated.toml")),  # the event alone: attributes, identities
+]
+FEDERATED_MAPPING = 2
+FEDERATED_GROUPS = {"admins", "developers"}  # what its group rule admits (renamed)
 MARSHALLER = LambdaMarshaller()
 
 _text = st.one_of(
@@ -197,6 +204,12 @@ def test_fuzz_trigger_answers_safely_whatever_comes_in(
     configuration = decoded.request.group_configuration if decoded.request else None
     if configuration is None or decoded.is_machine_client:
         assert "groupOverrideDetails" not in details
+        return
+    if mapping_index == FEDERATED_MAPPING:
+        request = list(configuration.groups_to_override or [])
+        groups = details["groupOverrideDetails"]["groupsToOverride"]
+        assert set(request) - {"admins"} <= set(groups)
+        assert set(groups) <= set(request) | FEDERATED_GROUPS
         return
     overridden = (
         MAPPINGS[mapping_index] is not None

@@ -482,3 +482,20 @@ def test_a_sort_key_without_client_sort_key_leaves_machine_clients_without_a_key
     assert call.log["reason"] == "no_key"
     assert (call.denied is None) == (on_missing == "allow")
     assert store.calls == []
+
+
+@pytest.mark.parametrize(("trusted", "refused"), [(True, False), (False, True)])
+def test_a_trusted_user_attribute_is_a_fact_beside_client_metadata(
+    made: list[Container], tmp_path: Path, trusted: bool, refused: bool
+) -> None:
+    when: dict[str, Any] = {**_META}
+    if trusted:
+        when["user_attribute_equals"] = {"custom:tenant": "x"}
+    document = {
+        "request": {"client_metadata": ["tenant"], "user_attributes": ["custom:tenant"]},
+        "user": {"grants": [{"when": when, "scopes_add": ["admin/all"]}]},
+    }
+    if refused:
+        assert "`clientMetadata` alone may not grant" in _refusal(tmp_path, document)
+    else:
+        _loads(made, tmp_path, document)

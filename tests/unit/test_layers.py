@@ -7,7 +7,8 @@ Rules (the README's Architecture section draws them):
    `shared.deps`, which opens the DynamoDB connection (`shared.lookup.dynamodb`).
 3. `shared.lookup` never imports `shared.claims`, `shared.trigger`, `shared.invocation` or
    `shared.deps`.
-4. Only the connection and credentials modules import aiohttp or aiodynamo (or yarl).
+4. Only the connection side (the connection, credentials, transport and codec modules) imports
+   aiodynamo, yarl or an HTTP library (httptools, h11, aiohttp).
 5. `tools/`, `bench/` and `tests/` use public names only: no `_private` name imported from
    another module, except by the tests of that very module.
 """
@@ -25,8 +26,15 @@ SHARED: Final = ROOT / "shared"
 SUB_PACKAGES: Final = ("shared.claims", "shared.lookup", "shared.tokens")
 CONNECTION_OPENER: Final = ("shared.deps", "shared.lookup.dynamodb")
 LOOKUP_NEVER: Final = ("shared.claims", "shared.trigger", "shared.invocation", "shared.deps")
-HTTP_LIBRARIES: Final = ("aiohttp", "aiodynamo", "yarl")
-HTTP_MODULES: Final = frozenset({"shared.lookup.dynamodb", "shared.lookup.credentials"})
+HTTP_LIBRARIES: Final = ("aiohttp", "aiodynamo", "yarl", "httptools", "h11")
+HTTP_MODULES: Final = frozenset(
+    {
+        "shared.lookup.dynamodb",
+        "shared.lookup.credentials",
+        "shared.lookup.transport",
+        "shared.lookup.codec",
+    }
+)
 
 
 def module_name(path: Path) -> str:
@@ -167,6 +175,8 @@ def _copy_shared(tmp_path: Path) -> Path:
         ("trigger.py", "from shared.lookup.dynamodb import Connection", "go through shared.lookup"),
         ("claims/engine.py", "import aiohttp", "only the connection does"),
         ("lookup/profile.py", "from yarl import URL", "only the connection does"),
+        ("lookup/store.py", "from httptools import HttpResponseParser", "only the connection does"),
+        ("lookup/wire.py", "import h11", "only the connection does"),
     ],
 )
 def test_layers_refuse_a_planted_violation(

@@ -77,7 +77,7 @@ def test_json_mapping_equals_toml_mapping(tmp_path: Path) -> None:
     js.write_text(json.dumps(document))
     assert load_rules(str(toml)) == load_rules(str(js))
     assert load_rules(str(toml)).user.rules == (
-        ClaimRule(path=("a", "b"), claim="c", tokens=("access",)),
+        ClaimRule(path=("a", "b"), claim="c", tokens=("access",), where="user.claims[0]"),
     )
 
 

@@ -32,7 +32,7 @@ def test_decode_event_reads_the_fields_used() -> None:
     assert not event.is_machine_client
     assert event.request is not None
     assert event.request.user_attributes is not None
-    assert event.request.user_attributes.sub == "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+    assert event.sub == "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
     groups = event.request.group_configuration
     assert groups is not None
     assert groups.groups_to_override == ["group-1", "group-2", "group-3"]

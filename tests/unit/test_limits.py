@@ -1,6 +1,6 @@
-"""`shared.lookup.sources`: the constants DynamoDB's limits fix, held to what they stand for."""
+"""`shared.lookup.limits`: the constants DynamoDB's limits fix, held to what they stand for."""
 
-from shared.lookup.sources import _MOST_PROJECTED, MAX_PROJECTION_BYTES, _expression_bytes
+from shared.lookup.limits import _MOST_PROJECTED, MAX_PROJECTION_BYTES, _expression_bytes
 
 
 def test_lookup_most_projected_attributes_fill_the_expression_limit() -> None:
