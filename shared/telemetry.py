@@ -29,7 +29,7 @@ _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
 _BYTES_METRICS: Final = frozenset({"TokenBytes"})
 """Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
-_NO_LINES: Final[dict[str, str]] = {}
+_NO_LINES: Final[dict[str, tuple[str, str]]] = {}
 _MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
 """A timestamp's tail for each millisecond: one lookup instead of a format per line."""
 
@@ -69,7 +69,7 @@ class Logger:
         self._second = -1
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
-        self._dimensioned: dict[tuple[str, str], dict[str, str]] = {}
+        self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -110,9 +110,9 @@ class Logger:
             self._directives[names] = directive
         return directive
 
-    def _line(self, metric: str, dimension: str, value: str) -> str:
-        """The `log_dimensioned` line for `dimension` = `value`: a template of the timestamp
-        and the metric's value (`%d` twice), built once."""
+    def _line(self, metric: str, dimension: str, value: str) -> tuple[str, str]:
+        """The `log_dimensioned` line for `dimension` = `value`, built once: what comes before
+        the timestamp's digits, and between them and the metric's."""
         unit = "Bytes" if metric in _BYTES_METRICS else "Count"
         directive = {
             "Namespace": self._namespace,
@@ -121,12 +121,10 @@ class Logger:
         }
         record = {"Service": self._service, dimension: value}
         parts = ([directive], record, metric)
-        directives, dimensions, name = (
-            orjson.dumps(part).decode().replace("%", "%%") for part in parts
-        )
+        directives, dimensions, name = (orjson.dumps(part).decode() for part in parts)
         line = (
-            f'{{"_aws":{{"Timestamp":%d,"CloudWatchMetrics":{directives}}},'
-            f"{dimensions[1:-1]},{name}:%d}}\n"
+            '{"_aws":{"Timestamp":',
+            f',"CloudWatchMetrics":{directives}}},{dimensions[1:-1]},{name}:',
         )
         self._dimensioned.setdefault((metric, dimension), {})[value] = line
         return line
@@ -142,15 +140,12 @@ class Logger:
         if self._namespace is None or not values:
             return
         lines = self._dimensioned.get((metric, dimension), _NO_LINES)
-        millis = int(time.time() * 1000)
-        self._write(
-            "".join(
-                [
-                    (lines.get(name) or self._line(metric, dimension, name)) % (millis, value)
-                    for name, value in values.items()
-                ]
-            )
-        )
+        millis = str(int(time.time() * 1000))
+        text: list[str] = []
+        for name, value in values.items():
+            head, middle = lines.get(name) or self._line(metric, dimension, name)
+            text += (head, millis, middle, str(int(value)), "}\n")
+        self._write("".join(text))
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""

@@ -269,3 +269,33 @@ def test_make_size_reads_a_single_table_seed() -> None:
     event = load_event("v2-authentication.json")  # the seed's user: the same `sub`
     bare = token_sizes(event, {"claimsAndScopeOverrideDetails": {}})
     assert int(rows["access"][2]) > bare["access"]
+
+
+def test_token_budget_sheds_claims_from_the_event_by_priority_too() -> None:
+    # GIVEN a mapping reading the event alone (no item): a large attribute of low priority
+    document = {
+        "request": {"user_attributes": ["custom:bio", "custom:team"]},
+        "user": {
+            "claims": [
+                {"source": "event", "attribute": "custom:bio", "claim": "bio",
+                 "tokens": ["id"], "priority": -1},
+                {"source": "event", "attribute": "custom:team", "claim": "team", "tokens": ["id"]},
+            ]
+        },
+    }  # fmt: skip
+    rules = parse_rules(json.dumps(document).encode(), source="test", toml=False)
+    event = load_event("v2-authentication.json")
+    event["request"]["userAttributes"] |= {"custom:bio": "b" * 800, "custom:team": "t" * 900}
+    unbudgeted = Container(make_settings(), source=_Source(), mapping=rules)
+    _MADE.append(unbudgeted)
+    size = token_sizes(event, unbudgeted.invoke(event)["response"])["id"]
+    # WHEN the ID token's budget is a little under its size
+    container = Container(
+        make_settings(ID_TOKEN_MAX_BYTES=str(size - 50)), source=_Source(), mapping=rules
+    )
+    _MADE.append(container)
+    call = container.call(event)
+    # THEN the lower priority goes, though it is the smaller
+    assert call.response is not None
+    assert _shed(call) == ["bio"]
+    assert "team" in _claims(call.response, "id")
