@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
-from shared.errors import StoreThrottled, StoreUnavailable
+from shared.errors import StoreThrottled, StoreTimeout, StoreUnavailable
 from shared.lookup.sources import ItemRead, ItemSource, QueryRead, QuerySource
 from shared.lookup.wire import decode_batch_get, decode_get_item, decode_query
 from shared.values import Item
@@ -166,7 +166,17 @@ class Store:
         loop = asyncio.get_running_loop()
         rounds = 0
         while requests:
-            body = await self._sender.send("BatchGetItem", {"RequestItems": requests}, deadline)
+            try:
+                body = await self._sender.send("BatchGetItem", {"RequestItems": requests}, deadline)
+            except StoreTimeout as exc:
+                if not rounds:
+                    raise
+                # The deadline cut a round asking again for unprocessed keys: report what the
+                # round before met, a throttle, as a cut retry always is.
+                left = sum(len(entry["Keys"]) for entry in requests.values())
+                raise StoreThrottled(
+                    f"DynamoDB left {left} BatchGetItem keys unprocessed until the deadline"
+                ) from exc
             try:
                 items, unprocessed = decode_batch_get(body)
             except msgspec.DecodeError as exc:

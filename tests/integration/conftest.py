@@ -10,7 +10,7 @@ import pytest
 
 from shared.config import Settings
 from tests.conftest import EVENTS, FakeClock, make_settings
-from tests.support.scripted_http import Answer, ScriptedServer
+from tests.support.scripted_http import Answer, Recorded, ScriptedServer
 from tools.container import Container
 from tools.fault_proxy import FaultProxy
 from tools.local_dynamodb import create_table, load_items, moto_server, put_items
@@ -60,7 +60,7 @@ def harness(endpoint: str) -> Iterator[Callable[..., Harness]]:
         item.close()
 
 
-Scripted = Callable[[list[Answer]], ScriptedServer]
+Scripted = Callable[[list[Answer] | Callable[[Recorded], Answer]], ScriptedServer]
 """Starts a scripted HTTP server (127.0.0.1, free port) answering the given answers in turn."""
 
 
@@ -69,7 +69,7 @@ def scripted() -> Iterator[Scripted]:
     """Scripted servers for a test; each is stopped at its end."""
     made: list[ScriptedServer] = []
 
-    def build(answers: list[Answer]) -> ScriptedServer:
+    def build(answers: list[Answer] | Callable[[Recorded], Answer]) -> ScriptedServer:
         made.append(ScriptedServer(answers))
         return made[-1]
 

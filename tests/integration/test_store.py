@@ -26,7 +26,7 @@ from shared.lookup.keys import KeyTemplate
 from shared.lookup.sources import ItemRead, ItemSource, QueryRead, QuerySource
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import TABLE, Harness, Scripted
-from tests.support.scripted_http import ScriptedServer
+from tests.support.scripted_http import Recorded, ScriptedServer
 from tools.fault_proxy import FaultProxy, http_response
 from tools.local_dynamodb import FAKE_CREDENTIALS, put_items
 
@@ -458,6 +458,28 @@ def test_store_batch_get_unprocessed_past_the_deadline_is_throttled(
     with pytest.raises(StoreThrottled, match="unprocessed"):
         _run(h, _store(h).batch_get([_read(_PROFILES, "USER#a")], consistent=False, timeout=0.3))
     assert len(server.requests) >= 2  # it did ask again while the deadline allowed
+
+
+def test_store_batch_get_round_cut_by_the_deadline_is_throttled(
+    scripted: Scripted, harness: Build
+) -> None:
+    # GIVEN keys left unprocessed, then a round asking for them again that the deadline cuts
+    left = {"Responses": {}, "UnprocessedKeys": {TABLE: {"Keys": [{"id": {"S": "USER#a"}}]}}}
+    body = json.dumps(left).encode()
+    seen: list[int] = []
+
+    def answer(request: Recorded) -> tuple[int, bytes]:
+        seen.append(1)
+        if len(seen) > 1:
+            time.sleep(0.5)  # past the 0.3 s deadline
+        return 200, body
+
+    server = scripted(answer)
+    h = harness(url=server.endpoint, LOOKUP_TIMEOUT_MS="300", STORE_MAX_ATTEMPTS="1")
+    # THEN the error is what the round before met: a throttle, never a bare timeout
+    with pytest.raises(StoreThrottled, match="unprocessed until the deadline"):
+        _run(h, _store(h).batch_get([_read(_PROFILES, "USER#a")], consistent=False, timeout=0.3))
+    assert len(seen) >= 2
 
 
 def test_store_retries_a_throttle_then_answers(scripted: Scripted, harness: Build) -> None:
