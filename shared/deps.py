@@ -4,11 +4,11 @@
 pass a fake profile source to `build_deps` instead), or around none when no principal reads an
 item (a mapping made only of event sources: no connection, no `TABLE_NAME`). `Deps` holds the
 settings, the event loop the connection is bound to, the two principals (users and machine
-clients: how each finds, reads and applies its item), the cache, the logger and the invocation
-counter; `Deps.principal` is the one place an event is decided to be a user's or a machine
-client's. `Deps.close` closes the connection on its loop; the loop itself belongs to whoever
-created it (the handler, `tools.container`). The one module outside `shared.lookup` that opens
-the connection (`shared.lookup.dynamodb`).
+clients: how each finds, reads and applies its item), the cache, the token budgets' `Fitter`, the
+logger and the invocation counter; `Deps.principal` is the one place an event is decided to be a
+user's or a machine client's. `Deps.close` closes the connection on its loop; the loop itself
+belongs to whoever created it (the handler, `tools.container`). The one module outside
+`shared.lookup` that opens the connection (`shared.lookup.dynamodb`).
 """
 
 import asyncio
@@ -38,6 +38,7 @@ from shared.lookup import (
 )
 from shared.lookup.dynamodb import open_connection
 from shared.telemetry import Logger
+from shared.tokens import REMEMBERED_USERS, Fitter
 from shared.values import Item
 
 __all__ = ("NO_STORE", "Deps", "Principal", "PrincipalKind", "build_deps", "open_deps")
@@ -84,6 +85,7 @@ class Deps:
         "client",
         "explain_random",
         "explaining",
+        "fitter",
         "invocations",
         "logger",
         "loop",
@@ -109,6 +111,11 @@ class Deps:
         self.explaining = bool(settings.explain_clients) or settings.explain_sample > 0
         """Whether any invocation may be explained (`EXPLAIN_CLIENTS`, `EXPLAIN_SAMPLE`)."""
         self.explain_random = explain_random
+        budgets = (settings.id_token_max_bytes, settings.access_token_max_bytes)
+        remembered = min(REMEMBERED_USERS, settings.cache_max_entries)
+        self.fitter = Fitter(budgets, capacity=remembered) if any(budgets) else None
+        """The token budgets (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`), when one is set,
+        remembering as many users' answers as the cache holds profiles (at most 4096)."""
         self.loop = loop
         self.user = user
         self.client = client

@@ -9,6 +9,7 @@ With a token budget on, each budgeted token's estimated size is a `TokenBytes` m
 `Token` (metrics-only lines before the invocation's). Pure but for the logger it is given.
 """
 
+from collections.abc import Mapping
 from typing import Final, Literal
 
 import msgspec
@@ -94,7 +95,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     denied_message: str | None = None
     denied_by: str | None = None
     metadata_ignored: int = 0
-    token_bytes: dict[str, int] | None = None
+    token_bytes: Mapping[str, int] | None = None
     over_budget: tuple[str, ...] = ()
     explain: tuple[tuple[str, str], ...] | None = None
 
@@ -194,6 +195,7 @@ def log_invocation(
         if result.explain is not None:
             fields.update(_explained(result.explain))
     metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None
-    if metrics is not None and result.token_bytes:  # metrics-only lines, before the invocation's
-        logger.log_dimensioned("TokenBytes", "Token", result.token_bytes)
-    logger.log(level, "pretoken", fields, metrics)
+    sizes = result.token_bytes
+    # `TokenBytes` per `Token`: metrics-only lines, before the invocation's, in its write
+    by_token = ("TokenBytes", "Token", sizes) if sizes else None
+    logger.log(level, "pretoken", fields, metrics, by_dimension=by_token)

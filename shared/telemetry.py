@@ -11,12 +11,15 @@ one dimension (`Service`, never user data) and the metrics, whose values sit at 
 The directive for a set of metric names is built once and reused. A metric per value of a
 second dimension (`TokenBytes` per `Token`) needs a line per value, since one EMF line holds one
 value per dimension key: `log_dimensioned` writes those metrics-only lines, from templates built
-once per metric, dimension and value. Knows nothing of the other modules.
+once per metric, dimension and value (and the text between the timestamps once per set of
+values), and `log` writes them before its own line in the same write (`by_dimension`). Knows
+nothing of the other modules.
 """
 
 import sys
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 import orjson
@@ -30,6 +33,8 @@ _BYTES_METRICS: Final = frozenset({"TokenBytes"})
 """Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 _NO_LINES: Final[dict[str, tuple[str, str]]] = {}
+_RENDERED_AT_MOST: Final = 1024
+"""Sets of `log_dimensioned` values whose text is kept (sizes repeat: a user's, again)."""
 _MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
 """A timestamp's tail for each millisecond: one lookup instead of a format per line."""
 
@@ -45,7 +50,9 @@ class Logger:
     __slots__ = (
         "_dimensioned",
         "_directives",
+        "_held",
         "_namespace",
+        "_rendered",
         "_second",
         "_second_text",
         "_service",
@@ -70,6 +77,8 @@ class Logger:
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
         self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+        self._rendered: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self._held: dict[int, tuple[Mapping[str, int], tuple[str, str], tuple[str, ...]]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -135,17 +144,42 @@ class Logger:
         One metrics-only EMF line per entry (dimensions `Service` and `dimension`, the entry's
         key its value), all in one write, whatever the log level; nothing when metrics are off
         or `values` is empty. `dimension` and the keys must be low-cardinality names, never
-        user data.
+        user data. `log` writes the same lines before its own when given `by_dimension`.
         """
-        if self._namespace is None or not values:
-            return
+        if self._namespace is not None and values:
+            self._write(self._dimensioned_lines(metric, dimension, values, _now_millis()))
+
+    def _dimensioned_lines(
+        self, metric: str, dimension: str, values: Mapping[str, int], millis: int
+    ) -> str:
+        """The lines for `values` at `millis`: their text around the timestamps, built once per
+        set of values (once per read-only mapping, which a caller may hand again and again)."""
+        if type(values) is MappingProxyType:  # read-only: the same object is the same text
+            held = self._held.get(id(values))
+            if held is not None and held[0] is values and held[1] == (metric, dimension):
+                return str(millis).join(held[2])
+        key = (metric, dimension, *values.items())
+        pieces = self._rendered.get(key)
+        if pieces is None:
+            pieces = self._render(metric, dimension, values)
+            if len(self._rendered) >= _RENDERED_AT_MOST:
+                self._rendered.clear()
+            self._rendered[key] = pieces
+        if type(values) is MappingProxyType:
+            if len(self._held) >= _RENDERED_AT_MOST:
+                self._held.clear()
+            self._held[id(values)] = (values, (metric, dimension), pieces)
+        return str(millis).join(pieces)
+
+    def _render(self, metric: str, dimension: str, values: Mapping[str, int]) -> tuple[str, ...]:
+        """What comes between the timestamps of `values`' lines: the text is their join."""
         lines = self._dimensioned.get((metric, dimension), _NO_LINES)
-        millis = str(int(time.time() * 1000))
-        text: list[str] = []
+        pieces = [""]
         for name, value in values.items():
             head, middle = lines.get(name) or self._line(metric, dimension, name)
-            text += (head, millis, middle, str(int(value)), "}\n")
-        self._write("".join(text))
+            pieces[-1] += head
+            pieces.append(f"{middle}{int(value)}}}\n")
+        return tuple(pieces)
 
     def enabled(self, level: str) -> bool:
         """Whether a line at `level` would be written; check before building a costly payload."""
@@ -157,17 +191,21 @@ class Logger:
         message: str,
         fields: Mapping[str, object] | None = None,
         metrics: Mapping[str, float] | None = None,
+        *,
+        by_dimension: tuple[str, str, Mapping[str, int]] | None = None,
     ) -> None:
         """Write one line: `level`, `message`, `timestamp`, `service`, `fields`, and `metrics`.
 
         Below the threshold the log keys are left out, but `metrics` (when on) are still
-        written: metrics never depend on the log level.
+        written: metrics never depend on the log level. `by_dimension` (`("TokenBytes",
+        "Token", {"id": 1834})`) adds `log_dimensioned`'s lines before it, in the same write,
+        with the same timestamp, when metrics are on.
         """
         logged = _LEVELS[level] >= self._threshold
         measured = metrics is not None and self._namespace is not None
         if not logged and not measured:
             return
-        millis = int(time.time() * 1000)
+        millis = _now_millis()
         record: dict[str, object]
         if logged:
             record = {
@@ -180,6 +218,7 @@ class Logger:
                 record.update(fields)
         else:
             record = {}
+        before = ""
         if measured and metrics is not None:
             record["_aws"] = {
                 "Timestamp": millis,
@@ -187,4 +226,11 @@ class Logger:
             }
             record["Service"] = self._service
             record.update(metrics)
-        self._write(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())
+            if by_dimension is not None and by_dimension[2]:
+                before = self._dimensioned_lines(*by_dimension, millis)
+        line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
+        self._write(before + line if before else line)
+
+
+def _now_millis() -> int:
+    return int(time.time() * 1000)

@@ -10,12 +10,13 @@ invocation's remaining time less a margin).
 Decisions, each made in one place: user or machine client by `Deps.principal` (in `_plan`);
 `ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; the mapping, its conditions and
 grants by `shared.claims.engine` (in `_conclude`), and a `deny` grant that reads no item also
-where tokens are issued without one (`_item_free_denial`); the token budgets by
-`shared.tokens.fit_tokens` wherever tokens are issued (`_issued`). `SignInDenied`, with a fixed
+where tokens are issued without one (`_item_free_denial`); the token budgets by the container's
+`shared.tokens.Fitter` wherever tokens are issued (`_issued`). `SignInDenied`, with a fixed
 user-safe message, is the only exception `answer` raises.
 """
 
 import time
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import msgspec
@@ -34,7 +35,6 @@ from shared.event import Event, decode_event
 from shared.invocation import Invocation, Outcome, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
-from shared.tokens import fit_tokens
 from shared.values import Item, JSONValue
 
 __all__ = ("answer",)
@@ -250,18 +250,16 @@ def _issued(
     model pass through), each token with a budget fitted to it first (none: no work)."""
     answer = dict(plan.event)
     machine = plan.principal.machine
-    settings = deps.settings
-    token_bytes: dict[str, int] | None = None
+    token_bytes: Mapping[str, int] | None = None
     over_budget: tuple[str, ...] = ()
-    if settings.id_token_max_bytes or settings.access_token_max_bytes:
-        fitted = fit_tokens(
+    if deps.fitter is not None:
+        fitted = deps.fitter.fit(
             plan.event,
             plan.decoded,
             claims,
             plan.principal.section,
             shape=plan.shape,
             machine=machine,
-            budgets=(settings.id_token_max_bytes, settings.access_token_max_bytes),
         )
         answer["response"], claims = fitted.response, fitted.claims
         token_bytes, over_budget = fitted.token_bytes, fitted.over_budget

@@ -3,7 +3,9 @@
 The curated surface of the sub-package. `fit_tokens` builds the answer with each token that has
 a budget (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`) estimated as Cognito will issue it and,
 past its budget, the claims the rules take from the data shed lowest `priority` first;
-`token_sizes` sizes the tokens of a finished answer (`make invoke`, `make size`).
+`Fitter` is the same for one container's budgets, remembering each user's last answer (a cache
+hit is fitted from memory); `token_sizes` sizes the tokens of a finished answer (`make invoke`,
+`make size`).
 
 Modules: `writers` (bytes of JSON as each writer Cognito may use writes it), `cognito` (Cognito's
 own claims, the header and the signature), `size` (a token's estimate in every form, each
@@ -12,7 +14,14 @@ reads from the event and our response), `shed` (the shedding order), `fit` (the 
 budget decides anything).
 """
 
-from shared.tokens.fit import OVER_TOKEN_BUDGET, Fitted, fit_tokens
+from shared.tokens.fit import OVER_TOKEN_BUDGET, REMEMBERED_USERS, Fitted, Fitter, fit_tokens
 from shared.tokens.issued import token_sizes
 
-__all__ = ("OVER_TOKEN_BUDGET", "Fitted", "fit_tokens", "token_sizes")
+__all__ = (
+    "OVER_TOKEN_BUDGET",
+    "REMEMBERED_USERS",
+    "Fitted",
+    "Fitter",
+    "fit_tokens",
+    "token_sizes",
+)

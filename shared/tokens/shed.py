@@ -4,9 +4,10 @@ One token at a time. Sizes are `shared.tokens.writers.Forms` vectors (the payloa
 each form a writer may give it), shed exactly: `TokenEstimate.payload` less each candidate's
 `TokenEstimate.saving`, measured by `token_length`, is the estimate of the token without those
 claims. Suppression comes first: a suppressed claim takes no bytes and is no candidate.
-`required` rules and static claims are candidates that may not be shed. A token that cannot fit
-even with every sheddable claim shed is left as it is (`fits` false): the caller issues it and
-counts it (`TokenOverBudget`), since denying a sign-in over a size is worse than a big token.
+`required` rules and static claims are candidates that may not be shed. A token that still does
+not fit with every sheddable claim shed keeps them shed (`fits` false: as small as its rules let
+it be): the caller issues it and counts it (`TokenOverBudget`), since denying a sign-in over a
+size is worse than a big token.
 Pure: no I/O.
 """
 
@@ -34,11 +35,11 @@ class Shedding(msgspec.Struct, frozen=True):
 
     shed: tuple[str, ...]
     """Names to leave out of the token, in the order they were picked; empty when it fits as
-    it is, and when it cannot fit."""
+    it is; every sheddable one when it cannot fit."""
     size: int
     """The token's size after shedding (as it is when nothing is shed)."""
     fits: bool
-    """Whether `size` is within the budget; false: over budget, nothing shed."""
+    """Whether `size` is within the budget; false: over budget even with every candidate shed."""
 
 
 def _order(candidate: Candidate) -> tuple[int, int, str]:
@@ -51,7 +52,7 @@ def plan_shedding(
     candidates: Iterable[Candidate],
     length: Callable[[tuple[int, ...]], int],
 ) -> Shedding:
-    """Pick the claims to shed until the token's `length` fits `budget`.
+    """Pick the claims to shed until the token's `length` fits `budget`, or none is left.
 
     Sheddable candidates that save bytes in every form are taken lowest `priority` first,
     ties the largest (its saving in its wordiest form) first, then by name, so the choice
@@ -96,4 +97,4 @@ def plan_shedding(
         after = length(current)
         if after <= budget:
             return Shedding(tuple(shed), after, True)
-    return Shedding((), size, False)
+    return Shedding(tuple(shed), length(current), False)

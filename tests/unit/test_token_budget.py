@@ -119,21 +119,23 @@ def _metric_lines(container: Container, before: int) -> dict[str, int]:
     return sizes
 
 
+_EVERY_SHEDDABLE: Final = ["low", "big", "small", "keep"]
 _CASES: Final = [
-    # under the unbudgeted size by: what is shed, in order (None: it cannot fit)
-    pytest.param(0, [], id="fits-as-it-is"),
-    pytest.param(100, ["low"], id="lowest-priority-first"),
-    pytest.param(500, ["low", "big"], id="then-the-largest-of-a-priority"),
-    pytest.param(1300, ["low", "big", "small"], id="then-the-smaller"),
-    pytest.param(1400, ["low", "big", "small", "keep"], id="the-highest-priority-last"),
-    pytest.param(10**6, None, id="cannot-fit-issued-as-it-is"),  # the least budget: 1024
+    # under the unbudgeted size by: what is shed, in order; whether the token then fits
+    pytest.param(0, [], True, id="fits-as-it-is"),
+    pytest.param(100, ["low"], True, id="lowest-priority-first"),
+    pytest.param(500, ["low", "big"], True, id="then-the-largest-of-a-priority"),
+    pytest.param(1300, ["low", "big", "small"], True, id="then-the-smaller"),
+    pytest.param(1400, _EVERY_SHEDDABLE, True, id="the-highest-priority-last"),
+    # the least budget (1024): every sheddable claim goes, and the token is issued over it
+    pytest.param(10**6, _EVERY_SHEDDABLE, False, id="cannot-fit-sheds-all-issued-over"),
 ]
 
 
 @pytest.mark.parametrize("event_name", ["v2-authentication.json", "v1-authentication.json"])
-@pytest.mark.parametrize(("under", "expected"), _CASES)
+@pytest.mark.parametrize(("under", "expected", "fits"), _CASES)
 def test_token_budget_sheds_lowest_priority_first_the_largest_first(
-    event_name: str, under: int, expected: list[str] | None
+    event_name: str, under: int, expected: list[str], fits: bool
 ) -> None:
     # GIVEN the ID token's budget `under` bytes below its size without one
     event = load_event(event_name)
@@ -148,37 +150,39 @@ def test_token_budget_sheds_lowest_priority_first_the_largest_first(
     claims = _claims(call.response, "id")
     size = token_sizes(event, call.response["response"])["id"]
     assert _metric_lines(container, before) == {"id": size}
-    if expected is None:
-        assert _shed(call) == []
-        assert call.log["over_budget"] == ["id"]
-        assert call.log["TokenOverBudget"] == 1
-        assert size > budget
-    else:
-        assert _shed(call) == expected
+    assert _shed(call) == expected
+    assert set(claims).isdisjoint(expected)
+    if expected:
+        assert call.log["Dropped_over_token_budget"] == len(expected)
+    if fits:
         assert "over_budget" not in call.log
         assert "TokenOverBudget" not in call.log
         assert size <= budget
-        if expected:
-            assert call.log["Dropped_over_token_budget"] == len(expected)
-    assert set(_SHEDDABLE) - set(expected or ()) <= set(claims)
+    else:
+        assert call.log["over_budget"] == ["id"]
+        assert call.log["TokenOverBudget"] == 1
+        assert size > budget
+    assert set(_SHEDDABLE) - set(expected) <= set(claims)
     assert NEVER_SHED - {"hidden"} <= set(claims)
     if event_name.startswith("v1"):
         assert all(isinstance(value, str) for value in claims.values())  # as V1 sends them
 
 
-@pytest.mark.parametrize(("under", "expected"), _CASES)
+@pytest.mark.parametrize(("under", "expected", "fits"), _CASES)
 def test_token_budget_of_the_access_token_sheds_its_own_claims(
-    under: int, expected: list[str] | None
+    under: int, expected: list[str], fits: bool
 ) -> None:
     event = load_event("v2-authentication.json")
     budget = max(1024, _unbudgeted(event)["access"] - under)
     call = _container(ACCESS_TOKEN_MAX_BYTES=str(budget)).call(event)
     assert call.response is not None
-    assert _shed(call) == (expected or [])
+    assert _shed(call) == expected
+    assert set(_claims(call.response, "access")).isdisjoint(expected)
     # The ID token has no budget: all of its claims stay.
     assert set(_SHEDDABLE) <= set(_claims(call.response, "id"))
     size = token_sizes(event, call.response["response"])["access"]
-    assert (size <= budget) is (expected is not None)
+    assert (size <= budget) is fits
+    assert call.log.get("over_budget", []) == ([] if fits else ["access"])
 
 
 def test_token_budget_shed_claim_was_needed_to_fit() -> None:
@@ -248,13 +252,13 @@ def test_make_size_reports_each_token_over_the_seeded_profiles() -> None:
     assert rows["access"][1:2] == ["6"]
     p50, p99, largest = map(int, rows["id"][2:5])
     assert 1024 < p50 <= p99 <= largest
-    # WHEN the ID token's budget is under every one of them THEN each was over, shed what it
+    # WHEN the ID token's budget is under every one of them THEN each was over, shed all it
     # could (the reference mapping's two names are not enough) and is still over
     lines = size_run(
         make_settings(ID_TOKEN_MAX_BYTES="1024"), DEFAULT_RULES, EVENTS / "profiles.json"
     )
     rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert rows["id"][5:] == ["1024", "5", "0", "5"]
+    assert rows["id"][5:] == ["1024", "5", "5", "5"]
     assert rows["access"][5] == "off"
 
 
@@ -299,3 +303,31 @@ def test_token_budget_sheds_claims_from_the_event_by_priority_too() -> None:
     assert call.response is not None
     assert _shed(call) == ["bio"]
     assert "team" in _claims(call.response, "id")
+
+
+def test_token_budget_repeated_sign_ins_are_fitted_alike_and_a_change_is_seen() -> None:
+    # GIVEN a container with a budget that sheds, and a user signing in again and again
+    event = load_event("v2-authentication.json")
+    budget = _unbudgeted(event)["id"] - 500
+    container = _container(ID_TOKEN_MAX_BYTES=str(budget))
+    answers, metrics = [], []
+    for _ in range(3):
+        before = len(container.lines)
+        call = container.call(load_event("v2-authentication.json"))
+        answers.append((call.response, _shed(call)))
+        metrics.append(_metric_lines(container, before))
+    # THEN each answer (remembered after the first) is the first's, metric line included
+    assert answers[1:] == answers[:1] * 2
+    assert metrics[1:] == metrics[:1] * 2
+    assert answers[0][1] == ["low", "big"]
+    # WHEN an attribute grows THEN the next answer is sized anew: a larger token, more shed
+    grown = load_event("v2-authentication.json")
+    grown["request"]["userAttributes"]["custom:bio"] = "x" * 600
+    before = len(container.lines)
+    call = container.call(grown)
+    assert call.response is not None
+    size = token_sizes(grown, call.response["response"])["id"]
+    assert _metric_lines(container, before) == {"id": size}
+    assert metrics[0]["id"] < size <= budget
+    assert _shed(call)[:2] == ["low", "big"]
+    assert len(_shed(call)) > 2
