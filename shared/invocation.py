@@ -130,6 +130,14 @@ def _metrics(
     return metrics
 
 
+def _dropped(dropped: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    """The dropped claims' fields in the log line: `[name, reason]` pairs, capped and cut."""
+    named = [[name[:MAX_NAME_CHARS], reason] for name, reason in dropped[:MAX_LOGGED_DROPS]]
+    if len(dropped) > MAX_LOGGED_DROPS:
+        return {"dropped_claims": named, "dropped_total": len(dropped)}
+    return {"dropped_claims": named}
+
+
 def _explained(trace: tuple[tuple[str, str], ...]) -> dict[str, object]:
     """The trace's fields in the log line: `position=code` entries, capped and cut."""
     entries = [f"{at}={code}"[:MAX_EXPLAIN_CHARS] for at, code in trace[:MAX_EXPLAIN_ENTRIES]]
@@ -186,12 +194,7 @@ def log_invocation(
             fields["error_kind"] = result.error_kind
             fields["error"] = result.error[:MAX_ERROR_CHARS]
         if result.dropped:
-            fields["dropped_claims"] = [
-                [name[:MAX_NAME_CHARS], reason]
-                for name, reason in result.dropped[:MAX_LOGGED_DROPS]
-            ]
-            if len(result.dropped) > MAX_LOGGED_DROPS:
-                fields["dropped_total"] = len(result.dropped)
+            fields.update(_dropped(result.dropped))
         if result.explain is not None:
             fields.update(_explained(result.explain))
     metrics = _metrics(result, latency_ms, cold_start, cache_on) if logger.metrics_on else None

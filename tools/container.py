@@ -100,7 +100,7 @@ class Container:
             raise
 
     def _capture(self, text: str) -> None:
-        # One write may hold several lines (`Logger.log_dimensioned`'s metrics lines).
+        # One write may hold several lines (the `TokenBytes` metrics lines before the invocation's).
         self.lines.extend(json.loads(line) for line in text.splitlines())
 
     def invoke(
