@@ -4,7 +4,7 @@
 path: decode, plan, cache, mapping, response, the tokens estimated, log line with its metrics)
 with the claim mapping of `events/claims.example.toml` (eight rules into both tokens, static
 claims, suppressions, scopes, a group override) on the item `make invoke` seeds for jane.doe,
-in three containers side by side in one process, their order shuffled each round:
+in five containers side by side in one process, their order shuffled each round:
 
 - no budget (`ID_TOKEN_MAX_BYTES` and `ACCESS_TOKEN_MAX_BYTES` unset: no work at all), twice:
   the second, an identical container, measures the noise (an A/A pair);
