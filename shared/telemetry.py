@@ -19,7 +19,6 @@ nothing of the other modules.
 import sys
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Final
 
 import orjson
@@ -50,7 +49,6 @@ class Logger:
     __slots__ = (
         "_dimensioned",
         "_directives",
-        "_held",
         "_namespace",
         "_rendered",
         "_second",
@@ -78,7 +76,6 @@ class Logger:
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
         self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         self._rendered: dict[tuple[object, ...], tuple[str, ...]] = {}
-        self._held: dict[int, tuple[Mapping[str, int], tuple[str, str], tuple[str, ...]]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -153,11 +150,7 @@ class Logger:
         self, metric: str, dimension: str, values: Mapping[str, int], millis: int
     ) -> str:
         """The lines for `values` at `millis`: their text around the timestamps, built once per
-        set of values (once per read-only mapping, which a caller may hand again and again)."""
-        if type(values) is MappingProxyType:  # read-only: the same object is the same text
-            held = self._held.get(id(values))
-            if held is not None and held[0] is values and held[1] == (metric, dimension):
-                return str(millis).join(held[2])
+        set of values (a user's sizes repeat)."""
         key = (metric, dimension, *values.items())
         pieces = self._rendered.get(key)
         if pieces is None:
@@ -165,10 +158,6 @@ class Logger:
             if len(self._rendered) >= _RENDERED_AT_MOST:
                 self._rendered.clear()
             self._rendered[key] = pieces
-        if type(values) is MappingProxyType:
-            if len(self._held) >= _RENDERED_AT_MOST:
-                self._held.clear()
-            self._held[id(values)] = (values, (metric, dimension), pieces)
         return str(millis).join(pieces)
 
     def _render(self, metric: str, dimension: str, values: Mapping[str, int]) -> tuple[str, ...]:

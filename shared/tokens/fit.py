@@ -160,13 +160,14 @@ class Fitter:
         Users (per app client) remembered; past it the oldest is forgotten. 0 remembers none.
 
     The key is the exact JSON text of what the fit reads besides the section and the budgets:
-    the trigger source, the request's user attributes and scopes (and groups, where the answer
-    has none of its own), the `response` built for the claims and, for V1
-    (whose response holds strings), the ID token's claims as the rules gave them; the pool, the
-    app client and the user name pick the entry. The same text is the same fit, so a remembered
-    answer is never stale: a changed attribute, group or claim is a new key. An answer orjson
-    cannot write (an integer past 64 bits) is fitted every time; an exact Decimal is written as
-    its text after a `d`, which no other value's text is.
+    the trigger source, whether a machine client's, the request's user attributes and scopes
+    (and groups, where the answer has none of its own), the `response` built for the claims
+    and, for V1 (whose response holds strings), the ID token's claims as the rules gave them;
+    the pool, the app client and the user name pick the entry. The same text is the same fit,
+    so a remembered answer is never stale: a changed attribute, group or claim is a new key.
+    An answer orjson cannot write (an integer past 64 bits, anything but plain JSON values) is
+    fitted every time; an exact Decimal is written as its text after a `d`, which no other
+    value's text is. The oldest remembered user is forgotten first, however often it was used.
     """
 
     __slots__ = ("_budgets", "_capacity", "_memo")
@@ -192,7 +193,9 @@ class Fitter:
     ) -> Fitted:
         """What `fit_tokens` gives with this fitter's budgets, from memory when it can."""
         response = build_response(decoded, claims, shape, machine=machine)
-        key = _key(event, decoded, claims, response, shape) if self._capacity else None
+        key = None
+        if self._capacity:
+            key = _key(event, decoded, claims, response, shape=shape, machine=machine)
         memo = self._memo
         user = (decoded.user_pool_id, decoded.client_id, decoded.user_name)
         remembered = memo.get(user) if key is not None else None
@@ -223,12 +226,22 @@ def _key(
     decoded: Event,
     claims: ClaimSet,
     response: dict[str, JSONValue],
+    *,
     shape: Shape,
+    machine: bool,
 ) -> bytes | None:
-    """The exact text of what a fit reads from the event and the answer; None: not writable."""
+    """The exact text of what a fit reads from the event and the answer; None: not writable.
+
+    Only plain JSON values have a key, as an event decoded from JSON holds: a subclass of one
+    (an `OrderedDict`, a `str` subclass) or a tuple of scopes has none, since the fit tells
+    them apart by type where orjson would write them alike.
+    """
     request = event.get("request")
     if type(request) is not dict:
         request = _NO_REQUEST
+    scopes = request.get("scopes")
+    if scopes is not None and type(scopes) is not list:
+        return None
     # The request's groups count only where the answer has none of its own (as `Issued` reads
     # it): a user's answer always has them (`build_response` copies them in).
     (details,) = response.values()
@@ -238,13 +251,15 @@ def _key(
         return orjson.dumps(
             (
                 decoded.trigger_source,
+                machine,
                 request.get("userAttributes"),
-                request.get("scopes"),
+                scopes,
                 groups,
                 response,
                 claims.id_claims if shape == "v1" else None,
             ),
             default=_decimal,
+            option=orjson.OPT_PASSTHROUGH_SUBCLASS,
         )
     except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a key not a string
         return None
@@ -255,7 +270,7 @@ def _decimal(value: object) -> orjson.Fragment:
     is the same (`1.5` is a float's)."""
     if type(value) is Decimal:
         return orjson.Fragment(b"d" + str(value).encode())
-    raise TypeError  # anything else: no key
+    raise TypeError  # anything else (a subclass of a JSON type): no key
 
 
 _NO_REQUEST: Final[Mapping[str, Any]] = {}

@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 from shared.telemetry import Logger
 
 
@@ -101,3 +103,31 @@ def test_logger_dimensioned_metrics_off_or_empty_write_nothing() -> None:
         "TokenBytes", "Token", {}
     )
     assert writes == []
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    [
+        [{"id": 1834, "access": 1201}, {"id": 1834, "access": 1202}, {"id": 1834, "access": 1201}],
+        [{"id": 7}, {"access": 7}, {"access": 7, "id": 7}, {"id": 7, "access": 7}, {}],
+        [{"id": 10**9}, {"id": 1}],
+    ],
+)
+def test_logger_dimensioned_lines_follow_the_values_however_often_built(
+    sequence: list[dict[str, int]],
+) -> None:
+    # The lines' text is kept per set of values; a changed value, order or set is new text, and
+    # `log` writes them before its own line in one write with its timestamp.
+    writes: list[str] = []
+    logger = Logger("svc", "INFO", writes.append, metrics_namespace="NS")
+    backing: dict[str, int] = {}
+    for values in sequence:
+        backing.clear()
+        backing.update(values)  # the same mapping, changed in place
+        logger.log("INFO", "pretoken", {"a": 1}, {"Latency": 1.0}, by_dimension=(
+            "TokenBytes", "Token", backing,
+        ))  # fmt: skip
+        records = [json.loads(line) for line in writes[-1].splitlines()]
+        assert [(r["Token"], r["TokenBytes"]) for r in records[:-1]] == list(values.items())
+        assert records[-1]["message"] == "pretoken"
+        assert {r["_aws"]["Timestamp"] for r in records} == {records[-1]["_aws"]["Timestamp"]}

@@ -10,6 +10,8 @@ the remembered answer is used (no estimate), bounded, and forgotten oldest first
 
 import copy
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
@@ -189,3 +191,52 @@ def test_fitter_of_no_capacity_remembers_nothing() -> None:
     claims = ClaimSet(id_claims={"needed": "n"}, access_claims={})
     _fit_both(fitter, event, claims, (8192, 8192))
     assert len(fitter) == 0
+
+
+class _Text(str):
+    """A `str` subclass: orjson would write it as a string, the fit sees another type."""
+
+
+def _tuple_scopes(event: dict[str, Any]) -> None:
+    event["request"]["scopes"] = tuple(event["request"]["scopes"])
+
+
+def _ordered_attributes(event: dict[str, Any]) -> None:
+    event["request"]["userAttributes"] = OrderedDict(event["request"]["userAttributes"])
+
+
+def _text_attribute(event: dict[str, Any]) -> None:
+    event["request"]["userAttributes"]["email"] = _Text("jane@example.com")
+
+
+@pytest.mark.parametrize("change", [_tuple_scopes, _ordered_attributes, _text_attribute])
+def test_fitter_gives_no_memory_to_what_json_writes_alike_but_the_fit_tells_apart(
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    # Python callers only (an event decoded from JSON holds none of these): each is fitted anew.
+    budgets = (8192, 8192)
+    fitter = Fitter(budgets)
+    claims = ClaimSet(id_claims={"needed": "n"}, access_claims={"big": "b"})
+    event = load_event("v2-authentication.json")
+    _fit_both(fitter, event, claims, budgets)
+    changed = copy.deepcopy(event)
+    change(changed)
+    _fit_both(fitter, changed, claims, budgets)
+    _fit_both(fitter, event, claims, budgets)
+
+
+def test_fitter_keys_a_machine_client_apart() -> None:
+    # The same event and answer for a user and for a machine client: only the ID token differs.
+    budgets = (8192, 8192)
+    fitter = Fitter(budgets)
+    event = load_event("v2-authentication.json")
+    del event["request"]["groupConfiguration"]
+    claims = ClaimSet(id_claims={}, access_claims={"big": "b"})
+    decoded = decode_event(event)
+    for machine in (True, False, True):
+        remembered = fitter.fit(event, decoded, claims, _SECTION, shape="v2", machine=machine)
+        fresh = fit_tokens(
+            event, decoded, claims, _SECTION, shape="v2", machine=machine, budgets=budgets
+        )
+        assert dict(remembered.token_bytes) == dict(fresh.token_bytes)
+        assert ("id" in remembered.token_bytes) is not machine
