@@ -14,10 +14,8 @@ import asyncio
 import copy
 import difflib
 import json
-import math
 import re
 from collections.abc import Mapping
-from datetime import date, time
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
@@ -31,7 +29,14 @@ from shared.deps import Deps, build_deps
 from shared.errors import ConfigError, EventError
 from shared.event import CLIENT_CREDENTIALS, decode_event
 from shared.invocation import Outcome, Reason
-from tools.memory_store import MemoryStore, StoreMode, Table, implied_tables, merge_tables
+from tools.memory_store import (
+    MemoryStore,
+    StoreMode,
+    Table,
+    implied_tables,
+    merge_tables,
+    to_attribute_value,
+)
 
 __all__ = (
     "BASE_SETTINGS",
@@ -361,18 +366,6 @@ def _event(where: str, folder: Path, event: str | EventFile) -> dict[str, Any]:
     return loaded
 
 
-def _plain_problem(value: object) -> str | None:
-    if isinstance(value, date | time):
-        return "dates and times have no DynamoDB form: write them as strings"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "`inf`, `-inf` and `nan` have no DynamoDB form"
-    if isinstance(value, dict):
-        return next((p for v in value.values() if (p := _plain_problem(v))), None)
-    if isinstance(value, list):
-        return next((p for v in value if (p := _plain_problem(v))), None)
-    return None
-
-
 def place_items(
     where: str, items: list[dict[str, Any]], tables: Mapping[str, Table], primary: str | None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -403,8 +396,10 @@ def place_items(
                 raise ConfigError(
                     f"{at}: an item of table `{name}` needs its key attribute `{key}` (a string)"
                 )
-        if problem := _plain_problem(item):
-            raise ConfigError(f"{at}: {problem}")
+        try:
+            to_attribute_value(item)  # what the store will write: a value with no form fails
+        except ValueError as exc:
+            raise ConfigError(f"{at}: {exc}") from exc
         placed[name].append(item)
     return placed
 

@@ -16,6 +16,7 @@ moto comparison puts).
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, time
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -95,7 +96,9 @@ def to_attribute_value(value: JSONValue) -> dict[str, Any]:
         return {"L": [to_attribute_value(v) for v in value]}
     if isinstance(value, dict):
         return {"M": {str(k): to_attribute_value(v) for k, v in value.items()}}
-    raise ValueError(f"a {type(value).__name__} has no DynamoDB form (dates: write strings)")
+    if isinstance(value, date | time):
+        raise ValueError("dates and times have no DynamoDB form: write them as strings")
+    raise ValueError(f"a {type(value).__name__} has no DynamoDB form")
 
 
 def stored(item: Mapping[str, JSONValue]) -> Item:
