@@ -270,63 +270,54 @@ def _strings(item: Item, attribute: str | None, dropped: list[tuple[str, str]]) 
     return value
 
 
-def _extend_from_item(
-    lists: dict[str, list[str]],
-    attributes: dict[str, str | None],
+def _with_item_names(
+    fixed: tuple[str, ...],
+    attribute: str | None,
     item: Item,
     *,
-    where: str,
+    at: str,
     refused: Callable[[str], str | None],
     reason: str,
     dropped: list[tuple[str, str]],
-) -> None:
-    """Add to each list the names its `*_from` attribute holds; a refused one is dropped.
+) -> tuple[str, ...]:
+    """`fixed`, then the names the item's `attribute` (a `*_from`) holds; a refused one dropped.
 
     The names came from the item: a refused one is logged by where it was
     (`suppress.id_from[3]`), never by what it says.
     """
-    for kind, attribute in attributes.items():
-        for position, name in enumerate(_strings(item, attribute, dropped)):
-            if refused(name) is None:
-                lists[kind].append(name)
-            else:
-                dropped.append((f"{where}.{kind}_from[{position}]", reason))
+    if attribute is None:
+        return fixed
+    names = list(fixed)
+    for position, name in enumerate(_strings(item, attribute, dropped)):
+        if refused(name) is None:
+            names.append(name)
+        else:
+            dropped.append((f"{at}[{position}]", reason))
+    return tuple(names)
 
 
 def _suppressions(
     section: Section, item: Item, dropped: list[tuple[str, str]]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    suppress = section.suppress
-    lists = {"id": list(suppress.id), "access": list(suppress.access)}
-    attributes = {"id": suppress.id_from, "access": suppress.access_from}
-    _extend_from_item(
-        lists,
-        attributes,
-        item,
-        where="suppress",
-        refused=suppress_reason,
-        reason="reserved",
-        dropped=dropped,
-    )
-    return tuple(lists["id"]), tuple(lists["access"])
+    s = section.suppress
+    return (
+        _with_item_names(s.id, s.id_from, item, at="suppress.id_from",
+                         refused=suppress_reason, reason="reserved", dropped=dropped),
+        _with_item_names(s.access, s.access_from, item, at="suppress.access_from",
+                         refused=suppress_reason, reason="reserved", dropped=dropped),
+    )  # fmt: skip
 
 
 def _scopes(
     section: Section, item: Item, dropped: list[tuple[str, str]]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    scopes = section.scopes
-    lists = {"add": list(scopes.add), "suppress": list(scopes.suppress)}
-    attributes = {"add": scopes.add_from, "suppress": scopes.suppress_from}
-    _extend_from_item(
-        lists,
-        attributes,
-        item,
-        where="scopes",
-        refused=scope_reason,
-        reason="invalid_scope",
-        dropped=dropped,
-    )
-    return tuple(lists["add"]), tuple(lists["suppress"])
+    s = section.scopes
+    return (
+        _with_item_names(s.add, s.add_from, item, at="scopes.add_from",
+                         refused=scope_reason, reason="invalid_scope", dropped=dropped),
+        _with_item_names(s.suppress, s.suppress_from, item, at="scopes.suppress_from",
+                         refused=scope_reason, reason="invalid_scope", dropped=dropped),
+    )  # fmt: skip
 
 
 def apply_grants(
