@@ -20,10 +20,7 @@ Speed is shown here, never asserted in tests.
 """
 
 import copy
-import gc
 import json
-import random
-import time
 import timeit
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from bench.side_by_side import time_rounds
 from bench.stats import summarize
 from shared.claims import ClaimSet, apply, load_rules, parse_rules
 from shared.claims.conditions import build_context
@@ -212,9 +210,6 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
     events[EVENT_ONLY] = federated
     events[EVENT_SHAPED] = copy.deepcopy(federated)
     events[EVENT_SHAPED]["callerContext"]["clientId"] = _EVENT["callerContext"]["clientId"]
-    latencies: dict[str, list[float]] = {name: [] for name in containers}
-    shuffle = random.Random(12).shuffle
-    order = list(containers)
     try:
         for name, container in containers.items():
             container.invoke(events[name])  # loads the item: every later call is a pure hit
@@ -223,17 +218,9 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         connected = any(containers[name].deps.connected for name in (EVENT_ONLY, EVENT_SHAPED))
         for name in (EVENT_ONLY, EVENT_SHAPED):
             containers[name].loop.close()  # from here on, any use of its loop would raise
-        gc.freeze()
-        clock = time.perf_counter
-        for _ in range(rounds):
-            shuffle(order)
-            for name in order:
-                started = clock()
-                containers[name].invoke(events[name])
-                latencies[name].append(clock() - started)
+        latencies = time_rounds(containers, lambda name, _: events[name], rounds, seed=12)
         hits = {name: c.deps.cache.hits if c.deps.cache else 0 for name, c in containers.items()}
     finally:
-        gc.unfreeze()
         for container in containers.values():
             container.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
@@ -288,23 +275,12 @@ def explain_cost(template: dict[str, Any], env: dict[str, str], rounds: int) -> 
         )
         for name, extra in variants.items()
     }
-    latencies: dict[str, list[float]] = {name: [] for name in containers}
-    shuffle = random.Random(18).shuffle
-    order = list(containers)
     try:
         for container in containers.values():
             for _ in range(201):  # the first loads the item: every later call is a pure hit
                 container.invoke(event)
-        gc.freeze()
-        clock = time.perf_counter
-        for _ in range(rounds):
-            shuffle(order)
-            for name in order:
-                started = clock()
-                containers[name].invoke(event)
-                latencies[name].append(clock() - started)
+        latencies = time_rounds(containers, lambda _, __: event, rounds, seed=18)
     finally:
-        gc.unfreeze()
         for container in containers.values():
             container.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}

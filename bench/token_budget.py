@@ -22,14 +22,12 @@ without, the noise being how far apart the A/A pair's p99s are (at least `NOISE_
 """
 
 import copy
-import gc
 import json
-import random
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.side_by_side import time_rounds
 from bench.stats import summarize
 from shared.claims import load_rules
 from shared.config import load_settings
@@ -117,28 +115,22 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
     containers = _containers(env, event)
     changing = copy.deepcopy(event)
     visit = changing["request"]["userAttributes"]
-    latencies: dict[str, list[float]] = {name: [] for name in containers}
-    shuffle = random.Random(20).shuffle
-    order = list(containers)
+
+    def sent(name: str, number: int) -> dict[str, Any]:
+        if name != CHANGING:
+            return event
+        visit["custom:visit"] = str(number + 1)
+        return changing
+
     try:
         answers = {}
         for name, container in containers.items():
             answers[name] = container.invoke(event)  # loads the item: later calls are pure hits
             for _ in range(200):
                 container.invoke(event)
-        gc.freeze()
-        clock = time.perf_counter
-        for round_ in range(rounds):
-            shuffle(order)
-            visit["custom:visit"] = str(round_ + 1)
-            for name in order:
-                sent = changing if name == CHANGING else event
-                started = clock()
-                containers[name].invoke(sent)
-                latencies[name].append(clock() - started)
+        latencies = time_rounds(containers, sent, rounds, seed=20)
         hits = {name: c.deps.cache.hits if c.deps.cache else 0 for name, c in containers.items()}
     finally:
-        gc.unfreeze()
         for container in containers.values():
             container.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
