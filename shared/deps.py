@@ -5,8 +5,9 @@ pass a fake profile source to `build_deps` instead), or around none when no prin
 item (a mapping made only of event sources: no connection, no `TABLE_NAME`). `Deps` holds the
 settings, the event loop the connection is bound to, the two principals (users and machine
 clients: how each finds, reads and applies its item), the cache, the token budgets' `Fitter`, the
-logger and the invocation counter; `Deps.principal` is the one place an event is decided to be a
-user's or a machine client's. `Deps.close` closes the connection on its loop; the loop itself
+answers remembered for a repeated sign-in (`AnswerMemo`), the logger and the invocation
+counter; `Deps.principal` is the one place an event is decided to be a user's or a machine
+client's. `Deps.close` closes the connection on its loop; the loop itself
 belongs to whoever created it (the handler, `tools.container`). The one module outside
 `shared.lookup` that opens the connection (`shared.lookup.dynamodb`).
 """
@@ -20,6 +21,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from shared.answer_memo import REMEMBERED_ANSWERS, AnswerMemo
 from shared.claims import DEFAULT_RULES, Rules, Section, load_rules
 from shared.config import Settings
 from shared.errors import ConfigError, StoreUnavailable
@@ -81,6 +83,7 @@ class Deps:
 
     __slots__ = (
         "_stack",
+        "answers",
         "cache",
         "client",
         "explain_random",
@@ -116,6 +119,13 @@ class Deps:
         self.fitter = Fitter(budgets, capacity=remembered) if any(budgets) else None
         """The token budgets (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`), when one is set,
         remembering as many users' answers as the cache holds profiles (at most 4096)."""
+        self.answers = (
+            AnswerMemo(min(REMEMBERED_ANSWERS, settings.cache_max_entries))
+            if cache is not None
+            else None
+        )
+        """Each user's last answer, to issue again for the same sign-in on the same cached
+        items (as many users as the cache holds profiles, at most 4096); None with the cache off."""
         self.loop = loop
         self.user = user
         self.client = client

@@ -9,13 +9,12 @@ With a token budget on, each budgeted token's estimated size is a `TokenBytes` m
 `Token` (metrics-only lines before the invocation's). Pure but for the logger it is given.
 """
 
-from collections.abc import Mapping
 from typing import Final, Literal
 
 import msgspec
 
 from shared.lookup import CacheResult
-from shared.telemetry import Logger
+from shared.telemetry import Logger, Pairs
 from shared.values import JSONValue
 
 __all__ = (
@@ -76,7 +75,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     metadata_ignored
         Allowlisted `clientMetadata` values ignored (not a string, or too long).
     token_bytes
-        Each budgeted token's estimated size, `{"id": 1834}`; None with the budgets off.
+        Each budgeted token's estimated size, `(("id", 1834),)`; None with the budgets off.
     over_budget
         The budgeted tokens that do not fit even with every sheddable claim shed.
     explain
@@ -95,7 +94,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     denied_message: str | None = None
     denied_by: str | None = None
     metadata_ignored: int = 0
-    token_bytes: Mapping[str, int] | None = None
+    token_bytes: Pairs | None = None
     over_budget: tuple[str, ...] = ()
     explain: tuple[tuple[str, str], ...] | None = None
 

@@ -6,7 +6,9 @@ are not sent. V2/V3 (`claimsAndScopeOverrideDetails`) reaches both tokens with p
 suppressions and scopes. Either way `groupOverrideDetails` is the request's groups, overridden
 field by field by what the item holds, because Cognito removes a user's groups when that field is
 empty or null; it is left out only when the request has no group configuration (machine
-clients). Pure: no I/O, no logging.
+clients). Every list and dict in an answer is its own (claim values are copied), so a caller
+that changes an answer changes no cached item, mapping or remembered answer. Pure: no I/O, no
+logging.
 """
 
 from typing import Final, Literal
@@ -80,10 +82,32 @@ def _as_string(value: JSONValue) -> str:
     return encode_json(value).decode()
 
 
+_CONTAINERS: Final = frozenset({list, dict})
+"""The JSON values that can be changed in place."""
+
+
+def _copied(value: JSONValue) -> JSONValue:
+    """A list or dict copied all the way down (every other JSON value is immutable)."""
+    if type(value) is list:
+        return [_copied(item) if type(item) in _CONTAINERS else item for item in value]
+    return {k: _copied(item) if type(item) in _CONTAINERS else item for k, item in value.items()}
+
+
+def _owned(claims: dict[str, JSONValue]) -> dict[str, JSONValue]:
+    """`claims` for one answer alone: a claim's list or dict is the cached item's, the
+    mapping's or a remembered answer's too, so the answer gets a copy of it (a caller that
+    changes its answer changes nothing else)."""
+    owned = dict(claims)
+    for name, value in claims.items():
+        if type(value) in _CONTAINERS:
+            owned[name] = _copied(value)
+    return owned
+
+
 def _generation(claims: dict[str, JSONValue], suppress: tuple[str, ...]) -> dict[str, JSONValue]:
     generation: dict[str, JSONValue] = {}
     if claims:
-        generation["claimsToAddOrOverride"] = dict(claims)
+        generation["claimsToAddOrOverride"] = _owned(claims)
     if suppress:
         generation["claimsToSuppress"] = list(suppress)
     return generation

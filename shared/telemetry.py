@@ -19,11 +19,15 @@ nothing of the other modules.
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, TypeAlias, cast
 
 import orjson
 
-__all__ = ("Logger",)
+__all__ = ("Logger", "Pairs")
+
+Pairs: TypeAlias = tuple[tuple[str, int], ...]
+"""A metric's values per value of a dimension, in order: `(("id", 1834), ("access", 1201))`
+(immutable, so the text of a set of them is kept by their value)."""
 
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
@@ -75,7 +79,7 @@ class Logger:
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
         self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        self._rendered: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self._rendered: dict[tuple[str, str, Pairs], tuple[str, ...]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -144,27 +148,29 @@ class Logger:
         user data. `log` writes the same lines before its own when given `by_dimension`.
         """
         if self._namespace is not None and values:
-            self._write(self._dimensioned_lines(metric, dimension, values, _now_millis()))
+            pairs = tuple(values.items())
+            self._write(self._dimensioned_lines(metric, dimension, pairs, _now_millis()))
 
-    def _dimensioned_lines(
-        self, metric: str, dimension: str, values: Mapping[str, int], millis: int
-    ) -> str:
-        """The lines for `values` at `millis`: their text around the timestamps, built once per
-        set of values (a user's sizes repeat)."""
-        key = (metric, dimension, *values.items())
+    def _dimensioned_lines(self, metric: str, dimension: str, pairs: Pairs, millis: int) -> str:
+        """The lines for `pairs` at `millis`."""
+        return str(millis).join(self._pieces((metric, dimension, pairs)))
+
+    def _pieces(self, key: tuple[str, str, Pairs]) -> tuple[str, ...]:
+        """The text around the timestamps of the lines for `key` (metric, dimension, pairs),
+        built once per set of pairs (a user's sizes repeat): the lines are its join."""
         pieces = self._rendered.get(key)
         if pieces is None:
-            pieces = self._render(metric, dimension, values)
+            pieces = self._render(*key)
             if len(self._rendered) >= _RENDERED_AT_MOST:
                 self._rendered.clear()
             self._rendered[key] = pieces
-        return str(millis).join(pieces)
+        return pieces
 
-    def _render(self, metric: str, dimension: str, values: Mapping[str, int]) -> tuple[str, ...]:
-        """What comes between the timestamps of `values`' lines: the text is their join."""
+    def _render(self, metric: str, dimension: str, pairs: Pairs) -> tuple[str, ...]:
+        """What comes between the timestamps of `pairs`' lines: the text is their join."""
         lines = self._dimensioned.get((metric, dimension), _NO_LINES)
         pieces = [""]
-        for name, value in values.items():
+        for name, value in pairs:
             head, middle = lines.get(name) or self._line(metric, dimension, name)
             pieces[-1] += head
             pieces.append(f"{middle}{int(value)}}}\n")
@@ -181,14 +187,14 @@ class Logger:
         fields: Mapping[str, object] | None = None,
         metrics: Mapping[str, float] | None = None,
         *,
-        by_dimension: tuple[str, str, Mapping[str, int]] | None = None,
+        by_dimension: tuple[str, str, Pairs | Mapping[str, int]] | None = None,
     ) -> None:
         """Write one line: `level`, `message`, `timestamp`, `service`, `fields`, and `metrics`.
 
         Below the threshold the log keys are left out, but `metrics` (when on) are still
         written: metrics never depend on the log level. `by_dimension` (`("TokenBytes",
-        "Token", {"id": 1834})`) adds `log_dimensioned`'s lines before it, in the same write,
-        with the same timestamp, when metrics are on.
+        "Token", (("id", 1834),))`, or a mapping for the pairs) adds `log_dimensioned`'s lines
+        before it, in the same write, with the same timestamp, when metrics are on.
         """
         logged = _LEVELS[level] >= self._threshold
         measured = metrics is not None and self._namespace is not None
@@ -216,9 +222,18 @@ class Logger:
             record["Service"] = self._service
             record.update(metrics)
             if by_dimension is not None and by_dimension[2]:
-                before = self._dimensioned_lines(*by_dimension, millis)
+                key = _as_pairs(by_dimension)
+                before = str(millis).join(self._rendered.get(key) or self._pieces(key))
         line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
         self._write(before + line if before else line)
+
+
+def _as_pairs(by_dimension: tuple[str, str, Pairs | Mapping[str, int]]) -> tuple[str, str, Pairs]:
+    """`by_dimension` with its values as pairs (a mapping gives its items, in order)."""
+    values = by_dimension[2]
+    if isinstance(values, tuple):
+        return cast("tuple[str, str, Pairs]", by_dimension)
+    return (by_dimension[0], by_dimension[1], tuple(values.items()))
 
 
 def _now_millis() -> int:

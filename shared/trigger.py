@@ -11,16 +11,18 @@ Decisions, each made in one place: user or machine client by `Deps.principal` (i
 `ON_MISSING` in `_on_missing`; `ON_ERROR` in `_on_error`; the mapping, its conditions and
 grants by `shared.claims.engine` (in `_conclude`), and a `deny` grant that reads no item also
 where tokens are issued without one (`_item_free_denial`); the token budgets by the container's
-`shared.tokens.Fitter` wherever tokens are issued (`_issued`). `SignInDenied`, with a fixed
+`shared.tokens.Fitter` wherever tokens are issued (`_fitted`); whether a sign-in is the same as
+the user's last on the same items, so its claims are issued again, by the container's
+`shared.answer_memo.AnswerMemo` (in `_conclude`). `SignInDenied`, with a fixed
 user-safe message, is the only exception `answer` raises.
 """
 
 import time
-from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import msgspec
 
+from shared.answer_memo import IssuedClaims
 from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
@@ -32,7 +34,7 @@ from shared.errors import (
     StoreError,
 )
 from shared.event import Event, decode_event
-from shared.invocation import Invocation, Outcome, Reason, log_invocation
+from shared.invocation import Invocation, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
 from shared.values import Item, JSONValue
@@ -40,6 +42,9 @@ from shared.values import Item, JSONValue
 __all__ = ("answer",)
 
 _MS: Final = 1000.0
+_EVENT_ONLY: Final = Profile(primary={}, sources={}, cache="none")
+"""The profile of a mapping that reads the event alone: no item, always the same (one object,
+so a repeated sign-in is the same answer to `shared.answer_memo`)."""
 
 
 class _Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,7 +98,7 @@ def answer(
         result = plan
     elif not plan.principal.section.reads_items:
         # The mapping reads the event alone: nothing to read, no loop, no profile to miss.
-        result = _conclude(plan, Profile(primary={}, sources={}, cache="none"), deps)
+        result = _conclude(plan, _EVENT_ONLY, deps)
     elif plan.reads is None:
         result = _on_missing(plan, "no_key", "none", deps)
     else:
@@ -165,12 +170,26 @@ async def _look_up(plan: _Plan, reads: Reads, remaining_ms: int | None, deps: De
 
 
 def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
-    """Apply the principal's mapping and grants to what was read (no primary: no profile)."""
+    """Apply the principal's mapping and grants to what was read (no primary: no profile).
+
+    The same sign-in again on the same items is answered with the claims it was issued before
+    (`deps.answers`), unless it is explained: the mapping and the token estimates are skipped.
+    """
     item = profile.primary
     if item is None:
         return _on_missing(plan, "missing", profile.cache, deps)
+    section = plan.principal.section
+    memo = deps.answers if plan.trace is None else None
+    made = None
+    if memo is not None:
+        recalled, made = memo.recall(plan.event, plan.decoded, section, profile)
+        if recalled is not None:
+            response = build_response(
+                plan.decoded, recalled.claims, plan.shape, machine=plan.principal.machine
+            )
+            return _issued(plan, response, recalled, reason="found", cache=profile.cache)
     claims = apply(
-        plan.principal.section,
+        section,
         plan.decoded,
         item,
         sources=profile.sources,
@@ -181,7 +200,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         from shared.claims import explain_apply  # noqa: PLC0415 (explained invocations only)
 
         explain_apply(
-            plan.trace, plan.principal.section, plan.decoded, item, sources=profile.sources,
+            plan.trace, section, plan.decoded, item, sources=profile.sources,
             metadata=plan.metadata, budget=deps.settings.claims_budget_bytes, result=claims,
         )  # fmt: skip
     if isinstance(claims, Denial):
@@ -190,7 +209,10 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
     if claims.missing_required is not None:
         # A profile without a required attribute is no usable profile: ON_MISSING decides.
         return _on_missing(plan, "missing_required", profile.cache, deps)
-    return _issued(plan, claims, deps, outcome="claims_added", reason="found", cache=profile.cache)
+    response, issued = _fitted(plan, claims, deps)
+    if made is not None and memo is not None:
+        memo.remember(made, issued)
+    return _issued(plan, response, issued, reason="found", cache=profile.cache)
 
 
 def _denied_by(
@@ -236,38 +258,36 @@ def _item_free_denial(
     return _denied_by(plan, found, cache, error)
 
 
+def _fitted(plan: _Plan, claims: ClaimSet, deps: Deps) -> tuple[dict[str, JSONValue], IssuedClaims]:
+    """The `response` for `claims`, each token with a budget fitted to it first (none: no
+    work), and the claims it issues."""
+    machine = plan.principal.machine
+    if deps.fitter is None:
+        return build_response(plan.decoded, claims, plan.shape, machine=machine), IssuedClaims(
+            claims
+        )
+    fitted = deps.fitter.fit(
+        plan.event, plan.decoded, claims, plan.principal.section, shape=plan.shape, machine=machine
+    )
+    return fitted.response, IssuedClaims(fitted.claims, fitted.token_bytes, fitted.over_budget)
+
+
 def _issued(
     plan: _Plan,
-    claims: ClaimSet,
-    deps: Deps,
+    response: dict[str, JSONValue],
+    issued: IssuedClaims,
     *,
-    outcome: Outcome,
     reason: Reason,
     cache: CacheResult,
     error: PretokenError | None = None,
 ) -> Invocation:
-    """Tokens issued with `claims`: the event with only `response` replaced (fields we do not
-    model pass through), each token with a budget fitted to it first (none: no work)."""
+    """Tokens issued with `response`: the event with only `response` replaced (fields we do not
+    model pass through); claims were added only when the mapping gave them (`found`)."""
     answer = dict(plan.event)
-    machine = plan.principal.machine
-    token_bytes: Mapping[str, int] | None = None
-    over_budget: tuple[str, ...] = ()
-    if deps.fitter is not None:
-        fitted = deps.fitter.fit(
-            plan.event,
-            plan.decoded,
-            claims,
-            plan.principal.section,
-            shape=plan.shape,
-            machine=machine,
-        )
-        answer["response"], claims = fitted.response, fitted.claims
-        token_bytes, over_budget = fitted.token_bytes, fitted.over_budget
-    else:
-        answer["response"] = build_response(plan.decoded, claims, plan.shape, machine=machine)
+    answer["response"] = response
     return Invocation(
         response=answer,
-        outcome=outcome,
+        outcome="claims_added" if reason == "found" else "allowed_without_claims",
         reason=reason,
         cache=cache,
         shape=plan.shape,
@@ -275,11 +295,24 @@ def _issued(
         error_kind=(error.kind if isinstance(error, StoreError) else "bad_event")
         if error
         else None,
-        dropped=claims.dropped,
+        dropped=issued.claims.dropped,
         metadata_ignored=plan.metadata[1],
-        token_bytes=token_bytes,
-        over_budget=over_budget,
+        token_bytes=issued.token_bytes,
+        over_budget=issued.over_budget,
     )
+
+
+def _without_claims(
+    plan: _Plan,
+    deps: Deps,
+    *,
+    reason: Reason,
+    cache: CacheResult,
+    error: PretokenError | None = None,
+) -> Invocation:
+    """Tokens issued without store claims (`ON_MISSING=allow`, `ON_ERROR=allow`)."""
+    response, issued = _fitted(plan, EMPTY_CLAIMS, deps)
+    return _issued(plan, response, issued, reason=reason, cache=cache, error=error)
 
 
 def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> Invocation:
@@ -296,9 +329,7 @@ def _on_missing(plan: _Plan, reason: Reason, cache: CacheResult, deps: Deps) -> 
         )
     if denied := _item_free_denial(plan, cache):
         return denied
-    return _issued(
-        plan, EMPTY_CLAIMS, deps, outcome="allowed_without_claims", reason=reason, cache=cache
-    )
+    return _without_claims(plan, deps, reason=reason, cache=cache)
 
 
 def _on_error(
@@ -323,15 +354,7 @@ def _on_error(
             item = error.primary if isinstance(error, StoreError) else None
             if denied := _item_free_denial(plan, cache, error, item):
                 return denied
-            return _issued(
-                plan,
-                EMPTY_CLAIMS,
-                deps,
-                outcome="allowed_without_claims",
-                reason=reason,
-                cache=cache,
-                error=error,
-            )
+            return _without_claims(plan, deps, reason=reason, cache=cache, error=error)
         response = dict(event)
         response["response"] = blank_response(event, deps.settings.response_format)
         return Invocation(

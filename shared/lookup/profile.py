@@ -37,7 +37,11 @@ _GRACE_SECONDS: Final = 0.02
 class ProfileSource(Protocol):
     """Where items come from: `shared.lookup.dynamodb.Store` in production, fakes in tests.
 
-    Each read finishes, retries included, within `timeout` seconds or raises `StoreError`.
+    Each read finishes, retries included, within `timeout` seconds or raises `StoreError`. An
+    item (or list of items) a read returns is never changed afterwards, by the source or by
+    anyone: the cache hands the same object to every hit, and an answer is remembered for the
+    very objects it was made from (`shared.answer_memo`); a changed item is a new object, as
+    every read of the `Store` decodes one.
     """
 
     async def get_item(self, read: ItemRead, *, consistent: bool, timeout: float) -> Item | None:

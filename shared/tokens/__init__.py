@@ -14,7 +14,14 @@ reads from the event and our response), `shed` (the shedding order), `fit` (the 
 budget decides anything).
 """
 
-from shared.tokens.fit import OVER_TOKEN_BUDGET, REMEMBERED_USERS, Fitted, Fitter, fit_tokens
+from shared.tokens.fit import (
+    OVER_TOKEN_BUDGET,
+    REMEMBERED_USERS,
+    Fitted,
+    Fitter,
+    TokenSizes,
+    fit_tokens,
+)
 from shared.tokens.issued import token_sizes
 
 __all__ = (
@@ -22,6 +29,7 @@ __all__ = (
     "REMEMBERED_USERS",
     "Fitted",
     "Fitter",
+    "TokenSizes",
     "fit_tokens",
     "token_sizes",
 )

@@ -14,15 +14,16 @@ it be) and named in `over_budget`. Each shed claim is named in `dropped` with re
 
 `Fitter` is `fit_tokens` for one container's budgets that remembers, per user and app client,
 the last answer it fitted: what the fit decided is a pure function of the event's parts it reads
-and of the answer, so it is keyed by their exact JSON text (orjson), and a cache hit (the same
-user again, the same attributes) pays for that text instead of the estimates. Pure but for that
+and of the answer, so it is keyed by their exact JSON text (orjson), and an answer whose text
+did not change (the same user again, the same attributes, items read anew) pays for that text
+instead of the estimates. (The same sign-in on the same cached items does not reach it:
+`shared.answer_memo` gives its claims again.) Pure but for that
 memory: no I/O.
 """
 
 from collections.abc import Mapping
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import msgspec
 import orjson
@@ -36,7 +37,10 @@ from shared.tokens.shed import Candidate, plan_shedding
 from shared.tokens.size import TokenEstimate, estimate_token
 from shared.values import JSONValue
 
-__all__ = ("OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "fit_tokens")
+__all__ = ("OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "TokenSizes", "fit_tokens")
+
+TokenSizes: TypeAlias = tuple[tuple[Token, int], ...]
+"""Each budgeted token's estimated size, in order: `(("id", 1834), ("access", 1201))`."""
 
 OVER_TOKEN_BUDGET: Final = "over_token_budget"
 """The reason a shed claim is dropped with."""
@@ -57,15 +61,15 @@ class Fitted(msgspec.Struct, frozen=True, kw_only=True):
     claims
         The claim set less what was shed; its `dropped` names each shed claim.
     token_bytes
-        Each budgeted token's estimated size after shedding: `{"id": 1834, "access": 1201}`
-        (a `Fitter` hands each answer it remembers the same read-only mapping).
+        Each budgeted token's estimated size after shedding, in order: `(("id", 1834),
+        ("access", 1201))` (immutable: a `Fitter` hands each answer it remembers the same).
     over_budget
         The budgeted tokens that do not fit even with every sheddable claim shed (issued so).
     """
 
     response: dict[str, JSONValue]
     claims: ClaimSet
-    token_bytes: Mapping[str, int]
+    token_bytes: TokenSizes
     over_budget: tuple[Token, ...] = ()
 
 
@@ -279,7 +283,7 @@ _NO_REQUEST: Final[Mapping[str, Any]] = {}
 class _Decision(NamedTuple):
     """What fitting one answer decided, to fit the same answer again without estimating."""
 
-    sizes: Mapping[str, int]
+    sizes: TokenSizes
     shed: tuple[tuple[Token, tuple[str, ...]], ...]
     over: tuple[Token, ...]
 
@@ -318,14 +322,14 @@ def _fit(
     """Size each budgeted token of `response` (the answer for `claims`); shed past a budget."""
     issued = answer.issued(response)
     id_budget, access_budget = budgets
-    sizes: dict[str, int] = {}
+    sizes: dict[Token, int] = {}
     # V1 reaches the ID token only; a machine client gets an access token only.
     if id_budget and not answer.machine:
         sizes["id"] = issued.id_bytes()
     if access_budget and answer.shape == "v2":
         sizes["access"] = issued.access_bytes()
     if sizes.get("id", 0) <= id_budget and sizes.get("access", 0) <= access_budget:
-        fitted = Fitted(response=response, claims=claims, token_bytes=MappingProxyType(sizes))
+        fitted = Fitted(response=response, claims=claims, token_bytes=tuple(sizes.items()))
         return fitted, _Decision(fitted.token_bytes, (), ())
     return _shed(answer, claims, section, issued, sizes, budgets=budgets)
 
@@ -335,7 +339,7 @@ def _shed(
     claims: ClaimSet,
     section: Section,
     issued: Issued,
-    sizes: dict[str, int],
+    sizes: dict[Token, int],
     *,
     budgets: tuple[int, int],
 ) -> tuple[Fitted, _Decision]:
@@ -366,7 +370,7 @@ def _shed(
     fitted = Fitted(
         response=response,
         claims=claims,
-        token_bytes=MappingProxyType(sizes),
+        token_bytes=tuple(sizes.items()),
         over_budget=tuple(over),
     )
     return fitted, _Decision(fitted.token_bytes, tuple(shed.items()), fitted.over_budget)

@@ -120,14 +120,23 @@ def test_logger_dimensioned_lines_follow_the_values_however_often_built(
     # `log` writes them before its own line in one write with its timestamp.
     writes: list[str] = []
     logger = Logger("svc", "INFO", writes.append, metrics_namespace="NS")
-    backing: dict[str, int] = {}
     for values in sequence:
-        backing.clear()
-        backing.update(values)  # the same mapping, changed in place
         logger.log("INFO", "pretoken", {"a": 1}, {"Latency": 1.0}, by_dimension=(
-            "TokenBytes", "Token", backing,
+            "TokenBytes", "Token", tuple(values.items()),
         ))  # fmt: skip
         records = [json.loads(line) for line in writes[-1].splitlines()]
         assert [(r["Token"], r["TokenBytes"]) for r in records[:-1]] == list(values.items())
         assert records[-1]["message"] == "pretoken"
         assert {r["_aws"]["Timestamp"] for r in records} == {records[-1]["_aws"]["Timestamp"]}
+
+
+def test_logger_dimensioned_lines_take_a_mapping_too() -> None:
+    writes: list[str] = []
+    logger = Logger("svc", "INFO", writes.append, metrics_namespace="NS")
+    for values in ({"id": 1834, "access": 1201}, (("id", 1834), ("access", 1201))):
+        logger.log("INFO", "m", {}, {"Latency": 1.0}, by_dimension=("TokenBytes", "Token", values))
+        records = [json.loads(line) for line in writes[-1].splitlines()]
+        assert [(r["Token"], r["TokenBytes"]) for r in records[:-1]] == [
+            ("id", 1834),
+            ("access", 1201),
+        ]

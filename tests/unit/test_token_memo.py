@@ -239,4 +239,4 @@ def test_fitter_keys_a_machine_client_apart() -> None:
             event, decoded, claims, _SECTION, shape="v2", machine=machine, budgets=budgets
         )
         assert dict(remembered.token_bytes) == dict(fresh.token_bytes)
-        assert ("id" in remembered.token_bytes) is not machine
+        assert ("id" in dict(remembered.token_bytes)) is not machine
