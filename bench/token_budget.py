@@ -4,19 +4,21 @@
 path: decode, plan, cache, mapping, response, the tokens estimated, log line with its metrics)
 with the claim mapping of `events/claims.example.toml` (eight rules into both tokens, static
 claims, suppressions, scopes, a group override) on the item `make invoke` seeds for jane.doe,
-in five containers side by side in one process, their order shuffled each round:
+in six containers side by side in one process, their order shuffled each round:
 
 - no budget (`ID_TOKEN_MAX_BYTES` and `ACCESS_TOKEN_MAX_BYTES` unset: no work at all), twice:
   the second, an identical container, measures the noise (an A/A pair);
-- budgets set, both tokens fitting (8 KB each: each hit is fitted, from the fitter's memory of
-  that user's answer, and nothing is shed);
-- budgets set so the ID token is over by a little (each hit sheds one claim, from memory);
-- budgets set, both fitting, with a user attribute that changes on every hit (`custom:visit`:
-  every hit is a new answer, estimated from scratch: the fitter's memory never helps, as after
-  a user's attributes change; shown for scale).
+- budgets set, both tokens fitting (8 KB each, nothing shed);
+- budgets set so the ID token is over by a little (each hit sheds one claim);
+- with a user attribute that changes on every hit (`custom:visit`), budgets set (fitting) and
+  unset: every hit is a new sign-in, so neither the answer memo (`shared.answer_memo`) nor the
+  fitter's memory helps, as after a user's attributes change: the mapping is applied and each
+  token estimated from scratch. The pair shows what the budgets cost on a new answer.
 
+The first four see the same sign-in again and again: after the first hit, the answer memo
+gives its claims (shed or not) again, so what the budgets add there is the `TokenBytes` lines.
 Every container's event carries `custom:visit` (the mapping does not read it); only the last
-changes it. The target: the p99 with budgets set (fitting) is within the noise of the p99
+two change it. The target: the p99 with budgets set (fitting) is within the noise of the p99
 without, the noise being how far apart the A/A pair's p99s are (at least `NOISE_FLOOR`).
 `python -m bench.token_size_cost` times the estimate alone.
 """
@@ -47,6 +49,7 @@ UNSET = "cache hit, no token budget"
 UNSET_AGAIN = "cache hit, no token budget (A/A)"
 FITTING = "cache hit, budgets set (fitting)"
 CHANGING = "cache hit, budgets set, an attribute new each hit"
+CHANGING_UNSET = "cache hit, no token budget, an attribute new each hit"
 NOISE_FLOOR = 0.02
 """The least noise the target allows: 2 % of the p99."""
 
@@ -77,7 +80,7 @@ class _SameItem:
 
 
 def _containers(env: dict[str, str], event: dict[str, Any]) -> dict[str, Container]:
-    """The five containers; the shedding one's ID budget just under its ID token's size."""
+    """The six containers; the shedding one's ID budget just under its ID token's size."""
     base = {**env, "CACHE_TTL_SECONDS": "300"}
     rules = load_rules(str(_MAPPING))
     item = _item()
@@ -94,6 +97,7 @@ def _containers(env: dict[str, str], event: dict[str, Any]) -> dict[str, Contain
         FITTING: {**base, **fitting},
         "cache hit, budgets set (ID token sheds)": {**base, **shedding},
         CHANGING: {**base, **fitting},
+        CHANGING_UNSET: base,
     }
     return {
         name: Container(
@@ -113,14 +117,14 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
     event["userName"] = _USER
     event["request"]["userAttributes"]["custom:visit"] = "0"
     containers = _containers(env, event)
-    changing = copy.deepcopy(event)
-    visit = changing["request"]["userAttributes"]
+    changing = {name: copy.deepcopy(event) for name in (CHANGING, CHANGING_UNSET)}
 
     def sent(name: str, number: int) -> dict[str, Any]:
-        if name != CHANGING:
+        new = changing.get(name)
+        if new is None:
             return event
-        visit["custom:visit"] = str(number + 1)
-        return changing
+        new["request"]["userAttributes"]["custom:visit"] = str(number + 1)
+        return new
 
     try:
         answers = {}
@@ -130,16 +134,21 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
                 container.invoke(event)
         latencies = time_rounds(containers, sent, rounds, seed=20)
         hits = {name: c.deps.cache.hits if c.deps.cache else 0 for name, c in containers.items()}
+        recalled = {
+            name: c.deps.answers.recalled if c.deps.answers else 0 for name, c in containers.items()
+        }
     finally:
         for container in containers.values():
             container.close()
     summaries = {name: summarize(values) for name, values in latencies.items()}
     unset, again, fitting = summaries[UNSET], summaries[UNSET_AGAIN], summaries[FITTING]
+    new_fitting, new_unset = summaries[CHANGING], summaries[CHANGING_UNSET]
     noise = max(abs(again["p99_ms"] / unset["p99_ms"] - 1), NOISE_FLOOR)
     ratio = fitting["p99_ms"] / unset["p99_ms"]
     return {
         "rounds": rounds,
         "cache_hits": hits,
+        "recalled": recalled,
         "token_bytes": {name: token_sizes(event, a["response"]) for name, a in answers.items()},
         "summaries": summaries,
         "p99_us_without": unset["p99_ms"] * 1000,
@@ -150,6 +159,8 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         "p99_noise": noise,
         "p99_within_noise": ratio <= 1 + noise,
         "p50_us_added_by_budgets": (fitting["p50_ms"] - unset["p50_ms"]) * 1000,
+        "new_answer_p50_us_added": (new_fitting["p50_ms"] - new_unset["p50_ms"]) * 1000,
+        "new_answer_p99_ratio": new_fitting["p99_ms"] / new_unset["p99_ms"],
     }
 
 
@@ -164,6 +175,10 @@ def main() -> None:
             f"{summary['p99_ms'] * 1000:6.1f} us  tokens {result['token_bytes'][name]}"
         )
     print(f"budgets add {result['p50_us_added_by_budgets']:.1f} us at p50")
+    print(
+        f"on a new answer each hit: budgets add {result['new_answer_p50_us_added']:.1f} us at"
+        f" p50, p99 {result['new_answer_p99_ratio']:.3f}x; recalled {result['recalled']}"
+    )
     print(
         f"p99 budgets set / unset {result['p99_ratio']:.3f}x, A/A {result['p99_ratio_aa']:.3f}x:"
         f" within noise {result['p99_within_noise']}"
