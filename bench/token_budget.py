@@ -19,7 +19,9 @@ The first four see the same sign-in again and again: after the first hit, the an
 gives its claims (shed or not) again, so what the budgets add there is the `TokenBytes` lines.
 Every container's event carries `custom:visit` (the mapping does not read it); only the last
 two change it. The target: the p99 with budgets set (fitting) is within the noise of the p99
-without, the noise being how far apart the A/A pair's p99s are (at least `NOISE_FLOOR`).
+without: the 95% interval of their ratio (a paired bootstrap over the rounds,
+`bench.stats.ratio_interval`) holds 1, i.e. the two cannot be told apart. The A/A pair's ratio
+and interval show what the same test says of two identical containers.
 `python -m bench.token_size_cost` times the estimate alone.
 """
 
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.side_by_side import time_rounds
-from bench.stats import summarize
+from bench.stats import ratio_interval, summarize
 from shared.claims import load_rules
 from shared.config import load_settings
 from shared.lookup import ItemRead, QueryRead, decode_item
@@ -50,8 +52,6 @@ UNSET_AGAIN = "cache hit, no token budget (A/A)"
 FITTING = "cache hit, budgets set (fitting)"
 CHANGING = "cache hit, budgets set, an attribute new each hit"
 CHANGING_UNSET = "cache hit, no token budget, an attribute new each hit"
-NOISE_FLOOR = 0.02
-"""The least noise the target allows: 2 % of the p99."""
 
 
 def _item() -> Item:
@@ -143,7 +143,8 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
     summaries = {name: summarize(values) for name, values in latencies.items()}
     unset, again, fitting = summaries[UNSET], summaries[UNSET_AGAIN], summaries[FITTING]
     new_fitting, new_unset = summaries[CHANGING], summaries[CHANGING_UNSET]
-    noise = max(abs(again["p99_ms"] / unset["p99_ms"] - 1), NOISE_FLOOR)
+    interval = ratio_interval(latencies[FITTING], latencies[UNSET], 0.99, seed=21)
+    interval_aa = ratio_interval(latencies[UNSET_AGAIN], latencies[UNSET], 0.99, seed=22)
     ratio = fitting["p99_ms"] / unset["p99_ms"]
     return {
         "rounds": rounds,
@@ -156,19 +157,25 @@ def cache_hit(template: dict[str, Any], env: dict[str, str], rounds: int) -> dic
         "p99_us_with_budgets": fitting["p99_ms"] * 1000,
         "p99_ratio": ratio,
         "p99_ratio_aa": again["p99_ms"] / unset["p99_ms"],
-        "p99_noise": noise,
-        "p99_within_noise": ratio <= 1 + noise,
+        "p99_ratio_interval": interval,
+        "p99_ratio_interval_aa": interval_aa,
+        "p99_within_noise": interval[0] <= 1 <= interval[1],
         "p50_us_added_by_budgets": (fitting["p50_ms"] - unset["p50_ms"]) * 1000,
         "new_answer_p50_us_added": (new_fitting["p50_ms"] - new_unset["p50_ms"]) * 1000,
         "new_answer_p99_ratio": new_fitting["p99_ms"] / new_unset["p99_ms"],
     }
 
 
+def _interval(result: dict[str, Any], which: str = "") -> str:
+    low, high = result["p99_ratio_interval" + which]
+    return f"{low:.3f}-{high:.3f}"
+
+
 def main() -> None:
     from bench.population import Population
 
     env = {"TABLE_NAME": "profiles", "AWS_REGION": "us-east-1", "METRICS": "true"}
-    result = cache_hit(Population(1).event("x"), env, 20_000)
+    result = cache_hit(Population(1).event("x"), env, 50_000)
     for name, summary in result["summaries"].items():
         print(
             f"{name:<42} p50 {summary['p50_ms'] * 1000:6.1f} us  p99 "
@@ -180,7 +187,8 @@ def main() -> None:
         f" p50, p99 {result['new_answer_p99_ratio']:.3f}x; recalled {result['recalled']}"
     )
     print(
-        f"p99 budgets set / unset {result['p99_ratio']:.3f}x, A/A {result['p99_ratio_aa']:.3f}x:"
+        f"p99 budgets set / unset {result['p99_ratio']:.3f}x (95% {_interval(result)}),"
+        f" A/A {result['p99_ratio_aa']:.3f}x (95% {_interval(result, '_aa')}):"
         f" within noise {result['p99_within_noise']}"
     )
 

@@ -29,12 +29,12 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from shared.claims import ClaimSet, Section
+from shared.claims import Section
 from shared.event import Event
 from shared.lookup import Profile
-from shared.tokens import TokenSizes
+from shared.tokens import IssuedClaims
 
-__all__ = ("EVENT_FIELDS", "REMEMBERED_ANSWERS", "AnswerMemo", "IssuedClaims", "Made")
+__all__ = ("EVENT_FIELDS", "REMEMBERED_ANSWERS", "AnswerInputs", "AnswerMemo")
 
 REMEMBERED_ANSWERS: Final = 4096
 """`AnswerMemo`'s most users: each holds its event's bytes (about 1 KB for a published event)
@@ -52,33 +52,19 @@ EVENT_FIELDS: Final = (
 are passed through as they come, never read)."""
 
 
-class IssuedClaims(NamedTuple):
-    """The claims an answer was issued with, after the token budgets.
-
-    Parameters
-    ----------
-    claims
-        The claim set less what was shed (`dropped` names each).
-    token_bytes
-        Each budgeted token's estimated size; None with the budgets off.
-    over_budget
-        The budgeted tokens that do not fit even with every sheddable claim shed.
-    """
-
-    claims: ClaimSet
-    token_bytes: TokenSizes | None = None
-    over_budget: tuple[str, ...] = ()
-
-
-class Made(NamedTuple):
+class AnswerInputs(NamedTuple):
     """What one answer is made from, as `AnswerMemo` compares it (`recall` gives it)."""
 
     user: tuple[str | None, str | None, str | None, str | None]
-    """The user pool, the app client, the user name and the trigger source."""
+    """The user pool, the app client, the user name and the trigger source: the entry."""
     written: bytes
+    """The event's fields as `marshal` writes them."""
     fields: list[object]
+    """The event's fields themselves (`EVENT_FIELDS`, in order)."""
     section: Section
+    """The mapping's section the claims came from."""
     profile: Profile
+    """What was read: the items compared by identity."""
 
 
 class _Entry(NamedTuple):
@@ -113,7 +99,7 @@ class AnswerMemo:
 
     def recall(
         self, event: Mapping[str, Any], decoded: Event, section: Section, profile: Profile
-    ) -> tuple[IssuedClaims | None, Made | None]:
+    ) -> tuple[IssuedClaims | None, AnswerInputs | None]:
         """`(claims, None)`: the claims remembered for this very answer; `(None, made)`: none,
         and what it is made from, to `remember`; `(None, None)`: this event is never
         remembered."""
@@ -134,13 +120,13 @@ class AnswerMemo:
             or entry.primary is not profile.primary
             or not _same(entry.sources, profile.sources)
         ):
-            return None, Made(user, written, fields, section, profile)
+            return None, AnswerInputs(user, written, fields, section, profile)
         del entries[user]  # the most recently used goes last: the least is forgotten first
         entries[user] = entry
         self.recalled += 1
         return entry.issued, None
 
-    def remember(self, made: Made, issued: IssuedClaims) -> None:
+    def remember(self, made: AnswerInputs, issued: IssuedClaims) -> None:
         """Remember `issued` as this user's answer, made from `made` (unless its event holds
         anything but plain JSON values)."""
         if not _plain(made.fields):

@@ -14,7 +14,7 @@ from typing import Final, Literal
 import msgspec
 
 from shared.lookup import CacheResult
-from shared.telemetry import Logger, Pairs
+from shared.telemetry import DimensionValues, Logger
 from shared.values import JSONValue
 
 __all__ = (
@@ -94,7 +94,7 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     denied_message: str | None = None
     denied_by: str | None = None
     metadata_ignored: int = 0
-    token_bytes: Pairs | None = None
+    token_bytes: DimensionValues | None = None
     over_budget: tuple[str, ...] = ()
     explain: tuple[tuple[str, str], ...] | None = None
 

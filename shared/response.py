@@ -82,15 +82,19 @@ def _as_string(value: JSONValue) -> str:
     return encode_json(value).decode()
 
 
-_CONTAINERS: Final = frozenset({list, dict})
-"""The JSON values that can be changed in place."""
+_CONTAINERS: Final = (list, tuple, dict)
+"""What a JSON value may be made of besides immutable scalars (a tuple may hold a list)."""
 
 
 def _copied(value: JSONValue) -> JSONValue:
-    """A list or dict copied all the way down (every other JSON value is immutable)."""
-    if type(value) is list:
-        return [_copied(item) if type(item) in _CONTAINERS else item for item in value]
-    return {k: _copied(item) if type(item) in _CONTAINERS else item for k, item in value.items()}
+    """A list, tuple or dict (or a subclass of one) copied all the way down, as plain ones."""
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, dict):
+        return {name: _copied(item) for name, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_copied(item) for item in value)
+    return value
 
 
 def _owned(claims: dict[str, JSONValue]) -> dict[str, JSONValue]:
@@ -99,7 +103,7 @@ def _owned(claims: dict[str, JSONValue]) -> dict[str, JSONValue]:
     changes its answer changes nothing else)."""
     owned = dict(claims)
     for name, value in claims.items():
-        if type(value) in _CONTAINERS:
+        if isinstance(value, _CONTAINERS):
             owned[name] = _copied(value)
     return owned
 

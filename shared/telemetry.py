@@ -23,9 +23,9 @@ from typing import Final, TypeAlias, cast
 
 import orjson
 
-__all__ = ("Logger", "Pairs")
+__all__ = ("DimensionValues", "Logger")
 
-Pairs: TypeAlias = tuple[tuple[str, int], ...]
+DimensionValues: TypeAlias = tuple[tuple[str, int], ...]
 """A metric's values per value of a dimension, in order: `(("id", 1834), ("access", 1201))`
 (immutable, so the text of a set of them is kept by their value)."""
 
@@ -79,7 +79,7 @@ class Logger:
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
         self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        self._rendered: dict[tuple[str, str, Pairs], tuple[str, ...]] = {}
+        self._rendered: dict[tuple[str, str, DimensionValues], tuple[str, ...]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -151,11 +151,13 @@ class Logger:
             pairs = tuple(values.items())
             self._write(self._dimensioned_lines(metric, dimension, pairs, _now_millis()))
 
-    def _dimensioned_lines(self, metric: str, dimension: str, pairs: Pairs, millis: int) -> str:
+    def _dimensioned_lines(
+        self, metric: str, dimension: str, pairs: DimensionValues, millis: int
+    ) -> str:
         """The lines for `pairs` at `millis`."""
         return str(millis).join(self._pieces((metric, dimension, pairs)))
 
-    def _pieces(self, key: tuple[str, str, Pairs]) -> tuple[str, ...]:
+    def _pieces(self, key: tuple[str, str, DimensionValues]) -> tuple[str, ...]:
         """The text around the timestamps of the lines for `key` (metric, dimension, pairs),
         built once per set of pairs (a user's sizes repeat): the lines are its join."""
         pieces = self._rendered.get(key)
@@ -166,7 +168,7 @@ class Logger:
             self._rendered[key] = pieces
         return pieces
 
-    def _render(self, metric: str, dimension: str, pairs: Pairs) -> tuple[str, ...]:
+    def _render(self, metric: str, dimension: str, pairs: DimensionValues) -> tuple[str, ...]:
         """What comes between the timestamps of `pairs`' lines: the text is their join."""
         lines = self._dimensioned.get((metric, dimension), _NO_LINES)
         pieces = [""]
@@ -187,7 +189,7 @@ class Logger:
         fields: Mapping[str, object] | None = None,
         metrics: Mapping[str, float] | None = None,
         *,
-        by_dimension: tuple[str, str, Pairs | Mapping[str, int]] | None = None,
+        by_dimension: tuple[str, str, DimensionValues | Mapping[str, int]] | None = None,
     ) -> None:
         """Write one line: `level`, `message`, `timestamp`, `service`, `fields`, and `metrics`.
 
@@ -222,18 +224,23 @@ class Logger:
             record["Service"] = self._service
             record.update(metrics)
             if by_dimension is not None and by_dimension[2]:
-                key = _as_pairs(by_dimension)
+                key = (
+                    cast("tuple[str, str, DimensionValues]", by_dimension)
+                    if type(by_dimension[2]) is tuple
+                    else _as_pairs(by_dimension)
+                )
+                # A kept text's lookup inline (a hit, the common case); `_pieces` renders.
                 before = str(millis).join(self._rendered.get(key) or self._pieces(key))
         line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
         self._write(before + line if before else line)
 
 
-def _as_pairs(by_dimension: tuple[str, str, Pairs | Mapping[str, int]]) -> tuple[str, str, Pairs]:
-    """`by_dimension` with its values as pairs (a mapping gives its items, in order)."""
-    values = by_dimension[2]
-    if isinstance(values, tuple):
-        return cast("tuple[str, str, Pairs]", by_dimension)
-    return (by_dimension[0], by_dimension[1], tuple(values.items()))
+def _as_pairs(
+    by_dimension: tuple[str, str, DimensionValues | Mapping[str, int]],
+) -> tuple[str, str, DimensionValues]:
+    """`by_dimension` with a mapping's items as its pairs, in order."""
+    metric, dimension, values = by_dimension
+    return (metric, dimension, tuple(values.items()) if isinstance(values, Mapping) else values)
 
 
 def _now_millis() -> int:

@@ -22,7 +22,6 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from shared.answer_memo import IssuedClaims
 from shared.claims import EMPTY_CLAIMS, ClaimSet, Denial, Trace, apply, denial
 from shared.deps import Deps, Principal
 from shared.errors import (
@@ -37,6 +36,7 @@ from shared.event import Event, decode_event
 from shared.invocation import Invocation, Reason, log_invocation
 from shared.lookup import CacheResult, Profile, Reads, peek, read, read_metadata, render
 from shared.response import Shape, blank_response, build_response, choose_shape
+from shared.tokens import IssuedClaims
 from shared.values import Item, JSONValue
 
 __all__ = ("answer",)

@@ -3,8 +3,9 @@
 The curated surface of the sub-package. `fit_tokens` builds the answer with each token that has
 a budget (`ID_TOKEN_MAX_BYTES`, `ACCESS_TOKEN_MAX_BYTES`) estimated as Cognito will issue it and,
 past its budget, the claims the rules take from the data shed lowest `priority` first;
-`Fitter` is the same for one container's budgets, remembering each user's last answer (a cache
-hit is fitted from memory); `token_sizes` sizes the tokens of a finished answer (`make invoke`,
+`Fitter` is the same for one container's budgets, remembering each user's last answer (an
+answer whose text did not change is fitted from memory); `IssuedClaims` is what an answer was
+issued with after the budgets; `token_sizes` sizes the tokens of a finished answer (`make invoke`,
 `make size`).
 
 Modules: `writers` (bytes of JSON as each writer Cognito may use writes it), `cognito` (Cognito's
@@ -19,6 +20,7 @@ from shared.tokens.fit import (
     REMEMBERED_USERS,
     Fitted,
     Fitter,
+    IssuedClaims,
     TokenSizes,
     fit_tokens,
 )
@@ -29,6 +31,7 @@ __all__ = (
     "REMEMBERED_USERS",
     "Fitted",
     "Fitter",
+    "IssuedClaims",
     "TokenSizes",
     "fit_tokens",
     "token_sizes",

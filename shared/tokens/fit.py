@@ -17,8 +17,7 @@ the last answer it fitted: what the fit decided is a pure function of the event'
 and of the answer, so it is keyed by their exact JSON text (orjson), and an answer whose text
 did not change (the same user again, the same attributes, items read anew) pays for that text
 instead of the estimates. (The same sign-in on the same cached items does not reach it:
-`shared.answer_memo` gives its claims again.) Pure but for that
-memory: no I/O.
+`shared.answer_memo` gives its claims again.) Pure but for that memory: no I/O.
 """
 
 from collections.abc import Mapping
@@ -37,7 +36,15 @@ from shared.tokens.shed import Candidate, plan_shedding
 from shared.tokens.size import TokenEstimate, estimate_token
 from shared.values import JSONValue
 
-__all__ = ("OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "TokenSizes", "fit_tokens")
+__all__ = (
+    "OVER_TOKEN_BUDGET",
+    "REMEMBERED_USERS",
+    "Fitted",
+    "Fitter",
+    "IssuedClaims",
+    "TokenSizes",
+    "fit_tokens",
+)
 
 TokenSizes: TypeAlias = tuple[tuple[Token, int], ...]
 """Each budgeted token's estimated size, in order: `(("id", 1834), ("access", 1201))`."""
@@ -49,6 +56,25 @@ OVER_TOKEN_BUDGET: Final = "over_token_budget"
 REMEMBERED_USERS: Final = 4096
 """`Fitter`'s most users: a user costs the JSON text of its answer (1.2 KB for the reference
 mapping's), so about 5 MB for answers of that size."""
+
+
+class IssuedClaims(NamedTuple):
+    """The claims an answer was issued with, after the token budgets (what `Fitted` holds
+    besides the response, and what `shared.answer_memo` remembers).
+
+    Parameters
+    ----------
+    claims
+        The claim set less what was shed (`dropped` names each).
+    token_bytes
+        Each budgeted token's estimated size; None with the budgets off.
+    over_budget
+        The budgeted tokens that do not fit even with every sheddable claim shed.
+    """
+
+    claims: ClaimSet
+    token_bytes: TokenSizes | None = None
+    over_budget: tuple[str, ...] = ()
 
 
 class Fitted(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ the bound and the order of forgetting, and the shape of the memo's key.
 import copy
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -545,3 +545,49 @@ def test_changing_an_answer_changes_no_later_one(budgets: dict[str, str]) -> Non
         assert _details(again)["accessTokenGeneration"] == first_claims
         seen.append(_settled(again, container.lines[before:]))
     assert seen[0] == seen[1]
+
+
+class _Tags(list[str]):
+    """A list that is not one: only a Python caller's profile source could hold it."""
+
+
+@pytest.mark.parametrize(
+    ("value", "reach"),
+    [
+        (_Tags(["viewer"]), lambda v: v),
+        (({"regions": ["eu-west-1"]},), lambda v: v[0]["regions"]),  # a list inside a tuple
+        ([{"regions": ["eu-west-1"]}], lambda v: v[0]["regions"]),
+    ],
+    ids=["list-subclass", "tuple-of-dict", "list-of-dict"],
+)
+def test_any_container_in_an_answer_is_its_own(
+    value: object, reach: Callable[[Any], list[object]]
+) -> None:
+    rules = parse_rules(
+        json.dumps({"user": {"claims": [{"attribute": "roles", "tokens": ["access"]}]}}).encode(),
+        source="test",
+        toml=False,
+    )
+    store = _Store()
+    store.items[_user_key("jane")] = {"id": "USER#jane-sub", "roles": value}
+    container = Container(
+        make_settings(CACHE_TTL_SECONDS="60", USER_KEY="USER#{sub}"), source=store, mapping=rules
+    )
+    _MADE.append(container)
+    first = container.call(_jane())
+    reach(_details(first)["accessTokenGeneration"]["claimsToAddOrOverride"]["roles"]).append(7)
+    again = container.call(_jane())
+    assert _exact(_details(again)["accessTokenGeneration"]["claimsToAddOrOverride"]["roles"]) == (
+        _exact(_copy_plain(value))
+    )
+
+
+def _copy_plain(value: object) -> object:
+    """`value` as an answer holds it: subclasses as plain lists and dicts."""
+    if isinstance(value, list):
+        return [_copy_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {name: _copy_plain(item) for name, item in value.items()}
+    return value

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 INTENDED: dict[str, set[str]] = {
-    "answer_memo": {"AnswerMemo", "EVENT_FIELDS", "IssuedClaims", "Made", "REMEMBERED_ANSWERS"},
+    "answer_memo": {"AnswerInputs", "AnswerMemo", "EVENT_FIELDS", "REMEMBERED_ANSWERS"},
     "claims": {
         "ClaimSet", "DEFAULT_RULES", "Denial", "EMPTY_CLAIMS", "GroupOverride", "NO_METADATA",
         "RESERVED_CLAIMS", "Rules", "Section", "Token", "Trace", "apply", "denial", "explain_apply",
@@ -101,10 +101,10 @@ INTENDED: dict[str, set[str]] = {
     },
     "lookup.wire": {"RawKey", "decode_batch_get", "decode_get_item", "decode_item", "decode_query"},
     "response": {"Shape", "blank_response", "build_response", "choose_shape"},
-    "telemetry": {"Logger", "Pairs"},
+    "telemetry": {"Logger", "DimensionValues"},
     "tokens": {
-        "OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "TokenSizes", "fit_tokens",
-        "token_sizes",
+        "OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "IssuedClaims", "TokenSizes",
+        "fit_tokens", "token_sizes",
     },
     "tokens.cognito": {
         "ACCESS_FIXED", "ACCESS_USER_FIXED", "CLIENT_ID_STAND_IN", "HEADER_CHARS", "ID_FIXED",
@@ -113,7 +113,8 @@ INTENDED: dict[str, set[str]] = {
         "user_sub",
     },
     "tokens.fit": {
-        "OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "TokenSizes", "fit_tokens",
+        "OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "IssuedClaims", "TokenSizes",
+        "fit_tokens",
     },
     "tokens.issued": {"AccessInputs", "IdInputs", "Issued", "token_sizes"},
     "tokens.longest": {"access_chars", "final_scopes", "id_chars", "preferred_role"},
