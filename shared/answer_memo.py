@@ -18,9 +18,11 @@ with what it was made from, and gives it again only when all of it is the same:
   object it holds, and a profile read again from the store is a new object, so a refreshed
   item is a new answer (objects held here are never reused for another).
 
-The `response` is still built afresh from the remembered claims for each answer, and the log
-line and its metrics are written as for any other. The least recently used answer is
-forgotten first. Pure but for that memory: no I/O.
+Each recall reads the remembered `response` back from its JSON text, so every answer is new
+objects (an answer whose response orjson cannot write exactly, holding a `Decimal` or an
+integer past 64 bits, is not remembered: `shared.response` makes every answer's lists plain
+JSON ones), and the log line and its metrics are written as for any other. The least
+recently used answer is forgotten first. Pure but for that memory: no I/O.
 """
 
 import marshal
@@ -33,6 +35,7 @@ from shared.claims import Section
 from shared.event import Event
 from shared.lookup import Profile
 from shared.tokens import IssuedClaims
+from shared.values import JSONValue
 
 __all__ = ("EVENT_FIELDS", "REMEMBERED_ANSWERS", "AnswerInputs", "AnswerMemo")
 
@@ -72,6 +75,8 @@ class _Entry(NamedTuple):
     section: Section
     primary: object
     sources: tuple[tuple[str, object], ...]
+    response: bytes
+    """The answer's `response`, as orjson writes it: read back afresh for each recall."""
     issued: IssuedClaims
 
 
@@ -99,10 +104,10 @@ class AnswerMemo:
 
     def recall(
         self, event: Mapping[str, Any], decoded: Event, section: Section, profile: Profile
-    ) -> tuple[IssuedClaims | None, AnswerInputs | None]:
-        """`(claims, None)`: the claims remembered for this very answer; `(None, made)`: none,
-        and what it is made from, to `remember`; `(None, None)`: this event is never
-        remembered."""
+    ) -> tuple[tuple[dict[str, JSONValue], IssuedClaims] | None, AnswerInputs | None]:
+        """`((response, claims), None)`: the answer remembered for this very sign-in (its
+        `response` new objects, read back from its text); `(None, made)`: none, and what this
+        one is made from, to `remember`; `(None, None)`: this event is never remembered."""
         if not self._capacity or type(event) is not dict:
             return None, None
         fields = [event.get(name) for name in EVENT_FIELDS]
@@ -124,19 +129,27 @@ class AnswerMemo:
         del entries[user]  # the most recently used goes last: the least is forgotten first
         entries[user] = entry
         self.recalled += 1
-        return entry.issued, None
+        return (orjson.loads(entry.response), entry.issued), None
 
-    def remember(self, made: AnswerInputs, issued: IssuedClaims) -> None:
-        """Remember `issued` as this user's answer, made from `made` (unless its event holds
-        anything but plain JSON values)."""
+    def remember(
+        self, made: AnswerInputs, response: dict[str, JSONValue], issued: IssuedClaims
+    ) -> None:
+        """Remember `response` and `issued` as this user's answer, made from `made` (unless its
+        event or its response holds anything but plain JSON values)."""
         if not _plain(made.fields):
+            return
+        try:
+            text = orjson.dumps(response, option=_PLAIN_ONLY)
+        except TypeError:  # a Decimal, an integer past 64 bits: only its own objects will do
             return
         entries = self._entries
         if entries.pop(made.user, None) is None and len(entries) >= self._capacity:
             del entries[next(iter(entries))]
         profile = made.profile
         sources = tuple(profile.sources.items())
-        entries[made.user] = _Entry(made.written, made.section, profile.primary, sources, issued)
+        entries[made.user] = _Entry(
+            made.written, made.section, profile.primary, sources, text, issued
+        )
 
 
 _PLAIN_ONLY: Final = (

@@ -6,11 +6,12 @@ are not sent. V2/V3 (`claimsAndScopeOverrideDetails`) reaches both tokens with p
 suppressions and scopes. Either way `groupOverrideDetails` is the request's groups, overridden
 field by field by what the item holds, because Cognito removes a user's groups when that field is
 empty or null; it is left out only when the request has no group configuration (machine
-clients). Every list and dict in an answer is its own (claim values are copied), so a caller
-that changes an answer changes no cached item, mapping or remembered answer. Pure: no I/O, no
-logging.
+clients). Every list and dict in an answer is its own (claim values are copied, a tuple as a
+list), so a caller that changes an answer changes no cached item, mapping or remembered
+answer. Pure: no I/O, no logging.
 """
 
+from decimal import Decimal
 from typing import Final, Literal
 
 from shared.claims import ClaimSet, GroupOverride
@@ -83,18 +84,22 @@ def _as_string(value: JSONValue) -> str:
 
 
 _CONTAINERS: Final = (list, tuple, dict)
-"""What a JSON value may be made of besides immutable scalars (a tuple may hold a list)."""
+"""What a JSON value may be made of besides immutable scalars."""
+_SCALARS: Final = frozenset({str, int, float, bool, type(None), Decimal})
 
 
 def _copied(value: JSONValue) -> JSONValue:
-    """A list, tuple or dict (or a subclass of one) copied all the way down, as plain ones."""
-    if isinstance(value, list):
-        return [_copied(item) for item in value]
+    """A list, tuple or dict (or a subclass of one) copied all the way down as plain lists and
+    dicts (a tuple is a list in JSON); only those are ever given to it. The exact scalar types
+    are tried first: most values are strings and numbers."""
     if isinstance(value, dict):
-        return {name: _copied(item) for name, item in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_copied(item) for item in value)
-    return value
+        return {
+            k: v if type(v) in _SCALARS or not isinstance(v, _CONTAINERS) else _copied(v)
+            for k, v in value.items()
+        }
+    return [
+        v if type(v) in _SCALARS or not isinstance(v, _CONTAINERS) else _copied(v) for v in value
+    ]
 
 
 def _owned(claims: dict[str, JSONValue]) -> dict[str, JSONValue]:
@@ -102,8 +107,10 @@ def _owned(claims: dict[str, JSONValue]) -> dict[str, JSONValue]:
     mapping's or a remembered answer's too, so the answer gets a copy of it (a caller that
     changes its answer changes nothing else)."""
     owned = dict(claims)
+    if _SCALARS.issuperset(map(type, owned.values())):  # nothing to copy (most claims)
+        return owned
     for name, value in claims.items():
-        if isinstance(value, _CONTAINERS):
+        if type(value) not in _SCALARS and isinstance(value, _CONTAINERS):
             owned[name] = _copied(value)
     return owned
 

@@ -184,10 +184,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
     if memo is not None:
         recalled, made = memo.recall(plan.event, plan.decoded, section, profile)
         if recalled is not None:
-            response = build_response(
-                plan.decoded, recalled.claims, plan.shape, machine=plan.principal.machine
-            )
-            return _issued(plan, response, recalled, reason="found", cache=profile.cache)
+            return _issued(plan, *recalled, reason="found", cache=profile.cache)
     claims = apply(
         section,
         plan.decoded,
@@ -211,7 +208,7 @@ def _conclude(plan: _Plan, profile: Profile, deps: Deps) -> Invocation:
         return _on_missing(plan, "missing_required", profile.cache, deps)
     response, issued = _fitted(plan, claims, deps)
     if made is not None and memo is not None:
-        memo.remember(made, issued)
+        memo.remember(made, response, issued)
     return _issued(plan, response, issued, reason="found", cache=profile.cache)
 
 

@@ -583,11 +583,9 @@ def test_any_container_in_an_answer_is_its_own(
 
 
 def _copy_plain(value: object) -> object:
-    """`value` as an answer holds it: subclasses as plain lists and dicts."""
-    if isinstance(value, list):
+    """`value` as an answer holds it: plain lists (a tuple is one) and dicts."""
+    if isinstance(value, (list, tuple)):
         return [_copy_plain(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_copy_plain(item) for item in value)
     if isinstance(value, dict):
         return {name: _copy_plain(item) for name, item in value.items()}
     return value
