@@ -19,7 +19,7 @@ nothing of the other modules.
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Final, TypeAlias, cast
+from typing import Final, TypeAlias
 
 import orjson
 
@@ -29,6 +29,8 @@ DimensionValues: TypeAlias = tuple[tuple[str, int], ...]
 """A metric's values per value of a dimension, in order: `(("id", 1834), ("access", 1201))`
 (immutable, so the text of a set of them is kept by their value)."""
 
+_Key: TypeAlias = tuple[str, str, DimensionValues | Mapping[str, int]]
+"""A metric, its dimension and their values (always pairs once kept)."""
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _MILLISECONDS_METRICS: Final = frozenset({"Latency"})
 """Metrics measured in milliseconds; every other metric is a `Count`, but these:"""
@@ -36,6 +38,8 @@ _BYTES_METRICS: Final = frozenset({"TokenBytes"})
 """Metrics of a size in bytes."""
 _MAX_METRICS: Final = 100  # CloudWatch's limit per EMF directive
 _NO_LINES: Final[dict[str, tuple[str, str]]] = {}
+_TWO_LINES: Final = 3
+"""The pieces of two lines' text (three around their two timestamps)."""
 _RENDERED_AT_MOST: Final = 1024
 """Sets of `log_dimensioned` values whose text is kept (sizes repeat: a user's, again)."""
 _MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
@@ -79,7 +83,7 @@ class Logger:
         self._second_text = ""
         self._directives: dict[tuple[str, ...], orjson.Fragment] = {}
         self._dimensioned: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        self._rendered: dict[tuple[str, str, DimensionValues], tuple[str, ...]] = {}
+        self._rendered: dict[_Key, tuple[str, ...]] = {}
 
     @property
     def metrics_on(self) -> bool:
@@ -157,12 +161,12 @@ class Logger:
         """The lines for `pairs` at `millis`."""
         return str(millis).join(self._pieces((metric, dimension, pairs)))
 
-    def _pieces(self, key: tuple[str, str, DimensionValues]) -> tuple[str, ...]:
+    def _pieces(self, key: _Key) -> tuple[str, ...]:
         """The text around the timestamps of the lines for `key` (metric, dimension, pairs),
         built once per set of pairs (a user's sizes repeat): the lines are its join."""
         pieces = self._rendered.get(key)
         if pieces is None:
-            pieces = self._render(*key)
+            pieces = self._render(*_as_pairs(key))
             if len(self._rendered) >= _RENDERED_AT_MOST:
                 self._rendered.clear()
             self._rendered[key] = pieces
@@ -215,7 +219,7 @@ class Logger:
                 record.update(fields)
         else:
             record = {}
-        before = ""
+        pieces: tuple[str, ...] = ()
         if measured and metrics is not None:
             record["_aws"] = {
                 "Timestamp": millis,
@@ -224,20 +228,20 @@ class Logger:
             record["Service"] = self._service
             record.update(metrics)
             if by_dimension is not None and by_dimension[2]:
-                key = (
-                    cast("tuple[str, str, DimensionValues]", by_dimension)
-                    if type(by_dimension[2]) is tuple
-                    else _as_pairs(by_dimension)
-                )
+                key = by_dimension if type(by_dimension[2]) is tuple else _as_pairs(by_dimension)
                 # A kept text's lookup inline (a hit, the common case); `_pieces` renders.
-                before = str(millis).join(self._rendered.get(key) or self._pieces(key))
+                pieces = self._rendered.get(key) or self._pieces(key)
         line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
-        self._write(before + line if before else line)
+        if not pieces:
+            self._write(line)
+        elif len(pieces) == _TWO_LINES:  # both tokens: the whole text made at once
+            stamp = str(millis)
+            self._write("".join((pieces[0], stamp, pieces[1], stamp, pieces[2], line)))
+        else:
+            self._write(str(millis).join(pieces) + line)
 
 
-def _as_pairs(
-    by_dimension: tuple[str, str, DimensionValues | Mapping[str, int]],
-) -> tuple[str, str, DimensionValues]:
+def _as_pairs(by_dimension: _Key) -> tuple[str, str, DimensionValues]:
     """`by_dimension` with a mapping's items as its pairs, in order."""
     metric, dimension, values = by_dimension
     return (metric, dimension, tuple(values.items()) if isinstance(values, Mapping) else values)
