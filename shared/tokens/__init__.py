@@ -12,19 +12,12 @@ Modules: `writers` (bytes of JSON as each writer Cognito may use writes it), `co
 own claims, the header and the signature), `size` (a token's estimate in every form, each
 claim's share), `longest` (only the longest form: the invocation's way), `issued` (what Cognito
 reads from the event and our response), `shed` (the shedding order), `fit` (the one place a
-budget decides anything).
+budget decides anything), `issued_claims` (what an answer was issued with).
 """
 
-from shared.tokens.fit import (
-    OVER_TOKEN_BUDGET,
-    REMEMBERED_USERS,
-    Fitted,
-    Fitter,
-    IssuedClaims,
-    TokenSizes,
-    fit_tokens,
-)
+from shared.tokens.fit import OVER_TOKEN_BUDGET, REMEMBERED_USERS, Fitted, Fitter, fit_tokens
 from shared.tokens.issued import token_sizes
+from shared.tokens.issued_claims import IssuedClaims, TokenSizes
 
 __all__ = (
     "OVER_TOKEN_BUDGET",

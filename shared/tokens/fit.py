@@ -22,7 +22,7 @@ instead of the estimates. (The same sign-in on the same cached items does not re
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final, Literal, NamedTuple, TypeAlias
+from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 import orjson
@@ -32,22 +32,12 @@ from shared.event import Event
 from shared.response import Shape, build_response
 from shared.tokens.cognito import access_token_claims, id_token_claims, token_length
 from shared.tokens.issued import Issued
+from shared.tokens.issued_claims import TokenSizes
 from shared.tokens.shed import Candidate, plan_shedding
 from shared.tokens.size import TokenEstimate, estimate_token
 from shared.values import JSONValue
 
-__all__ = (
-    "OVER_TOKEN_BUDGET",
-    "REMEMBERED_USERS",
-    "Fitted",
-    "Fitter",
-    "IssuedClaims",
-    "TokenSizes",
-    "fit_tokens",
-)
-
-TokenSizes: TypeAlias = tuple[tuple[Token, int], ...]
-"""Each budgeted token's estimated size, in order: `(("id", 1834), ("access", 1201))`."""
+__all__ = ("OVER_TOKEN_BUDGET", "REMEMBERED_USERS", "Fitted", "Fitter", "fit_tokens")
 
 OVER_TOKEN_BUDGET: Final = "over_token_budget"
 """The reason a shed claim is dropped with."""
@@ -56,25 +46,6 @@ OVER_TOKEN_BUDGET: Final = "over_token_budget"
 REMEMBERED_USERS: Final = 4096
 """`Fitter`'s most users: a user costs the JSON text of its answer (1.2 KB for the reference
 mapping's), so about 5 MB for answers of that size."""
-
-
-class IssuedClaims(NamedTuple):
-    """The claims an answer was issued with, after the token budgets (what `Fitted` holds
-    besides the response, and what `shared.answer_memo` remembers).
-
-    Parameters
-    ----------
-    claims
-        The claim set less what was shed (`dropped` names each).
-    token_bytes
-        Each budgeted token's estimated size; None with the budgets off.
-    over_budget
-        The budgeted tokens that do not fit even with every sheddable claim shed.
-    """
-
-    claims: ClaimSet
-    token_bytes: TokenSizes | None = None
-    over_budget: tuple[str, ...] = ()
 
 
 class Fitted(msgspec.Struct, frozen=True, kw_only=True):
