@@ -2,27 +2,26 @@
 
 What the mapping and the token budgets decide (`shared.claims.apply`, then `shared.tokens`
 fitting it) is a pure function of the event, of the items the lookup read and of the
-container's mapping and settings: the same event on the same items is the same claims, the same
-sizes, the same shedding. `AnswerMemo` remembers, per user pool, app client, user name and
-trigger source (a sign-in and a refresh each keep theirs), the last answer's `IssuedClaims`
-with what it was made from, and gives it again only when all of it is the same:
+container's mapping and settings: the same event on the same items is the same answer.
+`AnswerMemo` remembers, per user pool, app client, user name and trigger source (a sign-in and
+a refresh each keep theirs), the last answer (its `response` and its `IssuedClaims`) with what
+it was made from, and gives it again only when all of it is the same:
 
 - every event field `shared.event` decodes, written by `marshal`, which writes each value with
-  its exact type (`True`, `1` and `1.0`, `0.0` and `-0.0`, NaN and None, a tuple and a list
-  are all different bytes) and reads it back from them alone, so the same bytes are the same
-  values, type for type; a subclass of a JSON type or a `Decimal` has no bytes; only an event
-  of plain JSON values (and tuples) is remembered (orjson must write it: no bytes-like value,
-  which `marshal` writes alike whatever its type, no integer past 64 bits), and an event whose
-  bytes equal a remembered one's holds the same types, so it is plain too;
+  its exact type (`True`, `1` and `1.0`, `0.0` and `-0.0`, NaN and None, a tuple and a list are
+  all different bytes), so the same bytes are the same values, type for type. Only an event of
+  plain JSON values is remembered (orjson must write it: no subclass, `Decimal`, bytes-like
+  value, which `marshal` writes alike whatever its type, or integer past 64 bits), and an event
+  whose bytes equal a remembered one's holds the same types, so it is plain too;
 - the mapping's section and the items themselves, compared by identity: the cache hands out the
   object it holds, and a profile read again from the store is a new object, so a refreshed
   item is a new answer (objects held here are never reused for another).
 
 Each recall reads the remembered `response` back from its JSON text, so every answer is new
-objects (an answer whose response orjson cannot write exactly, holding a `Decimal` or an
-integer past 64 bits, is not remembered: `shared.response` makes every answer's lists plain
-JSON ones), and the log line and its metrics are written as for any other. The least
-recently used answer is forgotten first. Pure but for that memory: no I/O.
+objects; an answer orjson cannot write exactly (a `Decimal`, an integer past 64 bits) is not
+remembered (`shared.response` makes every answer's lists plain JSON ones). The log line and its
+metrics are written as for any other. The least recently used answer is forgotten first. Pure
+but for that memory: no I/O.
 """
 
 import marshal
@@ -40,8 +39,8 @@ from shared.values import JSONValue
 __all__ = ("EVENT_FIELDS", "REMEMBERED_ANSWERS", "AnswerInputs", "AnswerMemo")
 
 REMEMBERED_ANSWERS: Final = 4096
-"""`AnswerMemo`'s most users: each holds its event's bytes (about 1 KB for a published event)
-and its claims, and keeps its items alive after the cache drops them."""
+"""`AnswerMemo`'s most answers: each holds its event's bytes (about 1 KB for a published event),
+its response's text and its claims, and keeps its items alive after the cache drops them."""
 
 EVENT_FIELDS: Final = (
     "version",
@@ -81,7 +80,7 @@ class _Entry(NamedTuple):
 
 
 class AnswerMemo:
-    """Each user's last `IssuedClaims`, and what they were made from.
+    """Each user's last answer (`response` text and `IssuedClaims`), and what it was made from.
 
     Parameters
     ----------
@@ -99,7 +98,7 @@ class AnswerMemo:
         """Answers given again (the mapping and the estimates skipped)."""
 
     def __len__(self) -> int:
-        """Users remembered."""
+        """Answers remembered."""
         return len(self._entries)
 
     def recall(
